@@ -1,0 +1,60 @@
+# Every install step of the project lives here: `make setup` is idempotent and runs on a fresh clone.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+CDK := node_modules/.bin/cdk
+CDK_FLAGS := --no-notices --no-version-reporting --no-lookups
+ENVS = $(shell $(PYTHON) -c 'import json; print(" ".join(json.load(open("cdk.json"))["context"]["environments"]))')
+
+# jsii prints a banner on Node 20 (the version this machine ships); the CDK itself runs fine on it.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export CDK_DISABLE_CLI_TELEMETRY := true
+
+.PHONY: help setup synth test lint bench mysql-server clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+setup: $(VENV)/.installed node_modules/.installed ## Create .venv and install pinned Python and npm dependencies
+
+$(VENV)/.installed: requirements-dev.txt processing/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+synth: setup ## Write the CloudFormation templates of every environment to cdk.out/<env>/
+	@for env in $(ENVS); do \
+	  echo "synth $$env -> cdk.out/$$env"; \
+	  $(CDK) synth $(CDK_FLAGS) --quiet -c env=$$env -o cdk.out/$$env || exit 1; \
+	done
+
+mysql-server: ## Install a MariaDB server for the database tests when none is installed (needs root)
+	@if [ -n "$$MYSQL_URL" ] || command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || [ -x /usr/sbin/mysqld ]; then \
+	  exit 0; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing mariadb-server for the database tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mariadb-server >/dev/null; \
+	else \
+	  echo "no MariaDB/MySQL server found: install mariadb-server or set MYSQL_URL (database tests need one)"; \
+	fi
+
+test: setup mysql-server ## Run the whole test suite (unit, infra, gates, database)
+	$(PY) -m pytest
+
+lint: setup ## ruff, mypy, and the ASL validator on the state machine files
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
+	$(PY) -m pytest -q tests/infra/test_gates.py -k "asl or cfn_lint"
+
+bench: setup ## Measure the standardize engine (see benchmarks/README.md)
+	$(PY) benchmarks/standardize.py
+
+clean: ## Remove build output (keeps .venv and node_modules)
+	rm -rf cdk.out demo-out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Infrastructure of the ML pipelines: config, constructs (units) and stacks (deployables)."""

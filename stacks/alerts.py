@@ -1,0 +1,59 @@
+"""One encrypted SNS alerts topic per environment, and alarms that publish to it."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from constructs import Construct
+
+
+class Alerts(Construct):
+    """The alerts topic, encrypted with its own rotating key; ``email`` subscribes an address.
+
+    CloudWatch alarms and EventBridge rules may use the key, so both can publish.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, email: str | None = None) -> None:
+        super().__init__(scope, construct_id)
+        self.key = kms.Key(
+            self,
+            "Key",
+            enable_key_rotation=True,
+            description="Encrypts the ML pipelines' alerts topic",
+        )
+        for service in ("cloudwatch.amazonaws.com", "events.amazonaws.com"):
+            self.key.grant(iam.ServicePrincipal(service), "kms:Decrypt", "kms:GenerateDataKey*")
+        self.topic = sns.Topic(
+            self, "Topic", display_name="ML pipelines alerts", master_key=self.key, enforce_ssl=True
+        )
+        if email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(email))
+
+    def alarm_on(
+        self,
+        scope: Construct,
+        construct_id: str,
+        metric: cloudwatch.Metric,
+        description: str,
+        *,
+        statistic: str = "Sum",
+        period: Duration = Duration.minutes(5),
+    ) -> cloudwatch.Alarm:
+        """An alarm, in ``scope``, when ``metric``'s ``statistic`` over ``period`` is at least 1."""
+        alarm = cloudwatch.Alarm(
+            scope,
+            construct_id,
+            metric=metric.with_(statistic=statistic, period=period),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_description=description,
+        )
+        alarm.add_alarm_action(cw_actions.SnsAction(self.topic))
+        return alarm

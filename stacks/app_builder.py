@@ -1,0 +1,47 @@
+"""Builds the CDK app of one environment; ``app.py`` and the tests share this."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import App, Environment, Tags
+
+from stacks.config import EnvConfig
+from stacks.nag import add_nag
+from stacks.shared_stack import SharedStack
+from stacks.standardize_stack import StandardizeStack
+
+
+@dataclass(frozen=True)
+class EnvironmentStacks:
+    """The stacks of one environment."""
+
+    shared: SharedStack
+    standardize: StandardizeStack
+
+
+def build(app: App, env_config: EnvConfig, *, nag: bool = True) -> EnvironmentStacks:
+    """Add the stacks of ``env_config`` to ``app`` (and the cdk-nag AwsSolutions pack unless ``nag`` is off)."""
+    aws_env = Environment(account=env_config.account, region=env_config.region)
+    shared = SharedStack(
+        app,
+        env_config.stack_name("Shared"),
+        env_config=env_config,
+        env=aws_env,
+        description=f"ML pipelines ({env_config.name}): data bucket and alerts topic",
+        termination_protection=True,
+    )
+    standardize = StandardizeStack(
+        app,
+        env_config.stack_name("Standardize"),
+        env_config=env_config,
+        shared=shared,
+        env=aws_env,
+        description=f"ML pipelines ({env_config.name}): standardize pipeline",
+    )
+    for stack in (shared, standardize):
+        Tags.of(stack).add("project", "ml-pipelines")
+        Tags.of(stack).add("environment", env_config.name)
+    if nag:
+        add_nag(app)
+    return EnvironmentStacks(shared, standardize)

@@ -1,0 +1,8 @@
+"""Project paths, built from this file's location (never from the working directory)."""
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LAMBDAS = ROOT / "lambdas"
+PROCESSING = ROOT / "processing"
+STATEMACHINES = ROOT / "statemachines"

@@ -1,0 +1,75 @@
+"""A Python Lambda function with its own log group, a least-privilege role and X-Ray tracing."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from stacks.nag import acknowledge
+
+#: The newest Python runtime; cdk-nag's AwsSolutions-L1 asks for it.
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+ASSET_EXCLUDES = ["__pycache__", "*.pyc", "requirements.txt"]
+
+
+class PythonFunction(Construct):
+    """``lambdas/<folder>/handler.py`` as a function; its role may only write its own log group.
+
+    Defaults: 256 MB, 30 s timeout, arm64, one-month log retention, active tracing.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        source: Path,
+        description: str,
+        environment: Mapping[str, str] | None = None,
+        code: lambda_.Code | None = None,
+        memory_size: int = 256,
+        timeout: Duration = Duration.seconds(30),
+        **function_props: object,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            retention=logs.RetentionDays.ONE_MONTH,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Runs {source.name}: writes its own log group, plus grants made by its stack",
+        )
+        self.log_group.grant_write(self.role)
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            runtime=RUNTIME,
+            architecture=lambda_.Architecture.ARM_64,
+            handler="handler.handler",
+            code=code or lambda_.Code.from_asset(str(source), exclude=ASSET_EXCLUDES),
+            description=description,
+            environment=dict(environment or {}),
+            memory_size=memory_size,
+            timeout=timeout,
+            role=self.role,
+            log_group=self.log_group,
+            tracing=lambda_.Tracing.ACTIVE,
+            **function_props,  # type: ignore[arg-type]
+        )
+        acknowledge(
+            self.role,
+            findings=r"Resource::\*",
+            IAM5="X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions, "
+            "so AWS requires Resource '*'; logs are granted on this function's own log group only.",
+        )

@@ -1,0 +1,323 @@
+"""The standardize pipeline: S3 notification -> trigger -> state machine -> SageMaker Processing."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_ecr_assets as ecr_assets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_notifications as s3n
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from stacks.alerts import Alerts
+from stacks.asl import definition_body, intrinsic_string, json_string
+from stacks.config import ECR_IMAGE_URI, EnvConfig, StandardizeConfig
+from stacks.nag import acknowledge
+from stacks.paths import LAMBDAS, PROCESSING
+from stacks.python_function import PythonFunction
+
+ASL_NAME = "standardize"
+PROCESSING_SCRIPT = PROCESSING / "standardize.py"
+#: The managed rule that ``createProcessingJob.sync`` uses to learn that a job finished.
+SYNC_RULE = "StepFunctionsGetEventsForSageMakerProcessingJobsRule"
+
+
+@dataclass(frozen=True)
+class ContainerContract:
+    """Where the processing script lives in its image and which directories it reads and writes."""
+
+    program_path: str
+    input_dir: str
+    output_dir: str
+
+
+def _module_constants(path: Path, names: set[str]) -> dict[str, str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: dict[str, str] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                if isinstance(target, ast.Name) and target.id in names and isinstance(node.value, ast.Constant):
+                    found[target.id] = str(node.value.value)
+    missing = names - set(found)
+    if missing:
+        raise ValueError(f"{path.name} does not define {sorted(missing)} as string constants")
+    return found
+
+
+@cache
+def container_contract(script: Path = PROCESSING_SCRIPT) -> ContainerContract:
+    """The contract read from the processing script's own constants (never copied by hand)."""
+    c = _module_constants(script, {"PROGRAM_PATH", "CONTAINER_INPUT_DIR", "CONTAINER_OUTPUT_DIR"})
+    return ContainerContract(c["PROGRAM_PATH"], c["CONTAINER_INPUT_DIR"], c["CONTAINER_OUTPUT_DIR"])
+
+
+def standardize_substitutions(
+    cfg: StandardizeConfig,
+    *,
+    partition: str,
+    bucket_name: str,
+    get_batch_id_arn: str,
+    processing_role_arn: str,
+    image_uri: str,
+) -> dict[str, str]:
+    """Every ``${X}`` of ``standardize.asl.json``; the stack and the offline runner both use this."""
+    contract = container_contract()
+    return {
+        "Partition": partition,
+        "BucketName": bucket_name,
+        "GetBatchIdFunctionArn": get_batch_id_arn,
+        "ProcessingRoleArn": processing_role_arn,
+        "ProcessingImageUri": image_uri,
+        "ProgramPath": json_string(contract.program_path),
+        "ContainerInputDir": json_string(contract.input_dir),
+        "ContainerOutputDir": json_string(contract.output_dir),
+        "OutputPrefix": intrinsic_string(cfg.output_prefix),
+        "InstanceType": json_string(cfg.instance_type),
+        "InstanceCount": str(cfg.instance_count),
+        "VolumeSizeGb": str(cfg.volume_size_gb),
+        "MaxRuntimeSeconds": str(cfg.max_runtime_seconds),
+        "ExcludeColumns": json_string(json.dumps(list(cfg.exclude_columns))),
+        "IncludeColumns": json_string(json.dumps(list(cfg.include_columns))),
+    }
+
+
+def ecr_repository_arn(image_uri: str, partition: str) -> str:
+    """The ECR repository ARN of an image URI such as ``<acct>.dkr.ecr.<region>.<domain>/<repo>:<tag>``."""
+    match = ECR_IMAGE_URI.match(image_uri)
+    if not match:
+        raise ValueError(f"{image_uri!r} is not an ECR image URI")
+    return f"arn:{partition}:ecr:{match['region']}:{match['account']}:repository/{match['repo']}"
+
+
+class StandardizePipeline(Construct):
+    """Trigger Lambda, get-batch-id Lambda, state machine, processing role and their alarms.
+
+    ``bucket`` must be owned by another stack; the notification is added to it from here.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        env: EnvConfig,
+        bucket: s3.IBucket,
+        alerts: Alerts,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        cfg = env.standardize
+        stack = Stack.of(self)
+
+        self.get_batch_id = PythonFunction(
+            self,
+            "GetBatchId",
+            source=LAMBDAS / "get_batch_id",
+            description="Extracts the batch id N from meta-data/<name>_<N>.csv",
+            environment={"JOB_NAME_PREFIX": cfg.job_name_prefix},
+            timeout=Duration.seconds(10),
+        )
+
+        self.processing_role = self._processing_role(bucket, cfg)
+        image_uri = self._image_uri(cfg)
+
+        state_machine_role = iam.Role(
+            self,
+            "StateMachineRole",
+            assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
+            description="Standardize state machine: get-batch-id, its processing jobs, and nothing else",
+        )
+        self.get_batch_id.function.grant_invoke(state_machine_role)
+        jobs_arn = stack.format_arn(
+            service="sagemaker", resource="processing-job", resource_name=f"{cfg.job_name_prefix}-*"
+        )
+        state_machine_role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ProcessingJobsOfThisApp",
+                actions=[
+                    "sagemaker:CreateProcessingJob",
+                    "sagemaker:DescribeProcessingJob",
+                    "sagemaker:StopProcessingJob",
+                    "sagemaker:AddTags",
+                ],
+                resources=[jobs_arn],
+            )
+        )
+        state_machine_role.add_to_policy(
+            iam.PolicyStatement(
+                sid="PassProcessingRole",
+                actions=["iam:PassRole"],
+                resources=[self.processing_role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            )
+        )
+        state_machine_role.add_to_policy(
+            iam.PolicyStatement(
+                sid="SyncEventsRule",
+                actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+                resources=[stack.format_arn(service="events", resource="rule", resource_name=SYNC_RULE)],
+            )
+        )
+
+        self.log_group = logs.LogGroup(
+            self, "StateMachineLogs", retention=logs.RetentionDays.THREE_MONTHS, removal_policy=RemovalPolicy.DESTROY
+        )
+        substitutions = standardize_substitutions(
+            cfg,
+            partition=stack.partition,
+            bucket_name=bucket.bucket_name,
+            get_batch_id_arn=self.get_batch_id.function.function_arn,
+            processing_role_arn=self.processing_role.role_arn,
+            image_uri=image_uri,
+        )
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            definition_body=definition_body(ASL_NAME, substitutions),
+            definition_substitutions=substitutions,
+            role=state_machine_role,
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+            tracing_enabled=True,
+        )
+        acknowledge(
+            state_machine_role,
+            findings=rf"Resource::(\*|<.*GetBatchId.*\.Arn>:\*|arn:[-a-z]+:sagemaker:.*:processing-job/"
+            rf"{re.escape(cfg.job_name_prefix)}-\*)",
+            IAM5="Resource '*' only where AWS requires it: CloudWatch Logs delivery actions "
+            "(logs:CreateLogDelivery and friends) and X-Ray PutTraceSegments/PutTelemetryRecords/"
+            "GetSamplingRules/GetSamplingTargets have no resource-level permissions. Processing jobs "
+            "are scoped to this app's job-name prefix and get-batch-id invocations to its versions ('fn:*').",
+        )
+
+        self.dead_letters = sqs.Queue(
+            self,
+            "TriggerFailures",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        acknowledge(
+            self.dead_letters,
+            SQS3="This queue is itself the on-failure destination of the trigger; its depth raises an alarm.",
+        )
+        self.trigger = PythonFunction(
+            self,
+            "Trigger",
+            source=LAMBDAS / "trigger",
+            description="Starts one standardize execution per uploaded meta-data CSV",
+            environment={"STATE_MACHINE_ARN": self.state_machine.state_machine_arn},
+            on_failure=destinations.SqsDestination(self.dead_letters),
+            retry_attempts=2,
+            max_event_age=Duration.hours(6),
+        )
+        self.state_machine.grant_start_execution(self.trigger.function)
+        bucket.add_event_notification(
+            s3.EventType.OBJECT_CREATED,
+            s3n.LambdaDestination(self.trigger.function),
+            s3.NotificationKeyFilter(prefix=cfg.input_prefix, suffix=cfg.input_suffix),
+        )
+
+        name = f"{env.name} standardize"
+        sm = self.state_machine
+        alerts.alarm_on(self, "ExecutionsFailed", sm.metric_failed(), f"{name}: executions failed")
+        alerts.alarm_on(self, "ExecutionsTimedOut", sm.metric_timed_out(), f"{name}: executions timed out")
+        alerts.alarm_on(self, "ExecutionsAborted", sm.metric_aborted(), f"{name}: executions aborted")
+        alerts.alarm_on(self, "TriggerErrors", self.trigger.function.metric_errors(), f"{name}: trigger errors")
+        alerts.alarm_on(
+            self,
+            "TriggerDeadLetters",
+            self.dead_letters.metric_approximate_number_of_messages_visible(),
+            f"{name}: S3 events the trigger could not handle are waiting in the failure queue",
+            statistic="Maximum",
+        )
+
+    def _processing_role(self, bucket: s3.IBucket, cfg: StandardizeConfig) -> iam.Role:
+        role = iam.Role(
+            self,
+            "ProcessingRole",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description="Standardize processing jobs: read meta-data/, write prediction-data/, own logs",
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadPartitions",
+                actions=["s3:GetObject"],
+                resources=[bucket.arn_for_objects(f"{cfg.input_prefix}*")],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ListPartitions",
+                actions=["s3:ListBucket"],
+                resources=[bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{cfg.input_prefix}*"]}},
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="WriteResults",
+                actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+                resources=[bucket.arn_for_objects(f"{cfg.output_prefix}*")],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="OwnLogs",
+                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                resources=[
+                    Stack.of(self).format_arn(
+                        service="logs",
+                        resource="log-group",
+                        resource_name="/aws/sagemaker/ProcessingJobs:*",
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                ],
+            )
+        )
+        prefixes = "|".join(re.escape(p) for p in (cfg.input_prefix, cfg.output_prefix))
+        acknowledge(
+            role,
+            findings=rf"Resource::(\*|arn:[-a-z]+:s3:::[^/]+/({prefixes})\*"
+            r"|arn:[-a-z]+:logs:.*:log-group:/aws/sagemaker/ProcessingJobs:\*)",
+            IAM5="Objects are only known at run time, so S3 access is scoped to the meta-data/ (read) and "
+            "prediction-data/ (write) prefixes; SageMaker names log streams per job under the "
+            "/aws/sagemaker/ProcessingJobs log group; ecr:GetAuthorizationToken supports only Resource '*'.",
+        )
+        return role
+
+    def _image_uri(self, cfg: StandardizeConfig) -> str:
+        if cfg.image_uri:
+            repo_arn = ecr_repository_arn(cfg.image_uri, Stack.of(self).partition)
+            self.processing_role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="PullImage",
+                    actions=["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"],
+                    resources=[repo_arn],
+                )
+            )
+            self.processing_role.add_to_policy(
+                iam.PolicyStatement(sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"])
+            )
+            return cfg.image_uri
+        asset = ecr_assets.DockerImageAsset(
+            self,
+            "ProcessingImage",
+            directory=str(PROCESSING),
+            platform=ecr_assets.Platform.LINUX_AMD64,
+        )
+        asset.repository.grant_pull(self.processing_role)
+        return asset.image_uri
+

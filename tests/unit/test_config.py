@@ -1,0 +1,93 @@
+"""Config: the shipped environments load, and bad settings name the setting and the environment."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from stacks.config import (
+    ConfigError,
+    EnvConfig,
+    domain_for,
+    load_env,
+    parse_env,
+    partition_for,
+    read_cdk_context,
+)
+
+CONTEXT = read_cdk_context()
+
+
+def raw(env: str = "dev") -> dict[str, Any]:
+    return copy.deepcopy(CONTEXT["environments"][env])
+
+
+def test_shipped_environments_load_with_placeholder_accounts() -> None:
+    dev, china = load_env("dev", CONTEXT), load_env("china", CONTEXT)
+    assert (dev.partition, dev.domain) == ("aws", "amazonaws.com")
+    assert (china.region, china.partition, china.domain) == ("cn-north-1", "aws-cn", "amazonaws.com.cn")
+    for env in (dev, china):
+        assert len(set(env.account)) == 1, "placeholder accounts are one repeated digit"
+        assert env.stack_name("Shared") == f"MlPipelines-{env.name}-Shared"
+        assert env.name in env.data_bucket_name and env.account in env.data_bucket_name
+
+
+def test_config_is_frozen() -> None:
+    env = load_env("dev", CONTEXT)
+    with pytest.raises(AttributeError):
+        env.region = "eu-west-1"  # type: ignore[misc]
+
+
+def test_defaults_apply_when_a_section_is_absent() -> None:
+    env = parse_env("x", {"account": "123456789012", "region": "eu-west-1"})
+    assert env.standardize.input_prefix == "meta-data/"
+    assert env.standardize.output_prefix == "prediction-data/"
+    assert env.alert_email is None
+
+
+@pytest.mark.parametrize(
+    ("mutate", "setting"),
+    [
+        (lambda d: d.pop("account"), "'account' is missing"),
+        (lambda d: d.update(account="12345"), "'account'"),
+        (lambda d: d.update(region="moon-1"), "'region'"),
+        (lambda d: d.update(alertEmail="not-an-email"), "'alertEmail'"),
+        (lambda d: d.update(bucketName="Bad_Bucket"), "'bucketName'"),
+        (lambda d: d.update(colour="blue"), "'colour' is not a known setting"),
+        (lambda d: d["standardize"].update(instanceCount=0), "'standardize.instanceCount'"),
+        (lambda d: d["standardize"].update(instanceCount="1"), "'standardize.instanceCount'"),
+        (lambda d: d["standardize"].update(instanceType="t3.medium"), "'standardize.instanceType'"),
+        (lambda d: d["standardize"].update(volumeSizeGb=True), "'standardize.volumeSizeGb'"),
+        (lambda d: d["standardize"].update(outputPrefix="prediction-data"), "'standardize.outputPrefix'"),
+        (lambda d: d["standardize"].update(outputPrefix="meta-data/out/"), "'standardize.outputPrefix'"),
+        (lambda d: d["standardize"].update(jobNamePrefix="Std_Job"), "'standardize.jobNamePrefix'"),
+        (lambda d: d["standardize"].update(jobNamePrefix="a" * 25), "'standardize.jobNamePrefix'"),
+        (lambda d: d["standardize"].update(imageUri="docker.io/me/x:1"), "'standardize.imageUri'"),
+        (lambda d: d["standardize"].update(excludeColumns="id"), "'standardize.excludeColumns'"),
+        (lambda d: d.update(standardize=[]), "'standardize' must be an object"),
+    ],
+)
+def test_bad_settings_name_the_setting_and_the_environment(mutate: Any, setting: str) -> None:
+    data = raw()
+    mutate(data)
+    with pytest.raises(ConfigError) as err:
+        parse_env("dev", data)
+    assert "environment 'dev'" in str(err.value)
+    assert setting in str(err.value)
+
+
+def test_unknown_or_missing_environment_lists_the_known_ones() -> None:
+    with pytest.raises(ConfigError, match="known: china, dev"):
+        load_env("prod", CONTEXT)
+    with pytest.raises(ConfigError, match="-c env=NAME"):
+        load_env(None, CONTEXT)
+    with pytest.raises(ConfigError, match="environments"):
+        load_env("dev", {})
+
+
+def test_partition_and_domain_follow_the_region() -> None:
+    assert partition_for("cn-northwest-1") == "aws-cn" and domain_for("cn-northwest-1") == "amazonaws.com.cn"
+    assert partition_for("eu-west-1") == "aws" and domain_for("eu-west-1") == "amazonaws.com"
+    assert isinstance(load_env("dev", CONTEXT), EnvConfig)
