@@ -1,0 +1,571 @@
+"""Turn the Glue ETL CSV export of one job run into DeepAR train/test JSON Lines.
+
+Input: every CSV part (``*.csv`` or ``*.csv.gz``; ``_SUCCESS`` markers, ``_temporary/`` and other
+files are ignored) under ``s3://<bucket>/<etl prefix>run=<job run id>/``. Each part has a header
+row naming the configured timestamp, value and (optional) series columns; other columns are
+ignored.
+
+Documented choices:
+
+* **Timestamps** are ISO 8601, with ``T`` or a space, with or without fractional seconds and a UTC
+  offset (``Z``, ``+02:00``). Offset-aware values are converted to UTC; naive values are taken
+  as UTC. Fractional seconds are dropped.
+* **Grid.** Each series is regularized to ``TIME_FREQ`` on a grid anchored at its own first
+  (earliest) timestamp. A timestamp that is not on the grid is **floored** to the grid slot that
+  contains it. Slots without an observation become the string ``"NaN"`` in ``target``.
+* **Duplicates are rejected**: two rows of one series that land in the same grid slot (the same
+  timestamp, or two off-grid timestamps floored to one slot) raise :class:`DuplicateTimestamps`
+  naming the series, the slot and both raw timestamps. Nothing is silently summed or dropped.
+* **Values.** An empty value (or ``NaN``, any case) is a missing observation (``"NaN"``). Any
+  other non-numeric or non-finite value raises :class:`InvalidInputData` naming file and line.
+* **Series.** With no series column there is one series whose id is ``""`` (the empty string;
+  the same value write-forecast stores in its ``series_id`` key column). With a series column,
+  an empty series id is rejected. Series are ordered by id (plain string order), and the train
+  file, test file and manifest list them in that same order.
+* **Length.** Every series (after regularizing) needs at least ``CONTEXT_LENGTH +
+  PREDICTION_LENGTH`` points, else :class:`NotEnoughHistory`; no series is silently dropped.
+  A series spanning more than ``MAX_POINTS`` grid steps (usually a typo'd timestamp or a wrong
+  ``TIME_FREQ``) is rejected with :class:`InvalidInputData`.
+
+Every S3 path and SageMaker name of a run is derived here, once, from the Step Functions
+execution name, and passed along in the state; nothing depends on "today".
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import json
+import logging
+import math
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+LOG = logging.getLogger(__name__)
+
+#: DeepAR ``start`` format.
+START_FORMAT = "%Y-%m-%d %H:%M:%S"
+#: SageMaker job/model names.
+NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+MAX_NAME_LENGTH = 63
+DIGEST_CHARS = 16
+#: The longest name part after the prefix: ``-transform-`` + 16 hex digits.
+_LONGEST_SUFFIX = len("-transform-") + DIGEST_CHARS
+MAX_NAME_PREFIX = MAX_NAME_LENGTH - _LONGEST_SUFFIX
+_NAME_PREFIX = re.compile(r"^[a-z0-9](-*[a-z0-9])*$")
+#: Step Functions execution names used as run keys: at most 80 of ``[0-9A-Za-z_-]``.
+_RUN_KEY = re.compile(r"^[0-9A-Za-z_-]{1,80}$")
+_JOB_RUN_ID = re.compile(r"^[0-9A-Za-z_-]{1,255}$")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_FREQ = re.compile(r"^([1-9][0-9]{0,5})?(min|H|D|W)$")
+_FREQ_UNITS = {
+    "min": timedelta(minutes=1),
+    "H": timedelta(hours=1),
+    "D": timedelta(days=1),
+    "W": timedelta(weeks=1),
+}
+_CSV_SUFFIXES = (".csv", ".csv.gz")
+_MISSING_VALUES = frozenset({"", "nan"})
+#: A guard against a typo'd timestamp (year 9999) blowing up one series to millions of empty slots.
+MAX_POINTS = 1_000_000
+
+
+class DatasetError(ValueError):
+    """Base class of the errors below; each subclass name is an error name the state machine sees."""
+
+
+class ConfigurationError(DatasetError):
+    """An environment setting (``TIME_FREQ``, ``NAME_PREFIX``, lengths, prefixes...) is invalid."""
+
+
+class InvalidEvent(DatasetError):
+    """The event is not a SUCCEEDED Glue Job State Change with a usable job run id / execution name."""
+
+
+class NoInputData(DatasetError):
+    """No CSV part, or no data row, under the job run's prefix."""
+
+
+class MissingColumn(DatasetError):
+    """A configured column is not in a CSV part's header."""
+
+
+class InvalidInputData(DatasetError):
+    """A row has an unparsable timestamp, a non-numeric value or an empty series id."""
+
+
+class DuplicateTimestamps(DatasetError):
+    """Two rows of one series fall into the same grid slot."""
+
+
+class NotEnoughHistory(DatasetError):
+    """A series has fewer than ``CONTEXT_LENGTH + PREDICTION_LENGTH`` points after regularizing."""
+
+
+class S3Client(Protocol):
+    def get_paginator(self, operation_name: str) -> Any: ...
+
+    def get_object(self, *, Bucket: str, Key: str) -> Mapping[str, Any]: ...
+
+    def put_object(self, *, Bucket: str, Key: str, Body: bytes, ContentType: str) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Config:
+    """The function's settings (its environment variables), validated."""
+
+    bucket: str
+    etl_prefix: str
+    work_prefix: str
+    timestamp_column: str
+    value_column: str
+    series_column: str | None
+    freq: str
+    step: timedelta
+    prediction_length: int
+    context_length: int
+    name_prefix: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Config:
+        """Read and validate ``BUCKET_NAME``, ``ETL_PREFIX``, ``WORK_PREFIX``, ``TIMESTAMP_COLUMN``,
+        ``VALUE_COLUMN``, ``SERIES_COLUMN`` (empty: single series), ``TIME_FREQ`` (default ``1H``),
+        ``PREDICTION_LENGTH`` (default 168), ``CONTEXT_LENGTH`` (default 672) and ``NAME_PREFIX``.
+        """
+
+        def required(name: str) -> str:
+            value = env.get(name, "").strip()
+            if not value:
+                raise ConfigurationError(f"environment variable {name} is not set")
+            return value
+
+        bucket = required("BUCKET_NAME")
+        if not _BUCKET.match(bucket):
+            raise ConfigurationError(f"BUCKET_NAME {bucket!r} is not a valid S3 bucket name")
+        etl_prefix = _prefix("ETL_PREFIX", required("ETL_PREFIX"))
+        work_prefix = _prefix("WORK_PREFIX", required("WORK_PREFIX"))
+        freq = env.get("TIME_FREQ", "").strip() or "1H"
+        name_prefix = required("NAME_PREFIX")
+        validate_name_prefix(name_prefix)
+        timestamp_column, value_column = required("TIMESTAMP_COLUMN"), required("VALUE_COLUMN")
+        series_column = env.get("SERIES_COLUMN", "").strip() or None
+        columns = [timestamp_column, value_column] + ([series_column] if series_column else [])
+        if len(set(columns)) != len(columns):
+            raise ConfigurationError(
+                f"TIMESTAMP_COLUMN, VALUE_COLUMN and SERIES_COLUMN must differ, got {columns}"
+            )
+        return cls(
+            bucket=bucket,
+            etl_prefix=etl_prefix,
+            work_prefix=work_prefix,
+            timestamp_column=timestamp_column,
+            value_column=value_column,
+            series_column=series_column,
+            freq=freq,
+            step=parse_freq(freq),
+            prediction_length=_positive_int(env, "PREDICTION_LENGTH", 168),
+            context_length=_positive_int(env, "CONTEXT_LENGTH", 672),
+            name_prefix=name_prefix,
+        )
+
+
+def _prefix(name: str, value: str) -> str:
+    if value.startswith("/") or not value.endswith("/") or "//" in value:
+        raise ConfigurationError(f"{name} {value!r} must be a relative S3 key prefix ending with '/'")
+    return value
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} {raw!r} is not an integer") from None
+    if value < 1:
+        raise ConfigurationError(f"{name} must be at least 1, got {value}")
+    return value
+
+
+def parse_freq(freq: str) -> timedelta:
+    """The step of a DeepAR frequency string: ``<n>min``, ``<n>H``, ``<n>D`` or ``<n>W``.
+
+    ``n`` is optional (``H`` is ``1H``). Month and other calendar frequencies have no fixed step
+    and are rejected with :class:`ConfigurationError`.
+    """
+    match = _FREQ.match(freq)
+    if not match:
+        raise ConfigurationError(
+            f"TIME_FREQ {freq!r} is not supported; use <n>min, <n>H, <n>D or <n>W (e.g. 1H, 15min, 1D)"
+        )
+    return int(match.group(1) or 1) * _FREQ_UNITS[match.group(2)]
+
+
+def validate_name_prefix(prefix: str) -> None:
+    """Check that ``<prefix>-transform-<16 hex>`` is a valid, lowercase SageMaker name."""
+    if not _NAME_PREFIX.match(prefix):
+        raise ConfigurationError(
+            f"NAME_PREFIX {prefix!r} must be lowercase letters, digits and inner hyphens"
+        )
+    if len(prefix) > MAX_NAME_PREFIX:
+        raise ConfigurationError(
+            f"NAME_PREFIX {prefix!r} is {len(prefix)} characters; at most {MAX_NAME_PREFIX} fit "
+            f"SageMaker's {MAX_NAME_LENGTH}-character name limit"
+        )
+
+
+# --------------------------------------------------------------------------- event and run paths
+
+
+def job_run_id_from_event(glue_event: Mapping[str, Any]) -> str:
+    """The ``jobRunId`` of a Glue Job State Change event whose state is SUCCEEDED."""
+    detail = glue_event.get("detail") if isinstance(glue_event, Mapping) else None
+    if not isinstance(detail, Mapping):
+        raise InvalidEvent("event has no 'detail' object; is this a Glue Job State Change event?")
+    state = detail.get("state")
+    if state is not None and state != "SUCCEEDED":
+        raise InvalidEvent(f"Glue job {detail.get('jobName')!r} run state is {state!r}, not SUCCEEDED")
+    run_id = detail.get("jobRunId")
+    if not isinstance(run_id, str) or not _JOB_RUN_ID.match(run_id):
+        raise InvalidEvent(f"event detail.jobRunId {run_id!r} is missing or not [0-9A-Za-z_-]+")
+    return run_id
+
+
+def validate_run_key(execution_name: str) -> str:
+    """The run key: the execution name itself, checked to be 1-80 of ``[0-9A-Za-z_-]``."""
+    if not isinstance(execution_name, str) or not _RUN_KEY.match(execution_name):
+        raise InvalidEvent(f"execution_name {execution_name!r} is not 1-80 characters of [0-9A-Za-z_-]")
+    return execution_name
+
+
+def job_names(name_prefix: str, execution_name: str) -> dict[str, str]:
+    """Deterministic training job, model and transform job names for one execution.
+
+    ``<prefix>-train-<h>``, ``<prefix>-model-<h>``, ``<prefix>-transform-<h>`` where ``h`` is the
+    first 16 hex digits of SHA-256 of the execution name.
+    """
+    validate_name_prefix(name_prefix)
+    digest = hashlib.sha256(execution_name.encode()).hexdigest()[:DIGEST_CHARS]
+    names = {
+        "training_job_name": f"{name_prefix}-train-{digest}",
+        "model_name": f"{name_prefix}-model-{digest}",
+        "transform_job_name": f"{name_prefix}-transform-{digest}",
+    }
+    for name in names.values():
+        if len(name) > MAX_NAME_LENGTH or not NAME_PATTERN.match(name):  # pragma: no cover - guarded above
+            raise ConfigurationError(f"SageMaker name {name!r} is invalid")
+    return names
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """Every S3 location of one run. Keys are bucket-relative; ``*_uri`` are ``s3://`` URIs."""
+
+    bucket: str
+    input_prefix: str
+    run_prefix: str
+
+    @property
+    def train_key(self) -> str:
+        return f"{self.run_prefix}train/train.json"
+
+    @property
+    def test_key(self) -> str:
+        return f"{self.run_prefix}test/test.json"
+
+    @property
+    def series_key(self) -> str:
+        return f"{self.run_prefix}series.json"
+
+    def uri(self, key: str) -> str:
+        return f"s3://{self.bucket}/{key}"
+
+    def uris(self) -> dict[str, str]:
+        transform = self.uri(f"{self.run_prefix}transform/")
+        return {
+            "input_uri": self.uri(self.input_prefix),
+            "train_uri": self.uri(f"{self.run_prefix}train/"),
+            "test_uri": self.uri(f"{self.run_prefix}test/"),
+            "series_uri": self.uri(self.series_key),
+            "model_output_uri": self.uri(f"{self.run_prefix}model/"),
+            "transform_output_uri": transform,
+            # Batch transform names its output after the input object: <output path><input>.out
+            "forecast_uri": f"{transform}test.json.out",
+        }
+
+
+def run_paths(config: Config, job_run_id: str, execution_name: str) -> RunPaths:
+    """The run's input prefix (from the Glue job run id) and work prefix (from the execution name)."""
+    return RunPaths(
+        bucket=config.bucket,
+        input_prefix=f"{config.etl_prefix}run={job_run_id}/",
+        run_prefix=f"{config.work_prefix}{validate_run_key(execution_name)}/",
+    )
+
+
+# --------------------------------------------------------------------------- reading CSV
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    series_id: str
+    timestamp: datetime
+    value: float | None
+    source: str
+    line: int
+
+
+def parse_timestamp(raw: str) -> datetime:
+    """An ISO 8601 timestamp as a naive UTC datetime without fractional seconds.
+
+    Raises ``ValueError`` for anything else.
+    """
+    text = raw.strip()
+    if not text:
+        raise ValueError("empty timestamp")
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    return parsed.replace(microsecond=0)
+
+
+def parse_value(raw: str) -> float | None:
+    """A finite float, or ``None`` (missing) for an empty cell or ``NaN``; ``ValueError`` otherwise."""
+    text = raw.strip()
+    if text.lower() in _MISSING_VALUES:
+        return None
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"non-finite value {text!r}")
+    return value
+
+
+def read_observations(
+    lines: Iterable[str],
+    source: str,
+    timestamp_column: str,
+    value_column: str,
+    series_column: str | None,
+) -> Iterator[Observation]:
+    """The observations of one CSV text (header row first). ``source`` names it in errors.
+
+    An empty text (no header) yields nothing. Line numbers are 1-based, the header is line 1.
+    """
+    reader = csv.reader(lines)
+    header = next(reader, None)
+    if header is None:
+        return
+    names = [name.strip() for name in header]
+    wanted = [timestamp_column, value_column] + ([series_column] if series_column else [])
+    index: dict[str, int] = {}
+    for column in wanted:
+        if column not in names:
+            raise MissingColumn(f"column {column!r} is not in the header of {source} (header: {names})")
+        index[column] = names.index(column)
+    ts_i, value_i = index[timestamp_column], index[value_column]
+    series_i = index[series_column] if series_column else None
+    width = max(index.values()) + 1
+    for row in reader:
+        line = reader.line_num
+        if not row or (len(row) == 1 and not row[0].strip()):
+            continue
+        if len(row) < width:
+            raise InvalidInputData(f"{source} line {line}: expected at least {width} fields, got {len(row)}")
+        try:
+            timestamp = parse_timestamp(row[ts_i])
+        except ValueError:
+            raise InvalidInputData(
+                f"{source} line {line}: {timestamp_column} {row[ts_i]!r} is not an ISO 8601 timestamp"
+            ) from None
+        try:
+            value = parse_value(row[value_i])
+        except ValueError:
+            raise InvalidInputData(
+                f"{source} line {line}: {value_column} {row[value_i]!r} is not a finite number"
+            ) from None
+        series_id = ""
+        if series_i is not None:
+            series_id = row[series_i].strip()
+            if not series_id:
+                raise InvalidInputData(f"{source} line {line}: {series_column} is empty")
+        yield Observation(series_id, timestamp, value, source, line)
+
+
+def list_csv_parts(s3: S3Client, bucket: str, prefix: str) -> list[str]:
+    """Keys of the CSV parts under ``prefix``, sorted; hidden files and folders (``_*``, ``.*``) skipped."""
+    keys: list[str] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            key = obj["Key"]
+            relative = key[len(prefix) :]
+            if any(part.startswith(("_", ".")) for part in relative.split("/")):
+                continue
+            if key.endswith(_CSV_SUFFIXES):
+                keys.append(key)
+    return sorted(keys)
+
+
+def decode_part(data: bytes, gzipped: bool) -> io.StringIO:
+    """The text of one CSV part (gunzipped if ``gzipped``; UTF-8, optional BOM) for ``csv.reader``."""
+    if gzipped:
+        data = gzip.decompress(data)
+    return io.StringIO(data.decode("utf-8-sig"), newline="")
+
+
+def read_input(s3: S3Client, config: Config, paths: RunPaths) -> list[Observation]:
+    """All observations of all CSV parts of the run. Raises :class:`NoInputData` if there are none."""
+    input_uri = paths.uri(paths.input_prefix)
+    keys = list_csv_parts(s3, paths.bucket, paths.input_prefix)
+    if not keys:
+        raise NoInputData(f"no CSV part under {input_uri}")
+    observations: list[Observation] = []
+    for key in keys:
+        data = s3.get_object(Bucket=paths.bucket, Key=key)["Body"].read()
+        lines = decode_part(data, key.endswith(".gz"))
+        observations.extend(
+            read_observations(
+                lines, paths.uri(key), config.timestamp_column, config.value_column, config.series_column
+            )
+        )
+    if not observations:
+        raise NoInputData(f"the {len(keys)} CSV part(s) under {input_uri} have no data rows")
+    LOG.info("read %d rows from %d CSV part(s) under %s", len(observations), len(keys), input_uri)
+    return observations
+
+
+# --------------------------------------------------------------------------- regularizing
+
+
+@dataclass(frozen=True)
+class Series:
+    """One regular series: ``target[i]`` is the value at ``start + i * step`` (``None``: missing)."""
+
+    series_id: str
+    start: datetime
+    target: list[float | None]
+
+
+def _describe(series_id: str) -> str:
+    return f"series {series_id!r}" if series_id else "the series"
+
+
+def regularize(series_id: str, observations: Iterable[Observation], step: timedelta) -> Series:
+    """One series on the grid ``start + k * step`` anchored at its earliest timestamp.
+
+    Off-grid timestamps are floored to their slot; two observations in one slot raise
+    :class:`DuplicateTimestamps`; empty slots are ``None``.
+    """
+    ordered = sorted(observations, key=lambda o: (o.timestamp, o.source, o.line))
+    if not ordered:
+        raise NoInputData(f"{_describe(series_id)} has no rows")
+    start = ordered[0].timestamp
+    slots: dict[int, Observation] = {}
+    for obs in ordered:
+        slot = (obs.timestamp - start) // step
+        previous = slots.get(slot)
+        if previous is not None:
+            at = start + slot * step
+            raise DuplicateTimestamps(
+                f"{_describe(series_id)} has more than one row for {at:{START_FORMAT}}: "
+                f"{previous.timestamp:{START_FORMAT}} ({previous.source} line {previous.line}) and "
+                f"{obs.timestamp:{START_FORMAT}} ({obs.source} line {obs.line})"
+            )
+        slots[slot] = obs
+    length = max(slots) + 1
+    if length > MAX_POINTS:
+        last = ordered[-1]
+        raise InvalidInputData(
+            f"{_describe(series_id)} spans {length} {step} steps from {start:{START_FORMAT}} to "
+            f"{last.timestamp:{START_FORMAT}} ({last.source} line {last.line}); at most {MAX_POINTS} "
+            "are supported: check TIME_FREQ and the timestamps"
+        )
+    target: list[float | None] = [None] * length
+    for slot, obs in slots.items():
+        target[slot] = obs.value
+    return Series(series_id, start, target)
+
+
+def build_series(observations: Iterable[Observation], step: timedelta) -> list[Series]:
+    """Group by series id and regularize each; ordered by series id."""
+    groups: dict[str, list[Observation]] = {}
+    for obs in observations:
+        groups.setdefault(obs.series_id, []).append(obs)
+    return [regularize(series_id, groups[series_id], step) for series_id in sorted(groups)]
+
+
+def check_history(series: Iterable[Series], context_length: int, prediction_length: int) -> None:
+    """Raise :class:`NotEnoughHistory` for the first series shorter than context + prediction."""
+    need = context_length + prediction_length
+    for s in series:
+        if len(s.target) < need:
+            raise NotEnoughHistory(
+                f"{_describe(s.series_id)} has {len(s.target)} points after regularizing; "
+                f"CONTEXT_LENGTH + PREDICTION_LENGTH = {context_length} + {prediction_length} = {need} needed"
+            )
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def deepar_line(start: datetime, target: list[float | None]) -> str:
+    """One DeepAR JSON line; missing values are the string ``"NaN"``."""
+    values = ["NaN" if v is None else v for v in target]
+    return json.dumps({"start": start.strftime(START_FORMAT), "target": values}, separators=(",", ":"))
+
+
+def jsonl(series: Iterable[Series], drop_last: int = 0) -> bytes:
+    """DeepAR JSON Lines for ``series``, each without its last ``drop_last`` points."""
+    lines = []
+    for s in series:
+        target = s.target[: len(s.target) - drop_last] if drop_last else s.target
+        lines.append(deepar_line(s.start, target))
+    return ("\n".join(lines) + "\n").encode()
+
+
+def manifest(series: Iterable[Series], config: Config, run_id: str) -> dict[str, Any]:
+    """The series manifest: line ``i`` of the test file (and of the forecast) is ``series[i]``."""
+    return {
+        "run_id": run_id,
+        "freq": config.freq,
+        "prediction_length": config.prediction_length,
+        "series_column": config.series_column,
+        "series": [
+            {"id": s.series_id, "start": s.start.strftime(START_FORMAT), "length": len(s.target)}
+            for s in series
+        ],
+    }
+
+
+def generate_dataset(s3: S3Client, config: Config, job_run_id: str, execution_name: str) -> dict[str, Any]:
+    """Read the run's CSV, write train, test and manifest, and return the run's paths and names."""
+    paths = run_paths(config, job_run_id, execution_name)
+    names = job_names(config.name_prefix, execution_name)
+    series = build_series(read_input(s3, config, paths), config.step)
+    check_history(series, config.context_length, config.prediction_length)
+    writes = [
+        (paths.train_key, jsonl(series, drop_last=config.prediction_length), "application/jsonlines"),
+        (paths.test_key, jsonl(series), "application/jsonlines"),
+        (
+            paths.series_key,
+            json.dumps(manifest(series, config, execution_name), indent=1).encode(),
+            "application/json",
+        ),
+    ]
+    for key, body, content_type in writes:
+        s3.put_object(Bucket=paths.bucket, Key=key, Body=body, ContentType=content_type)
+    points = max(len(s.target) for s in series)
+    LOG.info("wrote %d series (longest %d points) to %s", len(series), points, paths.uri(paths.run_prefix))
+    return {
+        "run_id": execution_name,
+        "run_prefix": paths.run_prefix,
+        **paths.uris(),
+        **names,
+        "series_count": len(series),
+        "points": points,
+    }

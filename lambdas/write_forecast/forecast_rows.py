@@ -1,0 +1,237 @@
+"""Parse the DeepAR batch-transform output and turn it into forecast rows (no I/O, no database).
+
+The transform output has one JSON line per line of the test file, in the same order:
+``{"quantiles": {"0.1": [...], "0.5": [...], "0.9": [...]}, "mean": [...]}``. Line ``i`` is the
+forecast of ``series[i]`` of the series manifest written by generate-dataset:
+``{"series": [{"id", "start", "length"}, ...], "freq", "prediction_length", ...}``; the
+single-series id is ``""``.
+
+Point ``k`` (0-based) of series ``s`` is at ``s.start + (s.length + k) * step``: the first step
+after the last observed slot.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+START_FORMAT = "%Y-%m-%d %H:%M:%S"
+#: p10, p50, p90 come from these quantiles (string keys, as DeepAR writes them).
+QUANTILE_KEYS = ("0.1", "0.5", "0.9")
+#: ``series_id`` column width; longer ids are rejected instead of truncated.
+MAX_SERIES_ID_LENGTH = 255
+_FREQ = re.compile(r"^([1-9][0-9]{0,5})?(min|H|D|W)$")
+_FREQ_UNITS = {
+    "min": timedelta(minutes=1),
+    "H": timedelta(hours=1),
+    "D": timedelta(days=1),
+    "W": timedelta(weeks=1),
+}
+
+
+class ConfigurationError(ValueError):
+    """An environment setting is invalid or disagrees with the run's manifest."""
+
+
+class MalformedForecast(ValueError):
+    """The transform output (or the series manifest) does not have the expected shape."""
+
+
+@dataclass(frozen=True)
+class SeriesInfo:
+    series_id: str
+    start: datetime
+    length: int
+
+
+@dataclass(frozen=True)
+class Manifest:
+    series: list[SeriesInfo]
+    freq: str | None = None
+    prediction_length: int | None = None
+
+
+@dataclass(frozen=True)
+class SeriesForecast:
+    p10: list[float]
+    p50: list[float]
+    p90: list[float]
+    mean: list[float]
+
+
+@dataclass(frozen=True)
+class ForecastRow:
+    """One forecast point, ready for any :class:`ForecastRepository`. Times are naive UTC."""
+
+    series_id: str
+    forecast_time: datetime
+    p10: float
+    p50: float
+    p90: float
+    mean: float
+    run_id: str
+
+
+def parse_freq(freq: str) -> timedelta:
+    """The step of ``<n>min``, ``<n>H``, ``<n>D`` or ``<n>W`` (same rules as generate-dataset)."""
+    match = _FREQ.match(freq.strip())
+    if not match:
+        raise ConfigurationError(
+            f"TIME_FREQ {freq!r} is not supported; use <n>min, <n>H, <n>D or <n>W (e.g. 1H, 15min, 1D)"
+        )
+    return int(match.group(1) or 1) * _FREQ_UNITS[match.group(2)]
+
+
+def parse_prediction_length(raw: str | None, default: int = 168) -> int:
+    text = (raw or "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ConfigurationError(f"PREDICTION_LENGTH {text!r} is not an integer") from None
+    if value < 1:
+        raise ConfigurationError(f"PREDICTION_LENGTH must be at least 1, got {value}")
+    return value
+
+
+def parse_manifest(text: str, source: str) -> Manifest:
+    """The series manifest at ``source`` (named in errors)."""
+    try:
+        doc = json.loads(text)
+        entries = doc["series"]
+        if not isinstance(entries, list) or not entries:
+            raise ValueError("'series' must be a non-empty list")
+        series = []
+        for i, entry in enumerate(entries):
+            series_id, start, length = entry["id"], entry["start"], entry["length"]
+            if series_id is None:
+                series_id = ""
+            if not isinstance(series_id, str) or len(series_id) > MAX_SERIES_ID_LENGTH:
+                raise ValueError(f"series[{i}].id must be a string of at most {MAX_SERIES_ID_LENGTH} chars")
+            if not isinstance(length, int) or isinstance(length, bool) or length < 1:
+                raise ValueError(f"series[{i}].length must be a positive integer")
+            series.append(SeriesInfo(series_id, datetime.strptime(start, START_FORMAT), length))
+        freq = doc.get("freq")
+        prediction_length = doc.get("prediction_length")
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise MalformedForecast(
+            f"series manifest {source} is malformed: {type(exc).__name__}: {exc}"
+        ) from None
+    return Manifest(series, freq, prediction_length)
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a finite number")
+
+
+def _numbers(values: Any, what: str, expected: int) -> list[float]:
+    if not isinstance(values, list):
+        raise ValueError(f"{what} is not a list")
+    if len(values) != expected:
+        raise ValueError(f"{what} has {len(values)} values, expected PREDICTION_LENGTH = {expected}")
+    out = []
+    for j, v in enumerate(values):
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            raise ValueError(f"{what}[{j}] = {v!r} is not a finite number")
+        out.append(float(v))
+    return out
+
+
+def parse_forecast_line(line: str, prediction_length: int) -> SeriesForecast:
+    """One DeepAR output line; ``ValueError`` describing the first problem."""
+    doc = json.loads(line, parse_constant=_reject_constant)
+    if not isinstance(doc, dict):
+        raise ValueError("line is not a JSON object")
+    quantiles = doc.get("quantiles")
+    if not isinstance(quantiles, dict):
+        raise ValueError("'quantiles' object is missing")
+    for key in QUANTILE_KEYS:
+        if key not in quantiles:
+            raise ValueError(f"quantile {key!r} is missing (DEEPAR_INFERENCE_CONFIG must ask for it)")
+    if "mean" not in doc:
+        raise ValueError("'mean' is missing")
+    p10, p50, p90 = (_numbers(quantiles[k], f"quantiles[{k!r}]", prediction_length) for k in QUANTILE_KEYS)
+    return SeriesForecast(p10, p50, p90, _numbers(doc["mean"], "mean", prediction_length))
+
+
+def parse_forecasts(
+    text: str, source: str, series_count: int, prediction_length: int
+) -> list[SeriesForecast]:
+    """All lines of the transform output at ``source``; exactly ``series_count`` lines expected.
+
+    Raises :class:`MalformedForecast` naming the file and (1-based) line.
+    """
+    lines = text.splitlines()
+    while lines and not lines[-1].strip():
+        lines.pop()
+    forecasts = []
+    for number, line in enumerate(lines, start=1):
+        try:
+            forecasts.append(parse_forecast_line(line, prediction_length))
+        except ValueError as exc:  # json.JSONDecodeError is a ValueError
+            raise MalformedForecast(f"{source} line {number}: {exc}") from None
+    if len(forecasts) < series_count:
+        raise MalformedForecast(
+            f"{source} line {len(forecasts) + 1}: missing; the output has {len(forecasts)} line(s) "
+            f"but the manifest lists {series_count} series"
+        )
+    if len(forecasts) > series_count:
+        raise MalformedForecast(
+            f"{source} line {series_count + 1}: unexpected; the output has {len(forecasts)} lines "
+            f"but the manifest lists {series_count} series"
+        )
+    return forecasts
+
+
+def check_manifest(manifest: Manifest, freq: str, prediction_length: int, source: str) -> None:
+    """The run must have been built with this function's ``TIME_FREQ`` and ``PREDICTION_LENGTH``."""
+    if manifest.freq is not None and parse_freq(manifest.freq) != parse_freq(freq):
+        raise ConfigurationError(f"TIME_FREQ is {freq!r} but {source} was built with {manifest.freq!r}")
+    if manifest.prediction_length is not None and manifest.prediction_length != prediction_length:
+        raise ConfigurationError(
+            f"PREDICTION_LENGTH is {prediction_length} but {source} was built with "
+            f"{manifest.prediction_length}"
+        )
+
+
+def build_rows(
+    series: Sequence[SeriesInfo],
+    forecasts: Sequence[SeriesForecast],
+    step: timedelta,
+    run_id: str,
+) -> list[ForecastRow]:
+    """Forecast rows for every series and point, in manifest order."""
+    if len(series) != len(forecasts):
+        raise MalformedForecast(f"{len(forecasts)} forecasts for {len(series)} series")
+    rows = []
+    for info, forecast in zip(series, forecasts, strict=True):
+        first = info.start + info.length * step
+        for k, (p10, p50, p90, mean) in enumerate(
+            zip(forecast.p10, forecast.p50, forecast.p90, forecast.mean, strict=True)
+        ):
+            rows.append(ForecastRow(info.series_id, first + k * step, p10, p50, p90, mean, run_id))
+    return rows
+
+
+def forecast_rows(
+    manifest_text: str,
+    manifest_source: str,
+    forecast_text: str,
+    forecast_source: str,
+    *,
+    freq: str,
+    prediction_length: int,
+    run_id: str,
+) -> list[ForecastRow]:
+    """Manifest + transform output -> rows. Everything is validated before any row is returned."""
+    step = parse_freq(freq)
+    manifest = parse_manifest(manifest_text, manifest_source)
+    check_manifest(manifest, freq, prediction_length, manifest_source)
+    forecasts = parse_forecasts(forecast_text, forecast_source, len(manifest.series), prediction_length)
+    return build_rows(manifest.series, forecasts, step, run_id)

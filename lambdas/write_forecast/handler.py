@@ -1,0 +1,83 @@
+"""Lambda entry point: ``{"dataset": <generate-dataset's result>}`` -> ``{"rows": n}``.
+
+Reads the series manifest (``dataset.series_uri``) and the DeepAR batch-transform output
+(``dataset.forecast_uri``), builds one row per series and forecast step, and upserts them into
+MySQL in one transaction.
+
+Environment: ``SECRET_ID`` (Secrets Manager ARN of the database secret), ``FORECAST_TABLE``,
+``TIME_FREQ`` (default ``1H``), ``PREDICTION_LENGTH`` (default 168).
+
+Errors the state machine routes on (by class name): ``MalformedForecast`` (nothing is written),
+``ForecastWriteFailed`` (rolled back), ``InvalidSecret``, ``ConfigurationError``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from functools import cache
+from typing import Any
+from urllib.parse import urlparse
+
+import boto3
+from forecast_repository import MySQLForecastRepository, validate_table_name
+from forecast_rows import ConfigurationError, MalformedForecast, forecast_rows, parse_prediction_length
+from mysql_connection import connection_factory, get_db_secret
+
+logging.getLogger().setLevel(logging.INFO)
+LOG = logging.getLogger(__name__)
+_DATASET_KEYS = ("run_id", "series_uri", "forecast_uri")
+
+
+@cache
+def _s3() -> Any:
+    return boto3.client("s3")
+
+
+def read_s3_text(s3: Any, uri: str) -> str:
+    """The UTF-8 text of ``s3://bucket/key``; a missing object is a :class:`MalformedForecast`."""
+    parsed = urlparse(uri)
+    if parsed.scheme != "s3" or not parsed.netloc or not parsed.path.strip("/"):
+        raise MalformedForecast(f"{uri!r} is not an s3://bucket/key URI")
+    try:
+        body = s3.get_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"))["Body"].read()
+    except s3.exceptions.NoSuchKey:
+        raise MalformedForecast(f"{uri} does not exist") from None
+    try:
+        return str(body.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise MalformedForecast(f"{uri} is not UTF-8: {exc}") from None
+
+
+def _required(name: str) -> str:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        raise ConfigurationError(f"environment variable {name} is not set")
+    return value
+
+
+def handler(event: dict[str, Any], _context: object = None) -> dict[str, Any]:
+    dataset = event.get("dataset") if isinstance(event, dict) else None
+    if not isinstance(dataset, dict) or not all(k in dataset for k in _DATASET_KEYS):
+        raise ConfigurationError("expected {'dataset': {'run_id', 'series_uri', 'forecast_uri', ...}}")
+    secret_id = _required("SECRET_ID")
+    table = validate_table_name(_required("FORECAST_TABLE"))
+    freq = os.environ.get("TIME_FREQ", "").strip() or "1H"
+    prediction_length = parse_prediction_length(os.environ.get("PREDICTION_LENGTH"))
+
+    s3 = _s3()
+    series_uri, forecast_uri = dataset["series_uri"], dataset["forecast_uri"]
+    rows = forecast_rows(
+        read_s3_text(s3, series_uri),
+        series_uri,
+        read_s3_text(s3, forecast_uri),
+        forecast_uri,
+        freq=freq,
+        prediction_length=prediction_length,
+        run_id=str(dataset["run_id"]),
+    )
+    get_db_secret(secret_id)  # an unusable secret fails here, as InvalidSecret
+    repository = MySQLForecastRepository(connection_factory(secret_id), table)
+    written = repository.write(rows)
+    LOG.info("run %s: wrote %d forecast rows to %s", dataset["run_id"], written, table)
+    return {"rows": written}

@@ -1,0 +1,304 @@
+"""Glue 4/5 PySpark job: copy the crawled MySQL table to CSV for one job run.
+
+Reads the Data Catalog table ``CATALOG_TABLE`` of ``CATALOG_DATABASE`` (created by the JDBC
+crawler, read through the Glue JDBC connection), keeps the timestamp, value and optional series
+columns, casts them (timestamp, double, string) and writes CSV with a header row to
+``s3://<BUCKET>/<OUTPUT_PREFIX><SOURCE_TABLE>/run=<JOB_RUN_ID>/`` (Spark ``part-*.csv`` files).
+The generate-dataset Lambda reads exactly that prefix.
+
+Every run copies the whole table (no job bookmark: the forecast needs the full history).
+Timestamps are written in UTC as ``yyyy-MM-dd HH:mm:ss``; a NULL is an empty field.
+
+Job arguments (``--NAME value``; Glue adds ``JOB_NAME`` and ``JOB_RUN_ID``): ``BUCKET``,
+``OUTPUT_PREFIX`` (e.g. ``etl/``), ``CATALOG_DATABASE``, ``CATALOG_TABLE``, ``SOURCE_TABLE``,
+``TIMESTAMP_COLUMN``, ``VALUE_COLUMN`` and, optional, ``SERIES_COLUMN`` (absent or empty: a single
+series).
+
+Everything but :func:`main` is plain Python, so this module imports without pyspark/awsglue and
+the offline runner can reuse :func:`write_csv` to produce the same CSV from rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, TextIO
+
+REQUIRED_ARGS = (
+    "JOB_NAME",
+    "JOB_RUN_ID",
+    "BUCKET",
+    "OUTPUT_PREFIX",
+    "CATALOG_DATABASE",
+    "CATALOG_TABLE",
+    "SOURCE_TABLE",
+    "TIMESTAMP_COLUMN",
+    "VALUE_COLUMN",
+)
+OPTIONAL_ARGS = ("SERIES_COLUMN",)
+#: Spark's ``timestampFormat`` for the CSV, and the same format in Python.
+SPARK_TIMESTAMP_FORMAT = "yyyy-MM-dd HH:mm:ss"
+TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
+CSV_OPTIONS = {
+    "header": "true",
+    "timestampFormat": SPARK_TIMESTAMP_FORMAT,
+    "nullValue": "",
+    "emptyValue": "",
+}
+
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_PREFIX = re.compile(r"^([A-Za-z0-9_.=-]+/)*$")
+_PATH_PART = re.compile(r"^[A-Za-z0-9_.-]+$")
+_RUN_ID = re.compile(r"^[A-Za-z0-9_-]+$")
+_COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_NOT_ALNUM = re.compile(r"[^0-9A-Za-z]")
+
+
+class JobArgumentError(ValueError):
+    """A job argument is missing or invalid."""
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """The configured columns; output columns keep these names, in this order."""
+
+    timestamp: str
+    value: str
+    series: str | None = None
+
+    def __post_init__(self) -> None:
+        names = [self.timestamp, self.value] + ([self.series] if self.series else [])
+        for name in names:
+            if not _COLUMN.match(name):
+                raise JobArgumentError(f"column name {name!r} must match {_COLUMN.pattern}")
+        if len({n.lower() for n in names}) != len(names):
+            raise JobArgumentError(f"columns {names} must be distinct")
+
+    @property
+    def columns(self) -> list[str]:
+        """The CSV header."""
+        return [self.timestamp, self.value] + ([self.series] if self.series else [])
+
+
+@dataclass(frozen=True)
+class JobArgs:
+    job_name: str
+    job_run_id: str
+    bucket: str
+    output_prefix: str
+    catalog_database: str
+    catalog_table: str
+    source_table: str
+    columns: ColumnSpec
+    output_path: str
+
+
+def catalog_table_name(database: str, table: str) -> str:
+    """The Data Catalog table name a Glue JDBC crawler gives ``<database>/<table>``.
+
+    The crawler names it ``<database>_<table>``, with every non-alphanumeric character replaced by
+    ``_``, lowercased (e.g. ``Shop-DB``/``Sales`` -> ``shop_db_sales``). No crawler table prefix.
+    """
+    return _NOT_ALNUM.sub("_", f"{database}_{table}").lower()
+
+
+def output_path(bucket: str, output_prefix: str, source_table: str, job_run_id: str) -> str:
+    """``s3://<bucket>/<output_prefix><source_table>/run=<job_run_id>/``."""
+    if not _BUCKET.match(bucket):
+        raise JobArgumentError(f"BUCKET {bucket!r} is not a valid S3 bucket name")
+    if not _PREFIX.match(output_prefix):
+        raise JobArgumentError(f"OUTPUT_PREFIX {output_prefix!r} must be empty or end with '/' (e.g. 'etl/')")
+    if not _PATH_PART.match(source_table):
+        raise JobArgumentError(f"SOURCE_TABLE {source_table!r} must match {_PATH_PART.pattern}")
+    if not _RUN_ID.match(job_run_id):
+        raise JobArgumentError(f"JOB_RUN_ID {job_run_id!r} must match {_RUN_ID.pattern}")
+    return f"s3://{bucket}/{output_prefix}{source_table}/run={job_run_id}/"
+
+
+def resolve_options(argv: Sequence[str], names: Iterable[str]) -> dict[str, str]:
+    """Values of ``--NAME value`` or ``--NAME=value`` in ``argv`` for the given names.
+
+    Other arguments (Glue passes many, e.g. ``--TempDir``, ``--job-bookmark-option``) are
+    ignored; the last occurrence wins, as with Glue's ``getResolvedOptions``. A name followed
+    by another ``--option`` (or by nothing) has the empty value.
+    """
+    wanted = set(names)
+    found: dict[str, str] = {}
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        if token.startswith("--"):
+            name, eq, value = token[2:].partition("=")
+            if name in wanted:
+                if eq:
+                    found[name] = value
+                elif i + 1 < len(argv) and not argv[i + 1].startswith("--"):
+                    found[name] = argv[i + 1]
+                    i += 1
+                else:  # a bare flag: empty value
+                    found[name] = ""
+        i += 1
+    return found
+
+
+def parse_job_args(argv: Sequence[str]) -> JobArgs:
+    """The validated job arguments from ``sys.argv``-style ``argv``."""
+    found = resolve_options(argv, REQUIRED_ARGS + OPTIONAL_ARGS)
+    missing = [name for name in REQUIRED_ARGS if not found.get(name, "").strip()]
+    if missing:
+        raise JobArgumentError(f"missing job argument(s): {', '.join('--' + m for m in missing)}")
+    values = {k: v.strip() for k, v in found.items()}
+    return JobArgs(
+        job_name=values["JOB_NAME"],
+        job_run_id=values["JOB_RUN_ID"],
+        bucket=values["BUCKET"],
+        output_prefix=values["OUTPUT_PREFIX"],
+        catalog_database=values["CATALOG_DATABASE"],
+        catalog_table=values["CATALOG_TABLE"],
+        source_table=values["SOURCE_TABLE"],
+        columns=ColumnSpec(
+            values["TIMESTAMP_COLUMN"], values["VALUE_COLUMN"], values.get("SERIES_COLUMN") or None
+        ),
+        output_path=output_path(
+            values["BUCKET"], values["OUTPUT_PREFIX"], values["SOURCE_TABLE"], values["JOB_RUN_ID"]
+        ),
+    )
+
+
+def resolve_columns(available: Iterable[str], spec: ColumnSpec) -> dict[str, str]:
+    """Configured name -> the source column's actual name, matched case-insensitively.
+
+    Crawled catalog tables have lowercase column names, so ``SaleTime`` finds ``saletime``.
+    """
+    by_lower: dict[str, list[str]] = {}
+    for name in available:
+        by_lower.setdefault(name.lower(), []).append(name)
+    resolved = {}
+    for wanted in spec.columns:
+        exact = [n for n in by_lower.get(wanted.lower(), []) if n == wanted]
+        candidates = exact or by_lower.get(wanted.lower(), [])
+        if len(candidates) != 1:
+            problem = "is not in" if not candidates else "is ambiguous in"
+            raise JobArgumentError(f"column {wanted!r} {problem} the source columns {sorted(available)}")
+        resolved[wanted] = candidates[0]
+    return resolved
+
+
+def select_expressions(spec: ColumnSpec, source_columns: Mapping[str, str] | None = None) -> list[str]:
+    """Spark SQL ``selectExpr`` expressions: the casts, aliased to the configured names.
+
+    ``source_columns`` maps configured names to the source's names (see :func:`resolve_columns`).
+    """
+    source = source_columns or {}
+
+    def cast(name: str, sql_type: str) -> str:
+        return f"CAST(`{source.get(name, name)}` AS {sql_type}) AS `{name}`"
+
+    expressions = [cast(spec.timestamp, "TIMESTAMP"), cast(spec.value, "DOUBLE")]
+    if spec.series:
+        expressions.append(cast(spec.series, "STRING"))
+    return expressions
+
+
+# --------------------------------------------------------------------------- same CSV without Spark
+
+
+def format_timestamp(value: Any) -> str:
+    """Like ``CAST(x AS TIMESTAMP)`` written in UTC with :data:`SPARK_TIMESTAMP_FORMAT`.
+
+    '' for NULL or an unparsable value (Spark's non-ANSI cast gives NULL there too).
+    """
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, date):
+        parsed = datetime(value.year, value.month, value.day)
+    else:
+        try:
+            parsed = datetime.fromisoformat(str(value).strip())
+        except ValueError:
+            return ""
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    return parsed.strftime(TIMESTAMP_FORMAT)
+
+
+def format_double(value: Any) -> str:
+    """Like ``CAST(x AS DOUBLE)``; '' if NULL or not a finite number.
+
+    Python writes ``repr(float)`` (``10000000.0``) where Spark writes Java's ``1.0E7``: the text
+    differs for large or tiny numbers, the parsed value does not.
+    """
+    if value is None or isinstance(value, bool):
+        return ""
+    try:
+        number = float(Decimal(str(value).strip())) if not isinstance(value, float) else value
+    except (InvalidOperation, ValueError):
+        return ""
+    return repr(number) if math.isfinite(number) else ""
+
+
+def format_string(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def csv_record(row: Mapping[str, Any], spec: ColumnSpec) -> list[str]:
+    """One output record for a row keyed by the configured column names."""
+    record = [format_timestamp(row.get(spec.timestamp)), format_double(row.get(spec.value))]
+    if spec.series:
+        record.append(format_string(row.get(spec.series)))
+    return record
+
+
+def write_csv(rows: Iterable[Mapping[str, Any]], spec: ColumnSpec, out_file: TextIO) -> int:
+    """Write the job's CSV shape (header + cast columns) for ``rows`` to ``out_file``.
+
+    ``out_file`` should be opened with ``newline=""``. Returns the number of data rows.
+    """
+    writer = csv.writer(out_file, lineterminator="\n")
+    writer.writerow(spec.columns)
+    count = 0
+    for row in rows:
+        writer.writerow(csv_record(row, spec))
+        count += 1
+    return count
+
+
+# --------------------------------------------------------------------------- Glue
+
+
+def main(argv: Sequence[str] | None = None) -> None:  # pragma: no cover - runs on Glue only
+    args = parse_job_args(sys.argv if argv is None else argv)
+
+    from awsglue.context import GlueContext
+    from awsglue.job import Job
+    from pyspark.context import SparkContext
+
+    glue = GlueContext(SparkContext.getOrCreate())
+    spark = glue.spark_session
+    spark.conf.set("spark.sql.session.timeZone", "UTC")
+    job = Job(glue)
+    job.init(args.job_name, {"JOB_NAME": args.job_name, "JOB_RUN_ID": args.job_run_id})
+
+    frame = glue.create_dynamic_frame.from_catalog(
+        database=args.catalog_database, table_name=args.catalog_table
+    ).toDF()
+    mapping = resolve_columns(frame.columns, args.columns)
+    selected = frame.selectExpr(*select_expressions(args.columns, mapping))
+    selected.write.mode("overwrite").options(**CSV_OPTIONS).csv(args.output_path)
+    print(
+        f"wrote {', '.join(args.columns.columns)} of {args.catalog_database}.{args.catalog_table} "
+        f"to {args.output_path}"
+    )
+    job.commit()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

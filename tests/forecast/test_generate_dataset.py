@@ -1,0 +1,469 @@
+"""generate-dataset: Glue CSV parts in S3 -> DeepAR train/test JSON Lines + series manifest."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from collections.abc import Iterable, Iterator
+from datetime import datetime, timedelta
+from types import ModuleType
+from typing import Any
+
+import boto3
+import dataset
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from moto import mock_aws
+
+BUCKET = "forecast-test-bucket"
+RUN_ID = "jr_0123456789abcdef"
+EXECUTION = "glue-run-7f3a_0123456789abcdef"
+INPUT = f"etl/sales/run={RUN_ID}/"
+NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+RESULT_KEYS = {
+    "run_id",
+    "run_prefix",
+    "input_uri",
+    "train_uri",
+    "test_uri",
+    "series_uri",
+    "model_output_uri",
+    "transform_output_uri",
+    "forecast_uri",
+    "training_job_name",
+    "model_name",
+    "transform_job_name",
+    "series_count",
+    "points",
+}
+
+
+def env(**overrides: str) -> dict[str, str]:
+    values = {
+        "BUCKET_NAME": BUCKET,
+        "ETL_PREFIX": "etl/sales/",
+        "WORK_PREFIX": "forecast/",
+        "TIMESTAMP_COLUMN": "ts",
+        "VALUE_COLUMN": "sales",
+        "SERIES_COLUMN": "",
+        "TIME_FREQ": "1H",
+        "PREDICTION_LENGTH": "2",
+        "CONTEXT_LENGTH": "4",
+        "NAME_PREFIX": "forecast",
+    }
+    values.update(overrides)
+    return values
+
+
+def glue_event(run_id: str = RUN_ID, state: str = "SUCCEEDED") -> dict[str, Any]:
+    return {
+        "version": "0",
+        "detail-type": "Glue Job State Change",
+        "source": "aws.glue",
+        "detail": {"jobName": "forecast-etl", "jobRunId": run_id, "state": state, "severity": "INFO"},
+    }
+
+
+def hourly(start: str, values: Iterable[Any], series: str | None = None) -> list[str]:
+    """CSV data lines ``ts,sales[,series]`` at consecutive hours from ``start``."""
+    t0 = datetime.fromisoformat(start)
+    lines = []
+    for i, v in enumerate(values):
+        cells = [(t0 + timedelta(hours=i)).strftime("%Y-%m-%d %H:%M:%S"), "" if v is None else str(v)]
+        if series is not None:
+            cells.append(series)
+        lines.append(",".join(cells))
+    return lines
+
+
+@pytest.fixture
+def s3() -> Iterator[Any]:
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=BUCKET)
+        yield client
+
+
+def put(s3: Any, name: str, lines: list[str], header: str = "ts,sales") -> str:
+    key = INPUT + name
+    s3.put_object(Bucket=BUCKET, Key=key, Body=("\n".join([header, *lines]) + "\n").encode())
+    return key
+
+
+def read_jsonl(s3: Any, key: str) -> list[dict[str, Any]]:
+    body = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read().decode()
+    return [json.loads(line) for line in body.splitlines()]
+
+
+def run(s3: Any, **overrides: str) -> dict[str, Any]:
+    return dataset.generate_dataset(s3, dataset.Config.from_env(env(**overrides)), RUN_ID, EXECUTION)
+
+
+# --------------------------------------------------------------------------- handler and contract
+
+
+def test_handler_writes_train_test_manifest_and_returns_the_contract(
+    s3: Any, generate_dataset_handler: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in env().items():
+        monkeypatch.setenv(name, value)
+    rows = hourly("2024-03-01 00:00:00", [1, 2, 3, 4, 5, 6, 7, 8])
+    del rows[3]  # a gap at 03:00
+    put(s3, "part-00001-abc-c000.csv", rows[4:])  # later hours in the first-sorted part...
+    put(s3, "part-00000-abc-c000.csv", list(reversed(rows[:4])))  # ...and unsorted rows
+    s3.put_object(Bucket=BUCKET, Key=INPUT + "_SUCCESS", Body=b"")
+    s3.put_object(Bucket=BUCKET, Key=INPUT + "notes.txt", Body=b"not,csv\n")
+    s3.put_object(Bucket=BUCKET, Key=INPUT + "_temporary/0/part-9.csv", Body=b"ts,sales\nbad,bad\n")
+
+    result = generate_dataset_handler.handler({"event": glue_event(), "execution_name": EXECUTION})
+
+    assert set(result) == RESULT_KEYS
+    run_prefix = f"forecast/{EXECUTION}/"
+    base = f"s3://{BUCKET}/{run_prefix}"
+    assert result["run_id"] == EXECUTION
+    assert result["run_prefix"] == run_prefix
+    assert result["input_uri"] == f"s3://{BUCKET}/{INPUT}"
+    assert result["train_uri"] == base + "train/"
+    assert result["test_uri"] == base + "test/"
+    assert result["series_uri"] == base + "series.json"
+    assert result["model_output_uri"] == base + "model/"
+    assert result["transform_output_uri"] == base + "transform/"
+    assert result["forecast_uri"] == base + "transform/test.json.out"
+    assert result["series_count"] == 1
+    assert result["points"] == 8
+    for key in ("training_job_name", "model_name", "transform_job_name"):
+        assert NAME.match(result[key]) and len(result[key]) <= 63 and result[key] == result[key].lower()
+    assert len({result["training_job_name"], result["model_name"], result["transform_job_name"]}) == 3
+
+    target = [1.0, 2.0, 3.0, "NaN", 5.0, 6.0, 7.0, 8.0]
+    assert read_jsonl(s3, run_prefix + "test/test.json") == [
+        {"start": "2024-03-01 00:00:00", "target": target}
+    ]
+    assert read_jsonl(s3, run_prefix + "train/train.json") == [
+        {"start": "2024-03-01 00:00:00", "target": target[:-2]}
+    ]
+    manifest = json.loads(s3.get_object(Bucket=BUCKET, Key=run_prefix + "series.json")["Body"].read())
+    assert manifest["series"] == [{"id": "", "start": "2024-03-01 00:00:00", "length": 8}]
+    assert manifest["freq"] == "1H" and manifest["prediction_length"] == 2
+
+
+def test_result_is_deterministic_and_json_serializable(s3: Any) -> None:
+    put(s3, "part-0.csv", hourly("2024-01-01 00:00:00", range(6)))
+    first, second = run(s3), run(s3)
+    assert first == second
+    assert json.loads(json.dumps(first)) == first
+
+
+def test_multiple_series_are_ordered_by_id_with_their_own_starts(s3: Any) -> None:
+    header = "ts,sales,store"
+    put(s3, "part-0.csv", hourly("2024-01-02 05:00:00", [10, 11, 12, 13, 14, 15, 16], "b"), header)
+    put(s3, "part-1.csv", hourly("2024-01-01 00:00:00", [1, 2, 3, 4, 5, 6], "a"), header)
+    put(s3, "part-2.csv", hourly("2024-01-01 00:00:00", [7, 7, 7, 7, 7, 7], "B"), header)
+
+    result = run(s3, SERIES_COLUMN="store")
+
+    assert result["series_count"] == 3
+    assert result["points"] == 7
+    prefix = f"forecast/{EXECUTION}/"
+    test = read_jsonl(s3, prefix + "test/test.json")
+    train = read_jsonl(s3, prefix + "train/train.json")
+    manifest = json.loads(s3.get_object(Bucket=BUCKET, Key=prefix + "series.json")["Body"].read())
+    assert [s["id"] for s in manifest["series"]] == ["B", "a", "b"]  # plain string order
+    assert [s["start"] for s in manifest["series"]] == [t["start"] for t in test]
+    assert [s["length"] for s in manifest["series"]] == [len(t["target"]) for t in test] == [6, 6, 7]
+    assert test[2] == {"start": "2024-01-02 05:00:00", "target": [10.0, 11.0, 12.0, 13.0, 14.0, 15.0, 16.0]}
+    assert [len(t["target"]) for t in train] == [4, 4, 5]
+
+
+def test_timestamps_with_utc_offsets_are_converted_to_utc(s3: Any) -> None:
+    lines = [
+        "2024-01-01T02:00:00+02:00,1",  # 00:00 UTC
+        "2024-01-01T01:00:00Z,2",
+        "2024-01-01 02:00:00,3",  # naive: UTC
+        "2023-12-31T22:00:00-05:00,4",  # 03:00 UTC
+        "2024-01-01T04:00:00.250+00:00,5",  # fractional seconds are dropped
+        "2024-01-01T10:30:00+05:30,6",  # 05:00 UTC
+    ]
+    put(s3, "part-0.csv", lines)
+    run(s3)
+    test = read_jsonl(s3, f"forecast/{EXECUTION}/test/test.json")
+    assert test == [{"start": "2024-01-01 00:00:00", "target": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]}]
+
+
+def test_gaps_and_empty_values_become_nan(s3: Any) -> None:
+    lines = hourly("2024-01-01 00:00:00", [1, None, 3, 4, 5, 6, 7])
+    del lines[4]  # 04:00 has no row at all
+    lines.append("2024-01-01 07:00:00,nan")
+    put(s3, "part-0.csv", lines)
+    run(s3)
+    test = read_jsonl(s3, f"forecast/{EXECUTION}/test/test.json")
+    assert test[0]["target"] == [1.0, "NaN", 3.0, 4.0, "NaN", 6.0, 7.0, "NaN"]
+
+
+def test_off_grid_timestamps_are_floored_to_the_grid(s3: Any) -> None:
+    lines = ["2024-01-01 00:00:00,1", "2024-01-01 01:59:59,2", "2024-01-01 02:10:00,3"]
+    lines += hourly("2024-01-01 03:00:00", [4, 5, 6])
+    put(s3, "part-0.csv", lines)
+    run(s3)
+    test = read_jsonl(s3, f"forecast/{EXECUTION}/test/test.json")
+    assert test[0]["target"] == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+
+
+@pytest.mark.parametrize(
+    ("freq", "timestamps", "target"),
+    [
+        ("15min", ["2024-01-01 00:00", "2024-01-01 00:15", "2024-01-01 00:45"], [1.0, 2.0, "NaN", 3.0]),
+        ("D", ["2024-01-01", "2024-01-02 13:00", "2024-01-04"], [1.0, 2.0, "NaN", 3.0]),
+        ("2W", ["2024-01-01", "2024-01-20", "2024-02-12"], [1.0, 2.0, "NaN", 3.0]),
+    ],
+)
+def test_other_frequencies(s3: Any, freq: str, timestamps: list[str], target: list[Any]) -> None:
+    put(s3, "part-0.csv", [f"{t},{i}" for i, t in enumerate(timestamps, start=1)])
+    run(s3, TIME_FREQ=freq, CONTEXT_LENGTH="2", PREDICTION_LENGTH="1")
+    assert read_jsonl(s3, f"forecast/{EXECUTION}/test/test.json")[0]["target"] == target
+
+
+def test_gzipped_parts_are_read(s3: Any) -> None:
+    body = "ts,sales\n" + "\n".join(hourly("2024-01-01 00:00:00", [1, 2, 3, 4, 5, 6])) + "\n"
+    s3.put_object(Bucket=BUCKET, Key=INPUT + "part-0.csv.gz", Body=gzip.compress(body.encode()))
+    assert run(s3)["points"] == 6
+
+
+def test_extra_columns_quotes_and_a_bom_are_fine(s3: Any) -> None:
+    lines = [f'"2024-01-01 0{h}:00:00",{h},"x, y"' for h in range(6)]
+    body = "\ufeffts,sales,note\n" + "\n".join(lines) + "\n"
+    s3.put_object(Bucket=BUCKET, Key=INPUT + "part-0.csv", Body=body.encode())
+    assert run(s3)["points"] == 6
+
+
+# --------------------------------------------------------------------------- named errors
+
+
+def test_duplicate_timestamps_are_rejected_naming_the_first_duplicate(s3: Any) -> None:
+    lines = hourly("2024-01-01 00:00:00", [1, 2, 3, 4, 5, 6])
+    put(s3, "part-0.csv", lines)
+    put(s3, "part-1.csv", ["2024-01-01T04:00:00+01:00,9", "2024-01-01 05:00:00,8"])  # 03:00 UTC
+    with pytest.raises(dataset.DuplicateTimestamps, match=r"2024-01-01 03:00:00") as info:
+        run(s3)
+    assert type(info.value).__name__ == "DuplicateTimestamps"
+    assert "part-0.csv line 5" in str(info.value) and "part-1.csv line 2" in str(info.value)
+
+
+def test_duplicate_within_one_series_only(s3: Any) -> None:
+    header = "ts,sales,store"
+    put(
+        s3,
+        "part-0.csv",
+        hourly("2024-01-01", [1, 2, 3, 4, 5, 6], "a") + hourly("2024-01-01", [1] * 6, "b"),
+        header,
+    )
+    assert run(s3, SERIES_COLUMN="store")["series_count"] == 2
+    put(s3, "part-1.csv", ["2024-01-01 02:00:00,5,b"], header)
+    with pytest.raises(dataset.DuplicateTimestamps, match=r"series 'b' .*2024-01-01 02:00:00"):
+        run(s3, SERIES_COLUMN="store")
+
+
+def test_rows_floored_into_one_slot_are_duplicates(s3: Any) -> None:
+    put(s3, "part-0.csv", [*hourly("2024-01-01", [1, 2, 3, 4, 5, 6]), "2024-01-01 01:30:00,7"])
+    with pytest.raises(dataset.DuplicateTimestamps, match=r"2024-01-01 01:00:00.*01:30:00"):
+        run(s3)
+
+
+def test_a_series_too_short_raises_not_enough_history(s3: Any) -> None:
+    header = "ts,sales,store"
+    put(s3, "part-0.csv", hourly("2024-01-01", [1, 2, 3, 4, 5, 6], "long"), header)
+    put(s3, "part-1.csv", hourly("2024-01-01", [1, 2, 3, 4, 5], "short"), header)
+    with pytest.raises(dataset.NotEnoughHistory) as info:
+        run(s3, SERIES_COLUMN="store")
+    message = str(info.value)
+    assert "'short'" in message and "5 points" in message and "6 needed" in message
+    assert not s3.list_objects_v2(Bucket=BUCKET, Prefix="forecast/").get("Contents")  # nothing written
+
+
+def test_missing_column_names_the_column_and_file(s3: Any) -> None:
+    put(s3, "part-0.csv", hourly("2024-01-01", [1, 2, 3, 4, 5, 6]))
+    with pytest.raises(dataset.MissingColumn, match=rf"'store'.*s3://{BUCKET}/{re.escape(INPUT)}part-0.csv"):
+        run(s3, SERIES_COLUMN="store")
+    with pytest.raises(dataset.MissingColumn, match=r"'amount'"):
+        run(s3, VALUE_COLUMN="amount")
+
+
+def test_no_parts_raises_no_input_data_naming_the_prefix(s3: Any) -> None:
+    s3.put_object(Bucket=BUCKET, Key=INPUT + "_SUCCESS", Body=b"")
+    other_run = "etl/sales/run=jr_other/part-0.csv"  # another run's data is not this run's input
+    s3.put_object(Bucket=BUCKET, Key=other_run, Body=b"ts,sales\n2024-01-01,1\n")
+    with pytest.raises(dataset.NoInputData, match=re.escape(f"no CSV part under s3://{BUCKET}/{INPUT}")):
+        run(s3)
+
+
+def test_header_only_parts_raise_no_input_data(s3: Any) -> None:
+    put(s3, "part-0.csv", [])
+    s3.put_object(Bucket=BUCKET, Key=INPUT + "part-1.csv", Body=b"")
+    with pytest.raises(dataset.NoInputData, match=r"2 CSV part\(s\).*no data rows"):
+        run(s3)
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ("2024-01-01 06:00:00,abc", r"sales 'abc' is not a finite number"),
+        ("2024-01-01 06:00:00,inf", r"sales 'inf' is not a finite number"),
+        ("yesterday,1", r"ts 'yesterday' is not an ISO 8601 timestamp"),
+        (",1", r"ts '' is not an ISO 8601 timestamp"),
+        ("2024-01-01 06:00:00", r"expected at least 2 fields"),
+    ],
+)
+def test_bad_rows_name_file_and_line(s3: Any, line: str, problem: str) -> None:
+    put(s3, "part-0.csv", [*hourly("2024-01-01", [1, 2, 3, 4, 5, 6]), line])
+    with pytest.raises(dataset.InvalidInputData, match=rf"part-0.csv line 8: {problem}"):
+        run(s3)
+
+
+def test_empty_series_id_is_rejected(s3: Any) -> None:
+    put(s3, "part-0.csv", ["2024-01-01 00:00:00,1,"], "ts,sales,store")
+    with pytest.raises(dataset.InvalidInputData, match=r"line 2: store is empty"):
+        run(s3, SERIES_COLUMN="store")
+
+
+def test_a_runaway_timestamp_is_rejected_before_allocating(s3: Any) -> None:
+    put(s3, "part-0.csv", [*hourly("2024-01-01", [1, 2, 3, 4, 5, 6]), "9999-01-01 00:00:00,1"])
+    with pytest.raises(dataset.InvalidInputData, match=r"9999-01-01 00:00:00 .*line 8.*TIME_FREQ"):
+        run(s3)
+
+
+@pytest.mark.parametrize(
+    ("event", "problem"),
+    [
+        (glue_event(state="FAILED"), "'FAILED', not SUCCEEDED"),
+        (glue_event(run_id="jr_../../x"), "jobRunId"),
+        ({"detail-type": "Glue Job State Change"}, "no 'detail'"),
+    ],
+)
+def test_bad_events_raise_invalid_event(event: dict[str, Any], problem: str) -> None:
+    with pytest.raises(dataset.InvalidEvent, match=re.escape(problem)):
+        dataset.job_run_id_from_event(event)
+
+
+def test_handler_rejects_a_payload_without_execution_name(generate_dataset_handler: ModuleType) -> None:
+    with pytest.raises(dataset.InvalidEvent):
+        generate_dataset_handler.handler({"event": glue_event()})
+
+
+@pytest.mark.parametrize("name", ["", "has space", "a" * 81, "x/y"])
+def test_bad_execution_names_are_rejected(name: str) -> None:
+    with pytest.raises(dataset.InvalidEvent):
+        dataset.validate_run_key(name)
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+@pytest.mark.parametrize(
+    ("freq", "step"),
+    [
+        ("1H", timedelta(hours=1)),
+        ("H", timedelta(hours=1)),
+        ("6H", timedelta(hours=6)),
+        ("15min", timedelta(minutes=15)),
+        ("1D", timedelta(days=1)),
+        ("W", timedelta(weeks=1)),
+    ],
+)
+def test_parse_freq(freq: str, step: timedelta) -> None:
+    assert dataset.parse_freq(freq) == step
+
+
+@pytest.mark.parametrize("freq", ["1M", "M", "0H", "1h", "H1", "1.5H", "1 H", "1Y", "-1H", "15T", ""])
+def test_bad_freq_is_a_clear_configuration_error(freq: str) -> None:
+    with pytest.raises(dataset.ConfigurationError, match=r"TIME_FREQ .* not supported; use <n>min, <n>H"):
+        dataset.parse_freq(freq)
+
+
+def test_bad_freq_from_the_environment() -> None:
+    with pytest.raises(dataset.ConfigurationError, match=r"TIME_FREQ '1M'"):
+        dataset.Config.from_env(env(TIME_FREQ="1M"))
+
+
+def test_defaults() -> None:
+    values = env()
+    for name in ("TIME_FREQ", "PREDICTION_LENGTH", "CONTEXT_LENGTH", "SERIES_COLUMN"):
+        del values[name]
+    config = dataset.Config.from_env(values)
+    assert (config.freq, config.prediction_length, config.context_length, config.series_column) == (
+        "1H",
+        168,
+        672,
+        None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("BUCKET_NAME", "", "BUCKET_NAME is not set"),
+        ("BUCKET_NAME", "Bad_Bucket", "not a valid S3 bucket name"),
+        ("ETL_PREFIX", "etl/sales", "ending with '/'"),
+        ("WORK_PREFIX", "/forecast/", "relative S3 key prefix"),
+        ("PREDICTION_LENGTH", "0", "at least 1"),
+        ("CONTEXT_LENGTH", "many", "not an integer"),
+        ("NAME_PREFIX", "Forecast", "lowercase"),
+        ("NAME_PREFIX", "a" * 37, "at most 36"),
+        ("TIMESTAMP_COLUMN", " ", "TIMESTAMP_COLUMN is not set"),
+        ("SERIES_COLUMN", "ts", "must differ"),
+    ],
+)
+def test_bad_configuration(name: str, value: str, problem: str) -> None:
+    with pytest.raises(dataset.ConfigurationError, match=re.escape(problem)):
+        dataset.Config.from_env(env(**{name: value}))
+
+
+def test_job_names_fit_sagemaker_limits_at_the_longest_prefix() -> None:
+    prefix = "p" * dataset.MAX_NAME_PREFIX
+    names = dataset.job_names(prefix, "x" * 80)
+    assert len(names["transform_job_name"]) == 63
+    assert all(NAME.match(n) and len(n) <= 63 for n in names.values())
+    assert dataset.job_names("forecast", "run-1") == dataset.job_names("forecast", "run-1")
+    assert dataset.job_names("forecast", "run-1") != dataset.job_names("forecast", "run-2")
+    assert dataset.job_names("forecast", "run-1")["model_name"].startswith("forecast-model-")
+
+
+# --------------------------------------------------------------------------- properties
+
+
+@given(
+    slots=st.dictionaries(
+        st.integers(min_value=0, max_value=200),
+        st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False, width=32)),
+        min_size=1,
+        max_size=40,
+    ),
+    jitter=st.integers(min_value=0, max_value=3599),
+    step_hours=st.integers(min_value=1, max_value=24),
+)
+def test_regularize_puts_every_value_in_its_slot(
+    slots: dict[int, float | None], jitter: int, step_hours: int
+) -> None:
+    step = timedelta(hours=step_hours)
+    first = min(slots)
+    start = datetime(2024, 1, 1) + first * step
+    observations = [
+        dataset.Observation(
+            "s",
+            start
+            + (slot - first) * step
+            + (timedelta(seconds=jitter % step.total_seconds()) if slot != first else timedelta()),
+            value,
+            "mem",
+            i,
+        )
+        for i, (slot, value) in enumerate(reversed(list(slots.items())))
+    ]
+    series = dataset.regularize("s", observations, step)
+    assert series.start == start
+    assert len(series.target) == max(slots) - first + 1
+    expected: list[float | None] = [None] * len(series.target)
+    for slot, value in slots.items():
+        expected[slot - first] = value
+    assert series.target == expected
