@@ -51,6 +51,9 @@ lint: setup ## ruff, mypy, and the ASL validator on the state machine files
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
+	@for fn in lambdas/*/; do echo "mypy $$fn"; \
+	  (cd "$$fn" && $(CURDIR)/$(VENV)/bin/mypy --config-file $(CURDIR)/pyproject.toml --exclude '^$$' *.py) || exit 1; \
+	done
 	$(PY) -m pytest -q tests/infra/test_gates.py -k "asl or cfn_lint"
 
 bench: setup ## Measure the standardize engine (see benchmarks/README.md)

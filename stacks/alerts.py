@@ -42,13 +42,13 @@ class Alerts(Construct):
         description: str,
         *,
         statistic: str = "Sum",
-        period: Duration = Duration.minutes(5),
+        period_minutes: int = 5,
     ) -> cloudwatch.Alarm:
-        """An alarm, in ``scope``, when ``metric``'s ``statistic`` over ``period`` is at least 1."""
+        """An alarm in ``scope`` when ``metric``'s ``statistic`` (Sum) over ``period_minutes`` (5) hits 1."""
         alarm = cloudwatch.Alarm(
             scope,
             construct_id,
-            metric=metric.with_(statistic=statistic, period=period),
+            metric=metric.with_(statistic=statistic, period=Duration.minutes(period_minutes)),
             threshold=1,
             evaluation_periods=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aws_cdk import App, Environment, Tags
 
@@ -18,10 +18,12 @@ class EnvironmentStacks:
 
     shared: SharedStack
     standardize: StandardizeStack
+    #: ``(construct path, finding id, reason)`` of every cdk-nag finding acknowledged.
+    nag_acknowledged: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def build(app: App, env_config: EnvConfig, *, nag: bool = True) -> EnvironmentStacks:
-    """Add the stacks of ``env_config`` to ``app`` (and the cdk-nag AwsSolutions pack unless ``nag`` is off)."""
+    """Add the stacks of ``env_config`` to ``app``, with cdk-nag's AwsSolutions pack unless ``nag`` is off."""
     aws_env = Environment(account=env_config.account, region=env_config.region)
     shared = SharedStack(
         app,
@@ -42,6 +44,4 @@ def build(app: App, env_config: EnvConfig, *, nag: bool = True) -> EnvironmentSt
     for stack in (shared, standardize):
         Tags.of(stack).add("project", "ml-pipelines")
         Tags.of(stack).add("environment", env_config.name)
-    if nag:
-        add_nag(app)
-    return EnvironmentStacks(shared, standardize)
+    return EnvironmentStacks(shared, standardize, add_nag(app) if nag else [])

@@ -38,8 +38,10 @@ class ConfigError(ValueError):
 
 
 def partition_for(region: str) -> str:
-    """The ARN partition of ``region``: ``aws-cn`` for China regions, else ``aws``."""
-    return "aws-cn" if region.startswith("cn-") else "aws"
+    """The ARN partition of ``region``: ``aws-cn`` in China, ``aws-us-gov`` in GovCloud, else ``aws``."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    return "aws-us-gov" if region.startswith("us-gov-") else "aws"
 
 
 def domain_for(region: str) -> str:

@@ -7,7 +7,6 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 
-
 class DataBucket(Construct):
     """Private, encrypted, versioned, SSL-only bucket with access logs; both buckets are retained.
 
@@ -15,7 +14,9 @@ class DataBucket(Construct):
     multipart uploads are aborted after 7 days, and access logs expire after 365 days.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, bucket_name: str, noncurrent_days: int = 30) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, bucket_name: str, noncurrent_days: int = 30
+    ) -> None:
         super().__init__(scope, construct_id)
         self.access_logs = s3.Bucket(
             self,
@@ -28,7 +29,9 @@ class DataBucket(Construct):
             removal_policy=RemovalPolicy.RETAIN,
             lifecycle_rules=[
                 s3.LifecycleRule(id="expire-access-logs", expiration=Duration.days(365)),
-                s3.LifecycleRule(id="abort-multipart", abort_incomplete_multipart_upload_after=Duration.days(7)),
+                s3.LifecycleRule(
+                    id="abort-multipart", abort_incomplete_multipart_upload_after=Duration.days(7)
+                ),
             ],
         )
         self.bucket = s3.Bucket(
@@ -50,6 +53,8 @@ class DataBucket(Construct):
                     noncurrent_versions_to_retain=3,
                     expired_object_delete_marker=True,
                 ),
-                s3.LifecycleRule(id="abort-multipart", abort_incomplete_multipart_upload_after=Duration.days(7)),
+                s3.LifecycleRule(
+                    id="abort-multipart", abort_incomplete_multipart_upload_after=Duration.days(7)
+                ),
             ],
         )

@@ -74,12 +74,17 @@ def apply_acceptances(app: App) -> list[tuple[str, str, str]]:
         if not match:
             continue
         for resource in violation.violating_resources:
-            construct = _find(app, resource.construct_path)
+            path = resource.construct_path
+            if path is None:
+                continue
+            construct = _find(app, path)
             for acc in acceptances(construct):
                 detail = match["finding"] or ""
                 if acc.rule == match["rule"] and re.fullmatch(acc.finding, detail, re.S):
-                    Validations.of(construct).acknowledge(Acknowledgment(id=violation.rule_name, reason=acc.reason))
-                    made.append((resource.construct_path, violation.rule_name, acc.reason))
+                    Validations.of(construct).acknowledge(
+                        Acknowledgment(id=violation.rule_name, reason=acc.reason)
+                    )
+                    made.append((path, violation.rule_name, acc.reason))
                     break
     return made
 

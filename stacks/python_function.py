@@ -34,7 +34,7 @@ class PythonFunction(Construct):
         environment: Mapping[str, str] | None = None,
         code: lambda_.Code | None = None,
         memory_size: int = 256,
-        timeout: Duration = Duration.seconds(30),
+        timeout_seconds: int = 30,
         **function_props: object,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -61,7 +61,7 @@ class PythonFunction(Construct):
             description=description,
             environment=dict(environment or {}),
             memory_size=memory_size,
-            timeout=timeout,
+            timeout=Duration.seconds(timeout_seconds),
             role=self.role,
             log_group=self.log_group,
             tracing=lambda_.Tracing.ACTIVE,

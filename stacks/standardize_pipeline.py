@@ -49,7 +49,11 @@ def _module_constants(path: Path, names: set[str]) -> dict[str, str]:
         if isinstance(node, ast.Assign | ast.AnnAssign):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             for target in targets:
-                if isinstance(target, ast.Name) and target.id in names and isinstance(node.value, ast.Constant):
+                if (
+                    isinstance(target, ast.Name)
+                    and target.id in names
+                    and isinstance(node.value, ast.Constant)
+                ):
                     found[target.id] = str(node.value.value)
     missing = names - set(found)
     if missing:
@@ -127,7 +131,7 @@ class StandardizePipeline(Construct):
             source=LAMBDAS / "get_batch_id",
             description="Extracts the batch id N from meta-data/<name>_<N>.csv",
             environment={"JOB_NAME_PREFIX": cfg.job_name_prefix},
-            timeout=Duration.seconds(10),
+            timeout_seconds=10,
         )
 
         self.processing_role = self._processing_role(bucket, cfg)
@@ -172,7 +176,10 @@ class StandardizePipeline(Construct):
         )
 
         self.log_group = logs.LogGroup(
-            self, "StateMachineLogs", retention=logs.RetentionDays.THREE_MONTHS, removal_policy=RemovalPolicy.DESTROY
+            self,
+            "StateMachineLogs",
+            retention=logs.RetentionDays.THREE_MONTHS,
+            removal_policy=RemovalPolicy.DESTROY,
         )
         substitutions = standardize_substitutions(
             cfg,
@@ -189,7 +196,9 @@ class StandardizePipeline(Construct):
             definition_substitutions=substitutions,
             role=state_machine_role,
             state_machine_type=sfn.StateMachineType.STANDARD,
-            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+            logs=sfn.LogOptions(
+                destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True
+            ),
             tracing_enabled=True,
         )
         acknowledge(
@@ -235,7 +244,9 @@ class StandardizePipeline(Construct):
         alerts.alarm_on(self, "ExecutionsFailed", sm.metric_failed(), f"{name}: executions failed")
         alerts.alarm_on(self, "ExecutionsTimedOut", sm.metric_timed_out(), f"{name}: executions timed out")
         alerts.alarm_on(self, "ExecutionsAborted", sm.metric_aborted(), f"{name}: executions aborted")
-        alerts.alarm_on(self, "TriggerErrors", self.trigger.function.metric_errors(), f"{name}: trigger errors")
+        alerts.alarm_on(
+            self, "TriggerErrors", self.trigger.function.metric_errors(), f"{name}: trigger errors"
+        )
         alerts.alarm_on(
             self,
             "TriggerDeadLetters",
@@ -276,7 +287,12 @@ class StandardizePipeline(Construct):
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="OwnLogs",
-                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                actions=[
+                    "logs:CreateLogGroup",
+                    "logs:CreateLogStream",
+                    "logs:PutLogEvents",
+                    "logs:DescribeLogStreams",
+                ],
                 resources=[
                     Stack.of(self).format_arn(
                         service="logs",
@@ -304,7 +320,11 @@ class StandardizePipeline(Construct):
             self.processing_role.add_to_policy(
                 iam.PolicyStatement(
                     sid="PullImage",
-                    actions=["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"],
+                    actions=[
+                        "ecr:BatchCheckLayerAvailability",
+                        "ecr:GetDownloadUrlForLayer",
+                        "ecr:BatchGetImage",
+                    ],
                     resources=[repo_arn],
                 )
             )
@@ -320,4 +340,3 @@ class StandardizePipeline(Construct):
         )
         asset.repository.grant_pull(self.processing_role)
         return asset.image_uri
-

@@ -21,7 +21,13 @@ class StandardizeStack(Stack):
     """Imports the shared bucket by its configured name, so its notification lives here without a cycle."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, env_config: EnvConfig, shared: SharedStack, **kwargs: Any
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        env_config: EnvConfig,
+        shared: SharedStack,
+        **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         bucket = s3.Bucket.from_bucket_name(self, "DataBucket", env_config.data_bucket_name)

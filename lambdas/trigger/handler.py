@@ -11,7 +11,7 @@ from functools import cache
 from typing import Any
 
 import boto3
-from starter import start_all, records_of
+from starter import records_of, start_all
 
 logging.getLogger().setLevel(logging.INFO)
 

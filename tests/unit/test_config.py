@@ -90,4 +90,5 @@ def test_unknown_or_missing_environment_lists_the_known_ones() -> None:
 def test_partition_and_domain_follow_the_region() -> None:
     assert partition_for("cn-northwest-1") == "aws-cn" and domain_for("cn-northwest-1") == "amazonaws.com.cn"
     assert partition_for("eu-west-1") == "aws" and domain_for("eu-west-1") == "amazonaws.com"
+    assert partition_for("us-gov-west-1") == "aws-us-gov"
     assert isinstance(load_env("dev", CONTEXT), EnvConfig)

@@ -24,7 +24,12 @@ def s3_record(key: str, sequencer: str = "0055AED6DCD90281E5", bucket: str = "da
         "eventName": "ObjectCreated:Put",
         "s3": {
             "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
-            "object": {"key": key, "size": 1024, "eTag": "d41d8cd98f00b204e9800998ecf8427e", "sequencer": sequencer},
+            "object": {
+                "key": key,
+                "size": 1024,
+                "eTag": "d41d8cd98f00b204e9800998ecf8427e",
+                "sequencer": sequencer,
+            },
         },
     }
 
@@ -123,7 +128,9 @@ def test_a_failing_record_does_not_stop_the_others_and_raises() -> None:
         def start_execution(self, *, name: str, **_: Any) -> dict[str, Any]:
             if len(self.names) == 0:
                 self.names.append("boom")
-                raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow"}}, "StartExecution")
+                raise ClientError(
+                    {"Error": {"Code": "ThrottlingException", "Message": "slow"}}, "StartExecution"
+                )
             self.names.append(name)
             return {}
 
@@ -135,7 +142,11 @@ def test_a_failing_record_does_not_stop_the_others_and_raises() -> None:
 
 @pytest.mark.parametrize(
     ("key", "sequencer"),
-    [("meta-data/" + "x" * 1000 + "_1.csv", "A" * 40), ("meta-data/日本語_1.csv", "1"), ("meta-data/_.csv", "")],
+    [
+        ("meta-data/" + "x" * 1000 + "_1.csv", "A" * 40),
+        ("meta-data/日本語_1.csv", "1"),
+        ("meta-data/_.csv", ""),
+    ],
 )
 def test_execution_names_are_valid_and_deterministic(key: str, sequencer: str) -> None:
     name = starter.execution_name(key, sequencer)
