@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from aws_cdk import App, Environment, Tags
 
 from stacks.config import EnvConfig
+from stacks.forecast_stack import ForecastStack
 from stacks.nag import add_nag
 from stacks.shared_stack import SharedStack
 from stacks.standardize_stack import StandardizeStack
@@ -18,6 +19,7 @@ class EnvironmentStacks:
 
     shared: SharedStack
     standardize: StandardizeStack
+    forecast: ForecastStack | None = None
     #: ``(construct path, finding id, reason)`` of every cdk-nag finding acknowledged.
     nag_acknowledged: list[tuple[str, str, str]] = field(default_factory=list)
 
@@ -41,7 +43,18 @@ def build(app: App, env_config: EnvConfig, *, nag: bool = True) -> EnvironmentSt
         env=aws_env,
         description=f"ML pipelines ({env_config.name}): standardize pipeline",
     )
-    for stack in (shared, standardize):
-        Tags.of(stack).add("project", "ml-pipelines")
-        Tags.of(stack).add("environment", env_config.name)
-    return EnvironmentStacks(shared, standardize, add_nag(app) if nag else [])
+    forecast = None
+    if env_config.forecast is not None:
+        forecast = ForecastStack(
+            app,
+            env_config.stack_name("Forecast"),
+            env_config=env_config,
+            shared=shared,
+            env=aws_env,
+            description=f"ML pipelines ({env_config.name}): forecast pipeline",
+        )
+    for stack in (shared, standardize, forecast):
+        if stack is not None:
+            Tags.of(stack).add("project", "ml-pipelines")
+            Tags.of(stack).add("environment", env_config.name)
+    return EnvironmentStacks(shared, standardize, forecast, add_nag(app) if nag else [])

@@ -23,6 +23,22 @@ _REGION = re.compile(r"^(us|eu|ap|sa|ca|me|af|il|mx|cn)(-gov)?-[a-z]+-\d$")
 _NAME_PREFIX = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 _ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 _BUCKET = re.compile(r"^(?!xn--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,63}$")
+_HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
+_VPC = re.compile(r"^vpc-[0-9a-f]{8,17}$")
+_SUBNET = re.compile(r"^subnet-[0-9a-f]{8,17}$")
+_SG = re.compile(r"^sg-[0-9a-f]{8,17}$")
+_AZ = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]$")
+_CIDR = re.compile(r"^\d{1,3}(\.\d{1,3}){3}/(1[6-9]|2[0-8])$")
+_SECRET_ARN = re.compile(
+    r"^arn:aws(-cn|-us-gov)?:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$"
+)
+_CRON = re.compile(r"^cron\(\S+( \S+){5}\)$")
+_FREQ = re.compile(r"^([1-9][0-9]{0,5})?(min|H|D|W)$")
+_LIKELIHOOD = re.compile(r"^(gaussian|beta|negative-binomial|student-T|deterministic-L1)$")
+_GLUE_WORKER = re.compile(r"^(G\.(025|1|2|4|8)X|Z\.2X)$")
+#: Longest forecast name prefix: ``<prefix>-transform-<16 hex>`` stays within 63 characters.
+MAX_FORECAST_NAME_PREFIX = 36
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _INSTANCE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
 ECR_IMAGE_URI = re.compile(
@@ -55,8 +71,7 @@ class StandardizeConfig:
 
     Defaults: input ``meta-data/*.csv``, output ``prediction-data/<N>/``, one ``ml.t3.medium``
     with a 30 GB volume and a one-hour limit. The volume holds the input plus the output, which
-    is about 1.6x the input (doubles print 17 digits): size it at least ``2.6 x`` the largest
-    partition, plus a few GB for the image.
+    is about 1.6-1.8x the input (doubles print 17 digits): size it at 3x the largest partition.
     """
 
     input_prefix: str = "meta-data/"
@@ -73,6 +88,112 @@ class StandardizeConfig:
 
 
 @dataclass(frozen=True)
+class NetworkConfig:
+    """Where the forecast's database clients run.
+
+    With ``vpc_id`` the VPC is imported by attributes (no lookup): its private subnets and their
+    AZs must be given, and it must already reach S3 and Secrets Manager (endpoints or NAT).
+    Without it the app creates a small VPC (``vpc_cidr``, default 10.42.0.0/16) with isolated
+    private subnets in ``availability_zones`` (default ``<region>a`` and ``<region>b``), an S3
+    gateway endpoint and interface endpoints for Secrets Manager and Glue. Database clients
+    (the Glue connection and write-forecast) carry ``database_security_group_id``, a group the
+    database accepts; without it the app creates one, which the database must then allow.
+    """
+
+    vpc_id: str | None = None
+    private_subnet_ids: tuple[str, ...] = ()
+    availability_zones: tuple[str, ...] = ()
+    database_security_group_id: str | None = None
+    vpc_cidr: str = "10.42.0.0/16"
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    """The MySQL source and forecast tables, and the secret with ``username``, ``password``,
+    ``host``, ``port`` and ``dbname`` (RDS layout). Without ``secret_arn`` the app creates an
+    empty secret (a generated placeholder password) for the user to fill in.
+    """
+
+    host: str
+    database: str
+    source_table: str
+    timestamp_column: str
+    value_column: str
+    port: int = 3306
+    series_column: str | None = None
+    forecast_table: str = "forecast"
+    secret_arn: str | None = None
+
+
+@dataclass(frozen=True)
+class DeepArConfig:
+    """DeepAR hyperparameters (the original tutorial's defaults) and SageMaker sizing.
+
+    ``time_freq`` 1H, ``prediction_length`` 168, ``context_length`` 672, ``epochs`` 400,
+    ``mini_batch_size`` 256, ``learning_rate`` 1e-3, ``early_stopping_patience`` 40; training on
+    one ``ml.c5.2xlarge``, batch transform on one ``ml.c5.xlarge``.
+    """
+
+    time_freq: str = "1H"
+    prediction_length: int = 168
+    context_length: int = 672
+    epochs: int = 400
+    mini_batch_size: int = 256
+    learning_rate: float = 1e-3
+    early_stopping_patience: int = 40
+    num_cells: int = 40
+    num_layers: int = 2
+    likelihood: str = "student-T"
+    training_instance_type: str = "ml.c5.2xlarge"
+    training_instance_count: int = 1
+    training_volume_size_gb: int = 30
+    training_max_runtime_seconds: int = 86400
+    transform_instance_type: str = "ml.c5.xlarge"
+    transform_instance_count: int = 1
+
+    def hyperparameters(self) -> dict[str, str]:
+        """The ``HyperParameters`` of the training job (SageMaker wants strings)."""
+        return {
+            "time_freq": self.time_freq,
+            "prediction_length": str(self.prediction_length),
+            "context_length": str(self.context_length),
+            "epochs": str(self.epochs),
+            "mini_batch_size": str(self.mini_batch_size),
+            "learning_rate": repr(self.learning_rate),
+            "early_stopping_patience": str(self.early_stopping_patience),
+            "num_cells": str(self.num_cells),
+            "num_layers": str(self.num_layers),
+            "likelihood": self.likelihood,
+        }
+
+
+@dataclass(frozen=True)
+class ForecastConfig:
+    """The forecast pipeline: Glue ETL on a UTC cron schedule, DeepAR, forecast back to MySQL.
+
+    ``schedule`` is a Glue cron expression in UTC; the default ``cron(0 18 * * ? *)`` is 02:00 at
+    UTC+8, the original's local time (local hour H at UTC+X is UTC hour H-X, modulo 24, possibly
+    on the previous day). The ETL writes ``<etl_prefix><table>/run=<JOB_RUN_ID>/``; each run's
+    datasets, model and forecast go under ``<work_prefix><execution name>/``.
+    """
+
+    database: DatabaseConfig
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    deepar: DeepArConfig = field(default_factory=DeepArConfig)
+    schedule: str = "cron(0 18 * * ? *)"
+    etl_prefix: str = "etl/"
+    work_prefix: str = "forecast/"
+    name_prefix: str = "forecast"
+    glue_worker_type: str = "G.1X"
+    glue_workers: int = 2
+
+    @property
+    def etl_table_prefix(self) -> str:
+        """Where the Glue job writes: ``<etl_prefix><source table>/``."""
+        return f"{self.etl_prefix}{self.database.source_table}/"
+
+
+@dataclass(frozen=True)
 class EnvConfig:
     """One deployment environment: where it goes and how its pipelines are sized."""
 
@@ -82,6 +203,7 @@ class EnvConfig:
     alert_email: str | None = None
     bucket_name: str | None = None
     standardize: StandardizeConfig = field(default_factory=StandardizeConfig)
+    forecast: ForecastConfig | None = None
 
     @property
     def data_bucket_name(self) -> str:
@@ -143,11 +265,25 @@ class _Reader:
             raise self.fail(key, f"must be an integer from {low} to {high}, got {value!r}")
         return value
 
-    def strings(self, key: str) -> tuple[str, ...]:
+    def strings(self, key: str, pattern: re.Pattern[str] | None = None) -> tuple[str, ...]:
         value = self.data.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
             raise self.fail(key, f"must be a list of non-empty strings, got {value!r}")
+        bad = [v for v in value if pattern is not None and not pattern.match(v)]
+        if bad:
+            raise self.fail(
+                key, f"has an invalid value {bad[0]!r} (expected {pattern.pattern if pattern else ''})"
+            )
         return tuple(value)
+
+    def number(self, key: str, default: float, low: float, high: float) -> float:
+        value = self.data.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+            raise self.fail(key, f"must be a number from {low} to {high}, got {value!r}")
+        return float(value)
+
+    def present(self, key: str) -> bool:
+        return key in self.data
 
     def prefix(self, key: str, default: str) -> str:
         value = self.string(key, default)
@@ -188,20 +324,124 @@ def _standardize(reader: _Reader) -> StandardizeConfig:
     )
 
 
+def _network(reader: _Reader) -> NetworkConfig:
+    reader.reject_unknown({_camel(f.name) for f in fields(NetworkConfig)})
+    vpc_id = reader.optional_string("vpcId", _VPC)
+    subnets = reader.strings("privateSubnetIds", _SUBNET)
+    azs = reader.strings("availabilityZones", _AZ)
+    if vpc_id:
+        if not subnets:
+            raise reader.fail(
+                "privateSubnetIds", "is needed when vpcId is set (the VPC is imported, not looked up)"
+            )
+        if len(azs) != len(subnets):
+            raise reader.fail("availabilityZones", "must list one AZ per private subnet, in the same order")
+    elif subnets:
+        raise reader.fail("vpcId", "is missing: privateSubnetIds only apply to an imported VPC")
+    return NetworkConfig(
+        vpc_id=vpc_id,
+        private_subnet_ids=subnets,
+        availability_zones=azs,
+        database_security_group_id=reader.optional_string("databaseSecurityGroupId", _SG),
+        vpc_cidr=reader.string("vpcCidr", NetworkConfig.vpc_cidr, _CIDR),
+    )
+
+
+def _database(reader: _Reader) -> DatabaseConfig:
+    reader.reject_unknown({_camel(f.name) for f in fields(DatabaseConfig)})
+    return DatabaseConfig(
+        host=reader.string("host", pattern=_HOST),
+        port=reader.integer("port", 3306, 1, 65535),
+        database=reader.string("database", pattern=_IDENT),
+        source_table=reader.string("sourceTable", pattern=_IDENT),
+        timestamp_column=reader.string("timestampColumn", pattern=_IDENT),
+        value_column=reader.string("valueColumn", pattern=_IDENT),
+        series_column=reader.optional_string("seriesColumn", _IDENT),
+        forecast_table=reader.string("forecastTable", DatabaseConfig.forecast_table, _IDENT),
+        secret_arn=reader.optional_string("secretArn", _SECRET_ARN),
+    )
+
+
+def _deepar(reader: _Reader) -> DeepArConfig:
+    reader.reject_unknown({_camel(f.name) for f in fields(DeepArConfig)})
+    d = DeepArConfig()
+    return DeepArConfig(
+        time_freq=reader.string("timeFreq", d.time_freq, _FREQ),
+        prediction_length=reader.integer("predictionLength", d.prediction_length, 1, 100_000),
+        context_length=reader.integer("contextLength", d.context_length, 1, 100_000),
+        epochs=reader.integer("epochs", d.epochs, 1, 100_000),
+        mini_batch_size=reader.integer("miniBatchSize", d.mini_batch_size, 1, 100_000),
+        learning_rate=reader.number("learningRate", d.learning_rate, 1e-6, 1.0),
+        early_stopping_patience=reader.integer(
+            "earlyStoppingPatience", d.early_stopping_patience, 1, 100_000
+        ),
+        num_cells=reader.integer("numCells", d.num_cells, 1, 200),
+        num_layers=reader.integer("numLayers", d.num_layers, 1, 8),
+        likelihood=reader.string("likelihood", d.likelihood, _LIKELIHOOD),
+        training_instance_type=reader.string("trainingInstanceType", d.training_instance_type, _INSTANCE),
+        training_instance_count=reader.integer("trainingInstanceCount", d.training_instance_count, 1, 100),
+        training_volume_size_gb=reader.integer("trainingVolumeSizeGb", d.training_volume_size_gb, 1, 16384),
+        training_max_runtime_seconds=reader.integer(
+            "trainingMaxRuntimeSeconds", d.training_max_runtime_seconds, 60, 2_419_200
+        ),
+        transform_instance_type=reader.string("transformInstanceType", d.transform_instance_type, _INSTANCE),
+        transform_instance_count=reader.integer("transformInstanceCount", d.transform_instance_count, 1, 100),
+    )
+
+
+def _forecast(reader: _Reader) -> ForecastConfig:
+    reader.reject_unknown({_camel(f.name) for f in fields(ForecastConfig)})
+    if not reader.present("database"):
+        raise reader.fail(
+            "database", "is missing (host, database, sourceTable, timestampColumn, valueColumn)"
+        )
+    prefix = reader.string("namePrefix", ForecastConfig.name_prefix, _NAME_PREFIX)
+    if len(prefix) > MAX_FORECAST_NAME_PREFIX:
+        raise reader.fail("namePrefix", f"must be at most {MAX_FORECAST_NAME_PREFIX} characters")
+    return ForecastConfig(
+        database=_database(reader.child("database")),
+        network=_network(reader.child("network")),
+        deepar=_deepar(reader.child("deepar")),
+        schedule=reader.string("schedule", ForecastConfig.schedule, _CRON),
+        etl_prefix=reader.prefix("etlPrefix", ForecastConfig.etl_prefix),
+        work_prefix=reader.prefix("workPrefix", ForecastConfig.work_prefix),
+        name_prefix=prefix,
+        glue_worker_type=reader.string("glueWorkerType", ForecastConfig.glue_worker_type, _GLUE_WORKER),
+        glue_workers=reader.integer("glueWorkers", ForecastConfig.glue_workers, 2, 299),
+    )
+
+
 def parse_env(name: str, data: Mapping[str, Any]) -> EnvConfig:
     """Validate the raw settings of environment ``name`` and build its :class:`EnvConfig`."""
     if not _ENV_NAME.match(name):
         raise ConfigError(f"environment '{name}': the name must match {_ENV_NAME.pattern}")
     reader = _Reader(name, data, "")
-    reader.reject_unknown({"account", "region", "alertEmail", "bucketName", "standardize"})
-    return EnvConfig(
+    reader.reject_unknown({"account", "region", "alertEmail", "bucketName", "standardize", "forecast"})
+    env = EnvConfig(
         name=name,
         account=reader.string("account", pattern=_ACCOUNT),
         region=reader.string("region", pattern=_REGION),
         alert_email=reader.optional_string("alertEmail", _EMAIL),
         bucket_name=reader.optional_string("bucketName", _BUCKET),
         standardize=_standardize(reader.child("standardize")),
+        forecast=_forecast(reader.child("forecast")) if reader.present("forecast") else None,
     )
+    _check_prefixes(reader, env)
+    return env
+
+
+def _check_prefixes(reader: _Reader, env: EnvConfig) -> None:
+    """No two pipelines may share (or nest) an S3 prefix: their IAM scopes would overlap."""
+    named = {"standardize.inputPrefix": env.standardize.input_prefix}
+    named["standardize.outputPrefix"] = env.standardize.output_prefix
+    if env.forecast:
+        named["forecast.etlPrefix"] = env.forecast.etl_prefix
+        named["forecast.workPrefix"] = env.forecast.work_prefix
+    items = list(named.items())
+    for i, (key, value) in enumerate(items):
+        for other_key, other in items[i + 1 :]:
+            if value.startswith(other) or other.startswith(value):
+                raise reader.fail(key, f"{value!r} overlaps '{other_key}' {other!r}")
 
 
 def environments_from_context(context: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:

@@ -1,23 +1,63 @@
-"""The stateful, shared stack of an environment: the data bucket and the alerts topic."""
+"""The stateful, shared stack of an environment: data bucket, alerts topic, database secret."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import CfnOutput, RemovalPolicy, Stack
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from stacks.alerts import Alerts
 from stacks.config import EnvConfig
 from stacks.data_bucket import DataBucket
+from stacks.nag import acknowledge
 
 
 class SharedStack(Stack):
-    """Holds what a pipeline redeploy must never destroy (the bucket is also retained on delete)."""
+    """Holds what a pipeline redeploy must never destroy (bucket and secret are also retained on delete)."""
 
     def __init__(self, scope: Construct, construct_id: str, *, env_config: EnvConfig, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.data = DataBucket(self, "Data", bucket_name=env_config.data_bucket_name)
         self.alerts = Alerts(self, "Alerts", email=env_config.alert_email)
+        self.database_secret: secretsmanager.ISecret | None = None
+        forecast = env_config.forecast
+        if forecast is not None:
+            db = forecast.database
+            if db.secret_arn:
+                self.database_secret = _import_secret(self, db.secret_arn)
+            else:
+                secret = secretsmanager.Secret(
+                    self,
+                    "DatabaseSecret",
+                    description=f"MySQL credentials of the forecast pipeline ({env_config.name}): set the "
+                    "real username and password; host, port and dbname come from cdk.json",
+                    generate_secret_string=secretsmanager.SecretStringGenerator(
+                        secret_string_template=json.dumps(
+                            {"username": "forecast", "host": db.host, "port": db.port, "dbname": db.database}
+                        ),
+                        generate_string_key="password",
+                        exclude_punctuation=True,
+                    ),
+                    removal_policy=RemovalPolicy.RETAIN,
+                )
+                acknowledge(
+                    secret,
+                    SMG4="The MySQL server is not managed by this app, so no rotation Lambda can change its "
+                    "password; rotate it where the database is run and update this secret (write-forecast "
+                    "re-reads the secret when the database denies access).",
+                )
+                self.database_secret = secret
+                CfnOutput(self, "DatabaseSecretArn", value=secret.secret_arn)
         CfnOutput(self, "DataBucketName", value=self.data.bucket.bucket_name)
         CfnOutput(self, "AlertsTopicArn", value=self.alerts.topic.topic_arn)
+
+
+def _import_secret(scope: Construct, arn: str) -> secretsmanager.ISecret:
+    """A complete ARN ends in the 6-character suffix Secrets Manager adds; a partial one does not."""
+    name = arn.split(":secret:", 1)[1]
+    if len(name) > 7 and name[-7] == "-" and name[-6:].isalnum():
+        return secretsmanager.Secret.from_secret_complete_arn(scope, "DatabaseSecret", arn)
+    return secretsmanager.Secret.from_secret_partial_arn(scope, "DatabaseSecret", arn)

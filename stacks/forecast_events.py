@@ -1,0 +1,48 @@
+"""EventBridge patterns of the forecast pipeline, as plain data the stack and the offline runner share."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from stacks.config import EnvConfig
+
+SUCCEEDED = ("SUCCEEDED",)
+FAILED = ("FAILED", "TIMEOUT", "STOPPED")
+
+
+def etl_job_name(env: EnvConfig) -> str:
+    """The Glue job's name: ``ml-pipelines-<env>-<source table>-etl`` (dashes for underscores)."""
+    assert env.forecast is not None, "etl_job_name needs a forecast config"
+    table = env.forecast.database.source_table.lower().replace("_", "-")
+    return f"ml-pipelines-{env.name}-{table}-etl"
+
+
+def glue_job_state_pattern(job_name: str, states: Iterable[str]) -> dict[str, Any]:
+    """The pattern of "Glue Job State Change" events of ``job_name`` in one of ``states``."""
+    return {
+        "source": ["aws.glue"],
+        "detail-type": ["Glue Job State Change"],
+        "detail": {"jobName": [job_name], "state": list(states)},
+    }
+
+
+def matches(pattern: Mapping[str, Any], event: Mapping[str, Any]) -> bool:
+    """Whether ``event`` matches ``pattern`` under EventBridge's rules for exact-value lists.
+
+    Each pattern field is a list of allowed values or a nested pattern; a field missing from the
+    event never matches. (Content filters such as ``prefix`` are not used by this app.)
+    """
+    for key, allowed in pattern.items():
+        if key not in event:
+            return False
+        value = event[key]
+        if isinstance(allowed, Mapping):
+            if not isinstance(value, Mapping) or not matches(allowed, value):
+                return False
+        elif isinstance(value, list):
+            if not any(v in allowed for v in value):
+                return False
+        elif value not in allowed:
+            return False
+    return True

@@ -1,0 +1,107 @@
+"""The network of the forecast pipeline's database clients: a VPC, subnets and security groups."""
+
+from __future__ import annotations
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from stacks.config import NetworkConfig
+
+
+class ForecastNetwork(Construct):
+    """Imports the configured VPC by attributes, or creates a small private one with endpoints.
+
+    ``database_clients`` is the security group the database accepts; ``glue`` is the group Glue
+    requires on a JDBC connection (all TCP from itself).
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, cfg: NetworkConfig, region: str) -> None:
+        super().__init__(scope, construct_id)
+        if cfg.vpc_id:
+            self.vpc = ec2.Vpc.from_vpc_attributes(
+                self,
+                "Vpc",
+                vpc_id=cfg.vpc_id,
+                availability_zones=list(cfg.availability_zones),
+                private_subnet_ids=list(cfg.private_subnet_ids),
+            )
+            self.subnets = [
+                ec2.Subnet.from_subnet_attributes(self, f"Subnet{i}", subnet_id=subnet, availability_zone=az)
+                for i, (subnet, az) in enumerate(
+                    zip(cfg.private_subnet_ids, cfg.availability_zones, strict=True)
+                )
+            ]
+        else:
+            azs = list(cfg.availability_zones) or [f"{region}a", f"{region}b"]
+            vpc = ec2.Vpc(
+                self,
+                "Vpc",
+                ip_addresses=ec2.IpAddresses.cidr(cfg.vpc_cidr),
+                availability_zones=azs,
+                nat_gateways=0,
+                subnet_configuration=[
+                    ec2.SubnetConfiguration(
+                        name="private", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24
+                    )
+                ],
+                gateway_endpoints={
+                    "S3": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.S3)
+                },
+                restrict_default_security_group=True,
+            )
+            vpc.add_flow_log(
+                "FlowLogs",
+                destination=ec2.FlowLogDestination.to_cloud_watch_logs(
+                    logs.LogGroup(
+                        self,
+                        "FlowLogGroup",
+                        retention=logs.RetentionDays.ONE_MONTH,
+                        removal_policy=RemovalPolicy.DESTROY,
+                    )
+                ),
+                traffic_type=ec2.FlowLogTrafficType.REJECT,
+            )
+            endpoints = ec2.SecurityGroup(
+                self,
+                "Endpoints",
+                vpc=vpc,
+                description="Interface endpoints: HTTPS from the VPC",
+                allow_all_outbound=False,
+            )
+            endpoints.add_ingress_rule(ec2.Peer.ipv4(cfg.vpc_cidr), ec2.Port.tcp(443), "HTTPS from the VPC")
+            for name, service in (
+                ("SecretsManager", ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER),
+                ("Glue", ec2.InterfaceVpcEndpointAwsService.GLUE),
+            ):
+                vpc.add_interface_endpoint(
+                    name, service=service, private_dns_enabled=True, security_groups=[endpoints], open=False
+                )
+            self.vpc = vpc
+            self.subnets = list(vpc.isolated_subnets)
+        if cfg.database_security_group_id:
+            self.database_clients: ec2.ISecurityGroup = ec2.SecurityGroup.from_security_group_id(
+                self, "DatabaseClients", cfg.database_security_group_id, mutable=False
+            )
+        else:
+            self.database_clients = ec2.SecurityGroup(
+                self,
+                "DatabaseClients",
+                vpc=self.vpc,
+                description="Forecast database clients: the MySQL server must accept this group",
+                allow_all_outbound=True,
+            )
+        self.glue = ec2.SecurityGroup(
+            self,
+            "GlueConnection",
+            vpc=self.vpc,
+            description="Glue JDBC connection: all TCP from itself, as Glue requires",
+            allow_all_outbound=True,
+        )
+        self.glue.add_ingress_rule(self.glue, ec2.Port.all_tcp(), "Glue workers reach each other")
+
+    @property
+    def subnet_selection(self) -> ec2.SubnetSelection:
+        """The private subnets, for functions placed in the VPC."""
+        return ec2.SubnetSelection(subnets=self.subnets)

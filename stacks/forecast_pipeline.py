@@ -1,0 +1,403 @@
+"""The forecast pipeline: Glue SUCCEEDED event -> state machine -> DeepAR -> forecast in MySQL."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from stacks.alerts import Alerts
+from stacks.asl import definition_body, intrinsic_string, json_string
+from stacks.bundling import bundled_code
+from stacks.config import EnvConfig, ForecastConfig
+from stacks.deepar import INFERENCE_CONFIG, deepar_image_uri
+from stacks.forecast_events import FAILED, SUCCEEDED, glue_job_state_pattern
+from stacks.forecast_network import ForecastNetwork
+from stacks.nag import acknowledge
+from stacks.paths import LAMBDAS
+from stacks.python_function import RUNTIME, PythonFunction
+
+ASL_NAME = "forecast"
+#: The managed rules that ``createTrainingJob.sync`` and ``createTransformJob.sync`` rely on.
+SYNC_RULES = (
+    "StepFunctionsGetEventsForSageMakerTrainingJobsRule",
+    "StepFunctionsGetEventsForSageMakerTransformJobsRule",
+)
+
+
+def generate_dataset_environment(cfg: ForecastConfig, bucket_name: str) -> dict[str, str]:
+    """The generate-dataset Lambda's environment; the offline runner uses the same."""
+    db, deepar = cfg.database, cfg.deepar
+    return {
+        "BUCKET_NAME": bucket_name,
+        "ETL_PREFIX": cfg.etl_table_prefix,
+        "WORK_PREFIX": cfg.work_prefix,
+        "TIMESTAMP_COLUMN": db.timestamp_column,
+        "VALUE_COLUMN": db.value_column,
+        "SERIES_COLUMN": db.series_column or "",
+        "TIME_FREQ": deepar.time_freq,
+        "PREDICTION_LENGTH": str(deepar.prediction_length),
+        "CONTEXT_LENGTH": str(deepar.context_length),
+        "NAME_PREFIX": cfg.name_prefix,
+    }
+
+
+def write_forecast_environment(cfg: ForecastConfig, secret_id: str) -> dict[str, str]:
+    """The write-forecast Lambda's environment; the offline runner uses the same."""
+    return {
+        "SECRET_ID": secret_id,
+        "FORECAST_TABLE": cfg.database.forecast_table,
+        "TIME_FREQ": cfg.deepar.time_freq,
+        "PREDICTION_LENGTH": str(cfg.deepar.prediction_length),
+    }
+
+
+def forecast_substitutions(
+    env: EnvConfig,
+    *,
+    partition: str,
+    generate_dataset_arn: str,
+    write_forecast_arn: str,
+    sagemaker_role_arn: str,
+    alerts_topic_arn: str,
+) -> dict[str, str]:
+    """Every ``${X}`` of ``forecast.asl.json``; the stack and the offline runner both use this."""
+    assert env.forecast is not None
+    deepar = env.forecast.deepar
+    return {
+        "Partition": partition,
+        "GenerateDatasetFunctionArn": generate_dataset_arn,
+        "WriteForecastFunctionArn": write_forecast_arn,
+        "SageMakerRoleArn": sagemaker_role_arn,
+        "AlertsTopicArn": alerts_topic_arn,
+        "DeepArImageUri": deepar_image_uri(env.region),
+        "HyperParameters": intrinsic_string(json.dumps(deepar.hyperparameters(), sort_keys=True)),
+        "InferenceConfig": json_string(json.dumps(INFERENCE_CONFIG)),
+        "TrainingInstanceType": json_string(deepar.training_instance_type),
+        "TrainingInstanceCount": str(deepar.training_instance_count),
+        "TrainingVolumeSizeGb": str(deepar.training_volume_size_gb),
+        "TrainingMaxRuntimeSeconds": str(deepar.training_max_runtime_seconds),
+        "TransformInstanceType": json_string(deepar.transform_instance_type),
+        "TransformInstanceCount": str(deepar.transform_instance_count),
+    }
+
+
+class ForecastPipeline(Construct):
+    """Lambdas, SageMaker role, state machine, EventBridge rules and alarms of the forecast."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        env: EnvConfig,
+        bucket: s3.IBucket,
+        secret: secretsmanager.ISecret,
+        network: ForecastNetwork,
+        alerts: Alerts,
+        etl_job_name: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        assert env.forecast is not None
+        cfg = env.forecast
+        stack = Stack.of(self)
+        work = f"{cfg.work_prefix}*"
+
+        self.generate_dataset = PythonFunction(
+            self,
+            "GenerateDataset",
+            source=LAMBDAS / "generate_dataset",
+            description="Turns the ETL run's CSV into DeepAR train and test JSON Lines",
+            environment=generate_dataset_environment(cfg, bucket.bucket_name),
+            memory_size=1024,
+            timeout_seconds=300,
+        )
+        self.generate_dataset.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadEtlOutput",
+                actions=["s3:GetObject"],
+                resources=[bucket.arn_for_objects(f"{cfg.etl_table_prefix}*")],
+            )
+        )
+        self.generate_dataset.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ListEtlOutput",
+                actions=["s3:ListBucket"],
+                resources=[bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{cfg.etl_table_prefix}*"]}},
+            )
+        )
+        self.generate_dataset.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="WriteDatasets", actions=["s3:PutObject"], resources=[bucket.arn_for_objects(work)]
+            )
+        )
+
+        self.write_forecast = PythonFunction(
+            self,
+            "WriteForecast",
+            source=LAMBDAS / "write_forecast",
+            code=bundled_code(LAMBDAS / "write_forecast", RUNTIME),
+            description="Writes the DeepAR forecast to MySQL in one transaction",
+            environment=write_forecast_environment(cfg, secret.secret_arn),
+            memory_size=512,
+            timeout_seconds=300,
+            vpc=network.vpc,
+            vpc_subnets=network.subnet_selection,
+            security_groups=[network.database_clients],
+        )
+        secret.grant_read(self.write_forecast.role)
+        self.write_forecast.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadForecast", actions=["s3:GetObject"], resources=[bucket.arn_for_objects(work)]
+            )
+        )
+        self.write_forecast.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="VpcNetworkInterfaces",
+                actions=[
+                    "ec2:CreateNetworkInterface",
+                    "ec2:DescribeNetworkInterfaces",
+                    "ec2:DeleteNetworkInterface",
+                    "ec2:AssignPrivateIpAddresses",
+                    "ec2:UnassignPrivateIpAddresses",
+                ],
+                resources=["*"],
+            )
+        )
+        acknowledge(
+            self.write_forecast.role,
+            findings=r"Resource::\*"
+            + r"|Resource::arn:[-a-z]+:s3:::[^/]+/"
+            + re.escape(cfg.work_prefix)
+            + r"\*|Resource::arn:[-a-z]+:secretsmanager:.*-\?\?\?\?\?\?",
+            IAM5="A function in a VPC manages its network interfaces, for which AWS allows only "
+            "Resource '*'; it reads the run's files under the forecast work prefix only; a secret named without its "
+            "random suffix can only be matched with '-??????'.",
+        )
+        acknowledge(
+            self.generate_dataset.role,
+            findings=r"Resource::\*|Resource::arn:[-a-z]+:s3:::[^/]+/("
+            + "|".join(re.escape(p) for p in (cfg.etl_table_prefix, cfg.work_prefix))
+            + r")\*",
+            IAM5="Run files are only known at run time: it reads the ETL prefix of its source table and "
+            "writes the forecast work prefix, nothing else of the bucket.",
+        )
+
+        self.sagemaker_role = iam.Role(
+            self,
+            "SageMakerRole",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description="Forecast DeepAR training, model and transform: the forecast work prefix only",
+        )
+        self.sagemaker_role.add_to_policy(
+            iam.PolicyStatement(
+                sid="RunFiles",
+                actions=["s3:GetObject", "s3:PutObject"],
+                resources=[bucket.arn_for_objects(work)],
+            )
+        )
+        self.sagemaker_role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ListRunFiles",
+                actions=["s3:ListBucket"],
+                resources=[bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [work]}},
+            )
+        )
+        self.sagemaker_role.add_to_policy(
+            iam.PolicyStatement(
+                sid="OwnLogs",
+                actions=[
+                    "logs:CreateLogGroup",
+                    "logs:CreateLogStream",
+                    "logs:PutLogEvents",
+                    "logs:DescribeLogStreams",
+                ],
+                resources=[
+                    stack.format_arn(
+                        service="logs",
+                        resource="log-group",
+                        resource_name=f"/aws/sagemaker/{kind}:*",
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                    for kind in ("TrainingJobs", "TransformJobs")
+                ],
+            )
+        )
+        acknowledge(
+            self.sagemaker_role,
+            findings=r"Resource::arn:[-a-z]+:s3:::[^/]+/" + re.escape(cfg.work_prefix) + r"\*"
+            r"|Resource::arn:[-a-z]+:logs:.*:log-group:/aws/sagemaker/(TrainingJobs|TransformJobs):\*",
+            IAM5="Run files are only known at run time, so access is scoped to the forecast work prefix; "
+            "SageMaker names log streams per job under its own log groups.",
+        )
+
+        role = iam.Role(
+            self,
+            "StateMachineRole",
+            assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
+            description="Forecast state machine: its two functions, its SageMaker jobs, alerts",
+        )
+        self.generate_dataset.function.grant_invoke(role)
+        self.write_forecast.function.grant_invoke(role)
+        prefix = cfg.name_prefix
+
+        def job_arn(kind: str) -> str:
+            return stack.format_arn(service="sagemaker", resource=kind, resource_name=f"{prefix}-*")
+
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="TrainingJobs",
+                actions=[
+                    "sagemaker:CreateTrainingJob",
+                    "sagemaker:DescribeTrainingJob",
+                    "sagemaker:StopTrainingJob",
+                    "sagemaker:AddTags",
+                ],
+                resources=[job_arn("training-job")],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="Models",
+                actions=["sagemaker:CreateModel", "sagemaker:AddTags"],
+                resources=[job_arn("model")],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="TransformJobs",
+                actions=[
+                    "sagemaker:CreateTransformJob",
+                    "sagemaker:DescribeTransformJob",
+                    "sagemaker:StopTransformJob",
+                    "sagemaker:AddTags",
+                ],
+                resources=[job_arn("transform-job")],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="PassSageMakerRole",
+                actions=["iam:PassRole"],
+                resources=[self.sagemaker_role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="SyncEventsRules",
+                actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+                resources=[
+                    stack.format_arn(service="events", resource="rule", resource_name=r) for r in SYNC_RULES
+                ],
+            )
+        )
+        alerts.topic.grant_publish(role)
+
+        self.log_group = logs.LogGroup(
+            self,
+            "StateMachineLogs",
+            retention=logs.RetentionDays.THREE_MONTHS,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        substitutions = forecast_substitutions(
+            env,
+            partition=stack.partition,
+            generate_dataset_arn=self.generate_dataset.function.function_arn,
+            write_forecast_arn=self.write_forecast.function.function_arn,
+            sagemaker_role_arn=self.sagemaker_role.role_arn,
+            alerts_topic_arn=alerts.topic.topic_arn,
+        )
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            definition_body=definition_body(ASL_NAME, substitutions),
+            definition_substitutions=substitutions,
+            role=role,
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            logs=sfn.LogOptions(
+                destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True
+            ),
+            tracing_enabled=True,
+        )
+        acknowledge(
+            role,
+            findings=r"Resource::\*|Resource::<.*(GenerateDataset|WriteForecast).*\.Arn>:\*"
+            r"|Resource::arn:[-a-z]+:sagemaker:.*:(training-job|model|transform-job)/"
+            + re.escape(prefix)
+            + r"-\*"
+            r"|Action::kms:(GenerateDataKey|ReEncrypt)\*",
+            IAM5="Resource '*' only where AWS requires it (CloudWatch Logs delivery and X-Ray actions); "
+            "SageMaker jobs and models are scoped to this pipeline's name prefix, function invocations "
+            "to the two functions and their versions; publishing to the encrypted alerts topic needs "
+            "kms:GenerateDataKey* on its key, which CDK grants.",
+        )
+
+        self.dead_letters = sqs.Queue(
+            self,
+            "StartFailures",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        acknowledge(
+            self.dead_letters,
+            SQS3="This queue is itself the dead-letter queue of the rule that starts the forecast.",
+        )
+        self.success_pattern = glue_job_state_pattern(etl_job_name, SUCCEEDED)
+        self.failure_pattern = glue_job_state_pattern(etl_job_name, FAILED)
+        events.Rule(
+            self,
+            "OnEtlSucceeded",
+            description=f"Starts the forecast when {etl_job_name} succeeds",
+            event_pattern=_pattern(self.success_pattern),
+            targets=[
+                targets.SfnStateMachine(
+                    self.state_machine,
+                    input=events.RuleTargetInput.from_event_path("$"),
+                    dead_letter_queue=self.dead_letters,
+                    retry_attempts=5,
+                    max_event_age=Duration.hours(6),
+                )
+            ],
+        )
+        events.Rule(
+            self,
+            "OnEtlFailed",
+            description=f"Alerts when {etl_job_name} fails, times out or is stopped",
+            event_pattern=_pattern(self.failure_pattern),
+            targets=[targets.SnsTopic(alerts.topic)],
+        )
+
+        name = f"{env.name} forecast"
+        sm = self.state_machine
+        alerts.alarm_on(self, "ExecutionsFailed", sm.metric_failed(), f"{name}: executions failed")
+        alerts.alarm_on(self, "ExecutionsTimedOut", sm.metric_timed_out(), f"{name}: executions timed out")
+        alerts.alarm_on(self, "ExecutionsAborted", sm.metric_aborted(), f"{name}: executions aborted")
+        alerts.alarm_on(
+            self,
+            "StartFailuresWaiting",
+            self.dead_letters.metric_approximate_number_of_messages_visible(),
+            f"{name}: Glue success events that could not start the forecast",
+            statistic="Maximum",
+        )
+
+
+def _pattern(data: dict[str, object]) -> events.EventPattern:
+    return events.EventPattern(
+        source=data["source"],  # type: ignore[arg-type]
+        detail_type=data["detail-type"],  # type: ignore[arg-type]
+        detail=data["detail"],  # type: ignore[arg-type]
+    )

@@ -1,0 +1,54 @@
+"""The forecast pipeline of one environment: network, Glue ETL, and the DeepAR state machine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from stacks.config import EnvConfig
+from stacks.forecast_etl import GlueEtl
+from stacks.forecast_network import ForecastNetwork
+from stacks.forecast_pipeline import ForecastPipeline
+from stacks.shared_stack import SharedStack
+
+
+class ForecastStack(Stack):
+    """Composes the forecast units and imports the shared bucket by its configured name."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        env_config: EnvConfig,
+        shared: SharedStack,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        assert env_config.forecast is not None and shared.database_secret is not None
+        self.add_stack_dependency(
+            shared, "the data bucket, alerts topic and database secret live in the shared stack"
+        )
+        bucket = s3.Bucket.from_bucket_name(self, "DataBucket", env_config.data_bucket_name)
+        self.network = ForecastNetwork(
+            self, "Network", cfg=env_config.forecast.network, region=env_config.region
+        )
+        self.etl = GlueEtl(
+            self, "Etl", env=env_config, bucket=bucket, secret=shared.database_secret, network=self.network
+        )
+        self.pipeline = ForecastPipeline(
+            self,
+            "Forecast",
+            env=env_config,
+            bucket=bucket,
+            secret=shared.database_secret,
+            network=self.network,
+            alerts=shared.alerts,
+            etl_job_name=self.etl.job_name,
+        )
+        CfnOutput(self, "StateMachineArn", value=self.pipeline.state_machine.state_machine_arn)
+        CfnOutput(self, "EtlJobName", value=self.etl.job_name)
+        CfnOutput(self, "EtlWorkflowName", value=self.etl.workflow.ref)

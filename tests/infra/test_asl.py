@@ -1,0 +1,190 @@
+"""State machine files: exact substitutions, and the paths that decide outcomes."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from typing import Any
+
+import pytest
+
+from stacks.asl import asl_text, check_substitutions, intrinsic_string, placeholders, render
+from stacks.config import StandardizeConfig
+from stacks.standardize_pipeline import container_contract, standardize_substitutions
+
+
+def standardize_subs(cfg: StandardizeConfig | None = None, partition: str = "aws") -> dict[str, str]:
+    return standardize_substitutions(
+        cfg or StandardizeConfig(),
+        partition=partition,
+        bucket_name="data-bucket",
+        get_batch_id_arn="arn:aws:lambda:us-east-1:123456789012:function:get-batch-id",
+        processing_role_arn="arn:aws:iam::123456789012:role/processing",
+        image_uri="123456789012.dkr.ecr.us-east-1.amazonaws.com/std:1",
+    )
+
+
+def test_every_placeholder_has_a_substitution_and_none_is_unused() -> None:
+    subs = standardize_subs()
+    assert placeholders(asl_text("standardize")) == set(subs)
+    check_substitutions("standardize", subs)
+    with pytest.raises(ValueError, match="without substitution"):
+        check_substitutions("standardize", {k: v for k, v in subs.items() if k != "BucketName"})
+    with pytest.raises(ValueError, match="without placeholder"):
+        check_substitutions("standardize", {**subs, "Extra": "x"})
+
+
+def standardize_definition(**cfg: Any) -> dict[str, Any]:
+    return render("standardize", standardize_subs(StandardizeConfig(**cfg)))
+
+
+def test_fail_states_are_named_and_have_causes_that_name_the_key() -> None:
+    states = standardize_definition()["States"]
+    for name in ("InvalidFileName", "InvalidPartitionName", "ProcessingFailed"):
+        assert states[name]["Type"] == "Fail"
+        assert states[name]["Error"] == name, "Error must be the literal name, not a JSONPath"
+        assert "$.object.key" in states[name]["CausePath"]
+
+
+def test_flow_is_choice_lambda_choice_processing_succeed() -> None:
+    d = standardize_definition()
+    states = d["States"]
+    assert d["StartAt"] == "CheckFileName"
+    assert states["CheckFileName"]["Choices"][-1]["Next"] == "GetBatchId"
+    assert states["CheckFileName"]["Default"] == "InvalidFileName"
+    assert states["GetBatchId"]["Next"] == "CheckBatchId"
+    assert states["GetBatchId"]["Catch"] == [
+        {"ErrorEquals": ["InvalidPartitionName"], "ResultPath": "$.error", "Next": "InvalidPartitionName"}
+    ]
+    assert "Lambda.ServiceException" in states["GetBatchId"]["Retry"][0]["ErrorEquals"]
+    assert states["CheckBatchId"]["Choices"][0]["Next"] == "Standardize"
+    assert states["Standardize"]["Next"] == "Done" and states["Done"]["Type"] == "Succeed"
+    assert states["Standardize"]["Catch"][0]["Next"] == "ProcessingFailed"
+
+
+def test_choices_check_presence_first_so_a_missing_field_never_takes_the_default_silently() -> None:
+    states = standardize_definition()["States"]
+    assert states["CheckFileName"]["Choices"][0] == {
+        "Not": {"Variable": "$.object.key", "IsPresent": True},
+        "Next": "MissingKey",
+    }
+    first = states["CheckBatchId"]["Choices"][0]["And"][0]
+    assert first == {"Variable": "$.batch.batch_id", "IsPresent": True}
+
+
+def test_processing_job_uses_config_values_and_the_batch_id_value() -> None:
+    d = standardize_definition(instance_type="ml.m5.xlarge", instance_count=2, volume_size_gb=100)
+    params = d["States"]["Standardize"]["Parameters"]
+    cluster = params["ProcessingResources"]["ClusterConfig"]
+    assert cluster["InstanceType"] == "ml.m5.xlarge"
+    assert cluster["InstanceCount.$"] == "States.StringToJson('2')"
+    assert cluster["VolumeSizeInGB.$"] == "States.StringToJson('100')"
+    assert params["ProcessingJobName.$"] == "$.batch.job_name"
+    [output] = params["ProcessingOutputConfig"]["Outputs"]
+    assert (
+        output["S3Output"]["S3Uri.$"]
+        == "States.Format('s3://data-bucket/prediction-data/{}/', $.batch.batch_id)"
+    )
+    [inp] = params["ProcessingInputs"]
+    assert inp["S3Input"]["S3Uri.$"] == "States.Format('s3://data-bucket/{}', $.object.key)"
+
+
+def test_container_paths_come_from_the_processing_script() -> None:
+    contract = container_contract()
+    app = standardize_definition()["States"]["Standardize"]["Parameters"]["AppSpecification"]
+    assert app["ContainerEntrypoint"] == ["python3", contract.program_path]
+    assert app["ContainerArguments"] == ["--input", contract.input_dir, "--output", contract.output_dir]
+    params = standardize_definition()["States"]["Standardize"]["Parameters"]
+    assert params["ProcessingInputs"][0]["S3Input"]["LocalPath"] == contract.input_dir
+    assert params["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["LocalPath"] == contract.output_dir
+
+
+def test_column_lists_survive_quotes_and_braces() -> None:
+    cols = ("id", 'we"ird', "it's {x}")
+    params = standardize_definition(exclude_columns=cols)["States"]["Standardize"]["Parameters"]
+    assert json.loads(params["Environment"]["STANDARDIZE_EXCLUDE"]) == list(cols)
+    assert json.loads(params["Environment"]["STANDARDIZE_INCLUDE"]) == []
+
+
+def test_intrinsic_strings_escape_special_characters() -> None:
+    assert intrinsic_string("a'b{c}\\") == "a\\\\'b\\\\{c\\\\}\\\\\\\\"
+
+
+def forecast_definition(env_name: str = "dev") -> dict[str, Any]:
+    from stacks.config import load_env, read_cdk_context
+    from stacks.forecast_pipeline import forecast_substitutions
+
+    env = load_env(env_name, read_cdk_context())
+    subs = forecast_substitutions(
+        env,
+        partition=env.partition,
+        generate_dataset_arn="arn:aws:lambda:us-east-1:123456789012:function:generate",
+        write_forecast_arn="arn:aws:lambda:us-east-1:123456789012:function:write",
+        sagemaker_role_arn="arn:aws:iam::123456789012:role/sagemaker",
+        alerts_topic_arn="arn:aws:sns:us-east-1:123456789012:alerts",
+    )
+    check_substitutions("forecast", subs)
+    return render("forecast", subs)
+
+
+def test_forecast_flow_and_transform_settings() -> None:
+    d = forecast_definition()
+    states = d["States"]
+    order = ["GenerateDataset", "Train", "CreateModel", "Transform", "WriteForecast", "Done"]
+    assert d["StartAt"] == order[0]
+    for current, following in itertools.pairwise(order):
+        assert states[current]["Next"] == following
+    assert states["Train"]["Resource"].endswith("sagemaker:createTrainingJob.sync")
+    assert states["CreateModel"]["Resource"].endswith("sagemaker:createModel")
+    transform = states["Transform"]
+    assert transform["Resource"].endswith("sagemaker:createTransformJob.sync")
+    params = transform["Parameters"]
+    assert params["BatchStrategy"] == "SingleRecord"
+    assert params["TransformInput"]["SplitType"] == "Line"
+    assert params["TransformOutput"]["AssembleWith"] == "Line"
+
+
+def test_forecast_tasks_retry_and_catch_into_notify_then_a_named_fail() -> None:
+    states = forecast_definition()["States"]
+    tasks = ["GenerateDataset", "Train", "CreateModel", "Transform", "WriteForecast"]
+    for task in tasks:
+        state = states[task]
+        assert state["Retry"] and state["Retry"][0]["BackoffRate"] >= 2
+        [catch] = state["Catch"]
+        notify = states[catch["Next"]]
+        assert notify["Resource"].endswith("sns:publish")
+        assert "$$.Execution.Name" in notify["Parameters"]["Message.$"]
+        assert "$.error.Error" in notify["Parameters"]["Message.$"]
+        fail = states[notify["Next"]]
+        assert fail["Type"] == "Fail" and fail["Error"] == notify["Next"]
+        assert notify["Catch"][0]["Next"] == notify["Next"], (
+            "a failed alert still ends in the named Fail state"
+        )
+
+
+def test_forecast_paths_and_names_come_from_the_state_not_from_dates() -> None:
+    text = json.dumps(forecast_definition())
+    for key in (
+        "train_uri",
+        "test_uri",
+        "model_output_uri",
+        "transform_output_uri",
+        "training_job_name",
+        "model_name",
+        "transform_job_name",
+    ):
+        assert f"$.dataset.{key}" in text
+    assert "States.Format" not in json.dumps(forecast_definition()["States"]["Train"])
+    assert "DEEPAR_INFERENCE_CONFIG" in text and '\\"0.5\\"' in text
+
+
+def test_forecast_hyperparameters_parse_back_to_the_config() -> None:
+    from stacks.config import DeepArConfig
+
+    train = forecast_definition()["States"]["Train"]["Parameters"]
+    expr = train["HyperParameters.$"]
+    assert expr.startswith("States.StringToJson('") and expr.endswith("')")
+    inner = expr[len("States.StringToJson('") : -2]
+    unescaped = re.sub(r"\\(.)", r"\1", inner)
+    assert json.loads(unescaped) == DeepArConfig().hyperparameters()

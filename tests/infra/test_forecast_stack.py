@@ -1,0 +1,294 @@
+"""The forecast stack: Glue ETL, EventBridge, DeepAR state machine, least-privilege IAM, network."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from stacks.deepar import deepar_image_uri
+from stacks.forecast_events import etl_job_name, glue_job_state_pattern, matches
+from tests.infra.conftest import Synthesized, synthesize
+from tests.infra.iam import actions, as_list, role_id, statement_for, statements
+
+
+def only(resources: Mapping[str, Any]) -> tuple[str, Any]:
+    assert len(resources) == 1, list(resources)
+    return next(iter(resources.items()))
+
+
+def forecast(s: Synthesized) -> Template:
+    assert s.stacks.forecast is not None
+    return Template.from_stack(s.stacks.forecast)
+
+
+def function(template: Template, description: str) -> tuple[str, Any]:
+    return only(
+        template.find_resources(
+            "AWS::Lambda::Function", {"Properties": {"Description": Match.string_like_regexp(description)}}
+        )
+    )
+
+
+def test_glue_connection_uses_the_secret_the_subnet_and_both_security_groups(
+    synthesized: Synthesized,
+) -> None:
+    template = forecast(synthesized)
+    db = synthesized.config.forecast.database  # type: ignore[union-attr]
+    _, conn = only(template.find_resources("AWS::Glue::Connection"))
+    props = conn["Properties"]["ConnectionInput"]
+    assert props["ConnectionType"] == "JDBC"
+    assert (
+        props["ConnectionProperties"]["JDBC_CONNECTION_URL"]
+        == f"jdbc:mysql://{db.host}:{db.port}/{db.database}"
+    )
+    assert "SECRET_ID" in props["ConnectionProperties"]
+    assert "PASSWORD" not in json.dumps(props).upper()
+    assert len(props["PhysicalConnectionRequirements"]["SecurityGroupIdList"]) == 2
+    assert props["PhysicalConnectionRequirements"]["SubnetId"]
+
+
+def test_no_password_in_any_template(synthesized: Synthesized) -> None:
+    for stack in (synthesized.stacks.shared, synthesized.stacks.forecast):
+        text = json.dumps(Template.from_stack(stack).to_json())  # type: ignore[arg-type]
+        assert not re.search(r'"password"\s*:\s*"', text, re.I), "a password literal is in a template"
+
+
+def test_crawler_targets_db_table_with_the_security_configuration(synthesized: Synthesized) -> None:
+    template = forecast(synthesized)
+    db = synthesized.config.forecast.database  # type: ignore[union-attr]
+    _, crawler = only(template.find_resources("AWS::Glue::Crawler"))
+    props = crawler["Properties"]
+    [target] = props["Targets"]["JdbcTargets"]
+    assert target["Path"] == f"{db.database}/{db.source_table}"
+    assert props["CrawlerSecurityConfiguration"]
+    _, sec = only(template.find_resources("AWS::Glue::SecurityConfiguration"))
+    enc = sec["Properties"]["EncryptionConfiguration"]
+    assert enc["CloudWatchEncryption"]["CloudWatchEncryptionMode"] == "SSE-KMS"
+    assert enc["JobBookmarksEncryption"]["JobBookmarksEncryptionMode"] == "CSE-KMS"
+
+
+def test_etl_job_runs_the_processing_script_with_the_column_mapping(synthesized: Synthesized) -> None:
+    template = forecast(synthesized)
+    cfg = synthesized.config.forecast
+    assert cfg is not None
+    _, job = only(template.find_resources("AWS::Glue::Job"))
+    props = job["Properties"]
+    assert props["Name"] == etl_job_name(synthesized.config)
+    assert props["Command"]["Name"] == "glueetl"
+    assert props["SecurityConfiguration"]
+    args = props["DefaultArguments"]
+    assert args["--BUCKET"] == synthesized.config.data_bucket_name
+    assert args["--OUTPUT_PREFIX"] == cfg.etl_prefix
+    assert args["--SOURCE_TABLE"] == cfg.database.source_table
+    assert args["--TIMESTAMP_COLUMN"] == cfg.database.timestamp_column
+    assert args["--VALUE_COLUMN"] == cfg.database.value_column
+    assert args["--SERIES_COLUMN"] == (cfg.database.series_column or "")
+    assert len(props["Connections"]["Connections"]) == 1
+
+
+def test_workflow_crawls_on_the_utc_schedule_then_runs_the_job(synthesized: Synthesized) -> None:
+    template = forecast(synthesized)
+    cfg = synthesized.config.forecast
+    assert cfg is not None
+    triggers = [t["Properties"] for t in template.find_resources("AWS::Glue::Trigger").values()]
+    scheduled = [t for t in triggers if t["Type"] == "SCHEDULED"]
+    conditional = [t for t in triggers if t["Type"] == "CONDITIONAL"]
+    assert len(scheduled) == 1 and scheduled[0]["Schedule"] == cfg.schedule
+    assert "CrawlerName" in scheduled[0]["Actions"][0]
+    assert conditional[0]["Predicate"]["Conditions"][0]["CrawlState"] == "SUCCEEDED"
+    assert "JobName" in conditional[0]["Actions"][0]
+
+
+def test_event_rules_start_the_forecast_on_success_and_alert_on_failure(synthesized: Synthesized) -> None:
+    template = forecast(synthesized)
+    job = etl_job_name(synthesized.config)
+    sm_id, _ = only(template.find_resources("AWS::StepFunctions::StateMachine"))
+    template.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "EventPattern": glue_job_state_pattern(job, ["SUCCEEDED"]),
+            "Targets": [Match.object_like({"Arn": {"Ref": sm_id}, "DeadLetterConfig": Match.any_value()})],
+        },
+    )
+    template.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "EventPattern": glue_job_state_pattern(job, ["FAILED", "TIMEOUT", "STOPPED"]),
+            "Targets": [Match.object_like({"Arn": Match.any_value()})],
+        },
+    )
+
+
+def test_the_pattern_is_data_that_matches_glue_events() -> None:
+    pattern = glue_job_state_pattern("etl", ["SUCCEEDED"])
+    event = {
+        "source": "aws.glue",
+        "detail-type": "Glue Job State Change",
+        "detail": {"jobName": "etl", "state": "SUCCEEDED"},
+    }
+    assert matches(pattern, event)
+    assert not matches(pattern, {**event, "detail": {"jobName": "etl", "state": "FAILED"}})
+    assert not matches(pattern, {**event, "detail": {"jobName": "other", "state": "SUCCEEDED"}})
+    assert not matches(pattern, {"source": "aws.glue"})
+
+
+def test_deepar_image_and_hyperparameters_come_from_config(synthesized: Synthesized) -> None:
+    template = forecast(synthesized)
+    cfg = synthesized.config
+    _, sm = only(template.find_resources("AWS::StepFunctions::StateMachine"))
+    subs = sm["Properties"]["DefinitionSubstitutions"]
+    assert subs["DeepArImageUri"] == deepar_image_uri(cfg.region)
+    hp = json.loads(subs["HyperParameters"].replace("\\\\", "").replace('\\"', '"'))
+    assert hp == cfg.forecast.deepar.hyperparameters()  # type: ignore[union-attr]
+    assert subs["TrainingInstanceType"] == cfg.forecast.deepar.training_instance_type  # type: ignore[union-attr]
+    assert subs["TransformInstanceType"] == cfg.forecast.deepar.transform_instance_type  # type: ignore[union-attr]
+
+
+def test_china_uses_aws_cn_and_the_china_deepar_registry(china: Synthesized) -> None:
+    template = forecast(china)
+    text = json.dumps(template.to_json())
+    assert not re.search(r"arn:aws:", text)
+    _, sm = only(template.find_resources("AWS::StepFunctions::StateMachine"))
+    subs = sm["Properties"]["DefinitionSubstitutions"]
+    assert subs["Partition"] == "aws-cn"
+    assert subs["DeepArImageUri"] == "390948362332.dkr.ecr.cn-north-1.amazonaws.com.cn/forecasting-deepar:1"
+
+
+def test_unknown_region_is_a_synth_error() -> None:
+    from stacks.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"region 'mx-central-1'.*DeepAR"):
+        deepar_image_uri("mx-central-1")
+
+
+def test_state_machine_role_is_least_privilege(synthesized: Synthesized) -> None:
+    template = forecast(synthesized)
+    cfg = synthesized.config
+    prefix = cfg.forecast.name_prefix  # type: ignore[union-attr]
+    stmts = statements(template, "Forecast state machine")
+    base = f"arn:{cfg.partition}:sagemaker:{cfg.region}:{cfg.account}"
+    assert (
+        statement_for(stmts, "sagemaker:CreateTrainingJob")["Resource"] == f"{base}:training-job/{prefix}-*"
+    )
+    assert statement_for(stmts, "sagemaker:CreateModel")["Resource"] == f"{base}:model/{prefix}-*"
+    assert (
+        statement_for(stmts, "sagemaker:CreateTransformJob")["Resource"] == f"{base}:transform-job/{prefix}-*"
+    )
+    sagemaker_role = role_id(template, "Forecast DeepAR")
+    pass_role = statement_for(stmts, "iam:PassRole")
+    assert pass_role["Resource"] == {"Fn::GetAtt": [sagemaker_role, "Arn"]}
+    assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+    rules = statement_for(stmts, "events:PutRule")["Resource"]
+    assert sorted(r.rsplit("/", 1)[1] for r in rules) == [
+        "StepFunctionsGetEventsForSageMakerTrainingJobsRule",
+        "StepFunctionsGetEventsForSageMakerTransformJobsRule",
+    ]
+    publish = statement_for(stmts, "sns:Publish")
+    assert as_list(publish["Action"]) == ["sns:Publish"]
+    sagemaker_actions = {a for a in actions(stmts) if a.startswith("sagemaker:")}
+    assert sagemaker_actions == {
+        "sagemaker:CreateTrainingJob",
+        "sagemaker:DescribeTrainingJob",
+        "sagemaker:StopTrainingJob",
+        "sagemaker:CreateModel",
+        "sagemaker:CreateTransformJob",
+        "sagemaker:DescribeTransformJob",
+        "sagemaker:StopTransformJob",
+        "sagemaker:AddTags",
+    }
+    for s in stmts:
+        if s["Resource"] == "*":
+            assert all(a.startswith(("logs:", "xray:")) for a in as_list(s["Action"])), s
+
+
+def test_sagemaker_role_is_scoped_to_the_work_prefix(synthesized: Synthesized) -> None:
+    template = forecast(synthesized)
+    cfg = synthesized.config
+    stmts = statements(template, "Forecast DeepAR")
+    bucket = f"arn:{cfg.partition}:s3:::{cfg.data_bucket_name}"
+    assert statement_for(stmts, "s3:GetObject")["Resource"] == f"{bucket}/forecast/*"
+    assert statement_for(stmts, "s3:ListBucket")["Condition"] == {"StringLike": {"s3:prefix": ["forecast/*"]}}
+    assert {a for a in actions(stmts) if a.startswith("s3:")} == {
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:ListBucket",
+    }
+    assert all(s["Resource"] != "*" for s in stmts)
+
+
+def test_glue_job_role_reads_its_secret_and_writes_only_the_etl_prefix(synthesized: Synthesized) -> None:
+    template = forecast(synthesized)
+    cfg = synthesized.config
+    stmts = statements(template, "Forecast ETL job")
+    bucket = f"arn:{cfg.partition}:s3:::{cfg.data_bucket_name}"
+    write = statement_for(stmts, "s3:PutObject")
+    assert write["Resource"] == f"{bucket}/etl/{cfg.forecast.database.source_table}/*"  # type: ignore[union-attr]
+    assert "secretsmanager:GetSecretValue" in actions(stmts)
+    assert "glue:GetConnection" in actions(stmts)
+    assert not any(a in actions(stmts) for a in ("s3:*", "glue:*", "secretsmanager:*"))
+    crawler = statements(template, "Forecast crawler")
+    assert not any(a.startswith("s3:") for a in actions(crawler))
+    assert {"glue:CreateTable", "glue:UpdateTable", "glue:GetConnection"} <= actions(crawler)
+
+
+def test_write_forecast_runs_in_the_vpc_with_the_database_security_group(synthesized: Synthesized) -> None:
+    template = forecast(synthesized)
+    _, fn = function(template, "Writes the DeepAR forecast")
+    vpc = fn["Properties"]["VpcConfig"]
+    assert len(vpc["SubnetIds"]) == 2 and len(vpc["SecurityGroupIds"]) == 1
+    sg = synthesized.config.forecast.network.database_security_group_id  # type: ignore[union-attr]
+    if sg:
+        assert vpc["SecurityGroupIds"] == [sg]
+    env = fn["Properties"]["Environment"]["Variables"]
+    assert set(env) == {"SECRET_ID", "FORECAST_TABLE", "TIME_FREQ", "PREDICTION_LENGTH"}
+    stmts = statements(template, "Runs write_forecast")
+    assert {"secretsmanager:GetSecretValue", "s3:GetObject"} <= actions(stmts)
+    assert not {a for a in actions(stmts) if a.startswith("s3:") and a != "s3:GetObject"}
+
+
+def test_created_vpc_has_private_subnets_and_the_endpoints_the_pipeline_needs(dev: Synthesized) -> None:
+    template = forecast(dev)
+    template.resource_count_is("AWS::EC2::NatGateway", 0)
+    template.resource_count_is("AWS::EC2::InternetGateway", 0)
+    services = {
+        json.dumps(e["Properties"]["ServiceName"]).rsplit(".", 1)[-1].strip('"]}')
+        for e in template.find_resources("AWS::EC2::VPCEndpoint").values()
+    }
+    assert {"s3", "secretsmanager", "glue"} <= {s.split("\\")[0] for s in services}, services
+
+
+def test_imported_vpc_creates_no_network(china: Synthesized) -> None:
+    template = forecast(china)
+    template.resource_count_is("AWS::EC2::VPC", 0)
+    template.resource_count_is("AWS::EC2::VPCEndpoint", 0)
+
+
+def test_alarms_on_failed_forecasts(synthesized: Synthesized) -> None:
+    template = forecast(synthesized)
+    names = {
+        a["Properties"]["MetricName"] for a in template.find_resources("AWS::CloudWatch::Alarm").values()
+    }
+    assert {"ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"} <= names
+
+
+def test_database_secret_is_created_and_retained_when_none_is_configured(dev: Synthesized) -> None:
+    template = Template.from_stack(dev.stacks.shared)
+    _, secret = only(template.find_resources("AWS::SecretsManager::Secret"))
+    assert secret["DeletionPolicy"] == "Retain"
+    generated = secret["Properties"]["GenerateSecretString"]
+    assert generated["GenerateStringKey"] == "password"
+    assert set(json.loads(generated["SecretStringTemplate"])) == {"username", "host", "port", "dbname"}
+
+
+def test_configured_secret_is_used_not_created(china: Synthesized) -> None:
+    Template.from_stack(china.stacks.shared).resource_count_is("AWS::SecretsManager::Secret", 0)
+
+
+def test_environment_without_forecast_has_no_forecast_stack() -> None:
+    s = synthesize("dev", {"forecast": None})
+    assert s.stacks.forecast is None

@@ -1,0 +1,126 @@
+"""Gates on the real tools: `cdk synth` (with cdk-nag), cfn-lint and asl-validator.
+
+These run the CLIs exactly as a user or CI would, on every shipped environment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from stacks.asl import PLACEHOLDER
+from stacks.config import load_env, read_cdk_context
+from stacks.paths import ROOT, STATEMACHINES
+
+ENVIRONMENTS = sorted(read_cdk_context()["environments"])
+CDK = ROOT / "node_modules" / ".bin" / "cdk"
+ASL_VALIDATOR = ROOT / "node_modules" / ".bin" / "asl-validator"
+CFN_LINT = Path(sys.executable).with_name("cfn-lint")
+
+pytestmark = pytest.mark.slow
+
+
+def require(tool: Path) -> None:
+    if not tool.exists():
+        pytest.fail(f"{tool.name} is not installed: run `make setup`")
+
+
+@pytest.fixture(scope="module", params=ENVIRONMENTS)
+def cli_synth(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    """The CLI's cloud assembly for one environment, with cdk-nag and the CFN validator on."""
+    require(CDK)
+    env = request.param
+    out = tmp_path_factory.mktemp(f"cdk-{env}")
+    proc = subprocess.run(
+        [
+            str(CDK),
+            "synth",
+            "--no-notices",
+            "--no-version-reporting",
+            "--no-lookups",
+            "--quiet",
+            "-c",
+            f"env={env}",
+            "-o",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "CDK_VALIDATION": "true"},
+    )
+    assert proc.returncode == 0, f"cdk synth -c env={env} failed:\n{proc.stdout}\n{proc.stderr}"
+    assert "AwsSolutions-" not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+    return env, out
+
+
+def test_cli_synth_writes_every_stack(cli_synth: tuple[str, Path]) -> None:
+    env, out = cli_synth
+    config = load_env(env, read_cdk_context())
+    templates = sorted(p.name for p in out.glob("*.template.json"))
+    units = ("Shared", "Standardize") + (("Forecast",) if config.forecast else ())
+    assert templates == sorted(f"{config.stack_name(u)}.template.json" for u in units)
+    report = out / "validation-report.json"
+    if report.exists():
+        data = json.loads(report.read_text())
+        assert all(r.get("conclusion") != "failure" for r in data.get("pluginReports", [])), data
+
+
+def test_cfn_lint_finds_no_errors_or_warnings(cli_synth: tuple[str, Path]) -> None:
+    env, out = cli_synth
+    region = load_env(env, read_cdk_context()).region
+    templates = [str(p) for p in sorted(out.glob("*.template.json"))]
+    require(CFN_LINT)
+    proc = subprocess.run(
+        [str(CFN_LINT), "--format", "parseable", "--regions", region, "--", *templates],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0 and not proc.stdout.strip(), f"cfn-lint ({env}):\n{proc.stdout}{proc.stderr}"
+
+
+def test_missing_environment_stops_synth_with_a_clear_message(tmp_path: Path) -> None:
+    require(CDK)
+    proc = subprocess.run(
+        [str(CDK), "synth", "--no-notices", "--quiet", "-c", "env=nowhere", "-o", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode != 0
+    assert "environment 'nowhere' is not in cdk.json" in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("partition", ["aws", "aws-cn"])
+@pytest.mark.parametrize("asl", sorted(p.name for p in STATEMACHINES.glob("*.asl.json")))
+def test_asl_validator_passes(asl: str, partition: str, tmp_path: Path) -> None:
+    """asl-validator 4.0's CLI ignores --no-arn-check, so ${Partition} is filled in per partition
+    and every other placeholder stays as it is in the file."""
+    require(ASL_VALIDATOR)
+    text = (STATEMACHINES / asl).read_text()
+    json.loads(text)  # the file itself is JSON, placeholders included
+    assert PLACEHOLDER.search(text), f"{asl} has no placeholders: is it really a template?"
+    rendered = tmp_path / asl
+    rendered.write_text(text.replace("${Partition}", partition))
+    proc = subprocess.run(
+        [str(ASL_VALIDATOR), "--json-path", str(rendered)], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, f"asl-validator {asl} ({partition}):\n{proc.stdout}{proc.stderr}"
+    assert "is valid" in proc.stdout
+
+
+def test_asl_validator_rejects_a_broken_definition(tmp_path: Path) -> None:
+    """The gate can fail: a dangling Next is caught."""
+    require(ASL_VALIDATOR)
+    broken = tmp_path / "broken.asl.json"
+    broken.write_text(json.dumps({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "Nowhere"}}}))
+    proc = subprocess.run([str(ASL_VALIDATOR), "--json-path", str(broken)], capture_output=True, text=True)
+    assert proc.returncode != 0
