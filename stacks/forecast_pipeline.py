@@ -182,8 +182,8 @@ class ForecastPipeline(Construct):
             + re.escape(cfg.work_prefix)
             + r"\*|Resource::arn:[-a-z]+:secretsmanager:.*-\?\?\?\?\?\?",
             IAM5="A function in a VPC manages its network interfaces, for which AWS allows only "
-            "Resource '*'; it reads the run's files under the forecast work prefix only; a secret named without its "
-            "random suffix can only be matched with '-??????'.",
+            "Resource '*'; it reads the run's files under the forecast work prefix only; a secret "
+            "named without its random suffix can only be matched with '-??????'.",
         )
         acknowledge(
             self.generate_dataset.role,
