@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from aws_cdk import CfnResource, Token
 from aws_cdk import aws_stepfunctions as sfn
 
 from stacks.paths import STATEMACHINES
@@ -59,7 +60,34 @@ def render(name: str, substitutions: Mapping[str, str]) -> dict[str, object]:
     return result
 
 
-def definition_body(name: str, substitutions: Mapping[str, str]) -> sfn.DefinitionBody:
-    """A ``DefinitionBody.from_string`` for ``name`` after checking the substitutions are exact."""
+def state_machine_definition(
+    name: str, substitutions: Mapping[str, str]
+) -> tuple[sfn.DefinitionBody, dict[str, str]]:
+    """The definition of ``name`` and the substitutions CloudFormation must still make.
+
+    Plain values (partition, sizes, names, URIs known at synth) are filled in here, so the
+    template holds the real definition and cfn-lint checks it; values that are tokens (ARNs of
+    resources created on deploy) are left to ``DefinitionSubstitutions``.
+    """
     check_substitutions(name, substitutions)
-    return sfn.DefinitionBody.from_string(asl_text(name))
+    deferred = {k: v for k, v in substitutions.items() if Token.is_unresolved(v)}
+    text = PLACEHOLDER.sub(
+        lambda m: m.group(0) if m.group(1) in deferred else substitutions[m.group(1)], asl_text(name)
+    )
+    return sfn.DefinitionBody.from_string(text), deferred
+
+
+def note_partition_for_cfn_lint(state_machine: sfn.StateMachine, partition: str) -> None:
+    """Tell cfn-lint why a non-``aws`` partition's task ARNs are right.
+
+    cfn-lint's Step Functions schema only accepts task resources of the ``aws`` partition (E3601),
+    but in China they must be ``aws-cn`` ones; asl-validator checks the definitions for both.
+    """
+    if partition == "aws":
+        return
+    resource = state_machine.node.default_child
+    assert isinstance(resource, CfnResource)
+    reason = f"Task resources are in the {partition} partition; cfn-lint's ASL schema knows only the aws one"
+    resource.add_metadata(
+        "cfn-lint", {"config": {"ignore_checks": ["E3601"], "ignore_reasons": {"E3601": reason}}}
+    )

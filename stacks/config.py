@@ -94,7 +94,7 @@ class NetworkConfig:
     With ``vpc_id`` the VPC is imported by attributes (no lookup): its private subnets and their
     AZs must be given, and it must already reach S3 and Secrets Manager (endpoints or NAT).
     Without it the app creates a small VPC (``vpc_cidr``, default 10.42.0.0/16) with isolated
-    private subnets in ``availability_zones`` (default ``<region>a`` and ``<region>b``), an S3
+    private subnets in the region's first two AZs, an S3
     gateway endpoint and interface endpoints for Secrets Manager and Glue. Database clients
     (the Glue connection and write-forecast) carry ``database_security_group_id``, a group the
     database accepts; without it the app creates one, which the database must then allow.
@@ -336,8 +336,10 @@ def _network(reader: _Reader) -> NetworkConfig:
             )
         if len(azs) != len(subnets):
             raise reader.fail("availabilityZones", "must list one AZ per private subnet, in the same order")
-    elif subnets:
-        raise reader.fail("vpcId", "is missing: privateSubnetIds only apply to an imported VPC")
+    elif subnets or azs:
+        raise reader.fail(
+            "vpcId", "is missing: privateSubnetIds and availabilityZones only apply to an imported VPC"
+        )
     return NetworkConfig(
         vpc_id=vpc_id,
         private_subnet_ids=subnets,

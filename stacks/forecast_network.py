@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import Annotations, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
 from constructs import Construct
@@ -27,6 +27,10 @@ class ForecastNetwork(Construct):
                 availability_zones=list(cfg.availability_zones),
                 private_subnet_ids=list(cfg.private_subnet_ids),
             )
+            Annotations.of(self).acknowledge_warning(
+                "@aws-cdk/aws-ec2:noSubnetRouteTableId",
+                "Imported subnets: nothing here reads or changes their route tables",
+            )
             self.subnets = [
                 ec2.Subnet.from_subnet_attributes(self, f"Subnet{i}", subnet_id=subnet, availability_zone=az)
                 for i, (subnet, az) in enumerate(
@@ -34,12 +38,11 @@ class ForecastNetwork(Construct):
                 )
             ]
         else:
-            azs = list(cfg.availability_zones) or [f"{region}a", f"{region}b"]
             vpc = ec2.Vpc(
                 self,
                 "Vpc",
                 ip_addresses=ec2.IpAddresses.cidr(cfg.vpc_cidr),
-                availability_zones=azs,
+                max_azs=2,
                 nat_gateways=0,
                 subnet_configuration=[
                     ec2.SubnetConfiguration(
@@ -80,6 +83,7 @@ class ForecastNetwork(Construct):
                 )
             self.vpc = vpc
             self.subnets = list(vpc.isolated_subnets)
+        self.imported = bool(cfg.vpc_id)
         if cfg.database_security_group_id:
             self.database_clients: ec2.ISecurityGroup = ec2.SecurityGroup.from_security_group_id(
                 self, "DatabaseClients", cfg.database_security_group_id, mutable=False

@@ -17,7 +17,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from stacks.alerts import Alerts
-from stacks.asl import definition_body, intrinsic_string, json_string
+from stacks.asl import intrinsic_string, json_string, note_partition_for_cfn_lint, state_machine_definition
 from stacks.bundling import bundled_code
 from stacks.config import EnvConfig, ForecastConfig
 from stacks.deepar import INFERENCE_CONFIG, deepar_image_uri
@@ -320,11 +320,12 @@ class ForecastPipeline(Construct):
             sagemaker_role_arn=self.sagemaker_role.role_arn,
             alerts_topic_arn=alerts.topic.topic_arn,
         )
+        definition, deferred = state_machine_definition(ASL_NAME, substitutions)
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",
-            definition_body=definition_body(ASL_NAME, substitutions),
-            definition_substitutions=substitutions,
+            definition_body=definition,
+            definition_substitutions=deferred,
             role=role,
             state_machine_type=sfn.StateMachineType.STANDARD,
             logs=sfn.LogOptions(
@@ -332,6 +333,7 @@ class ForecastPipeline(Construct):
             ),
             tracing_enabled=True,
         )
+        note_partition_for_cfn_lint(self.state_machine, stack.partition)
         acknowledge(
             role,
             findings=r"Resource::\*|Resource::<.*(GenerateDataset|WriteForecast).*\.Arn>:\*"

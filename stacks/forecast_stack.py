@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import CfnOutput, Fn, Stack
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
@@ -27,8 +27,11 @@ class ForecastStack(Stack):
         shared: SharedStack,
         **kwargs: Any,
     ) -> None:
+        assert env_config.forecast is not None
+        network = env_config.forecast.network
         super().__init__(scope, construct_id, **kwargs)
-        assert env_config.forecast is not None and shared.database_secret is not None
+        self._azs = list(network.availability_zones) or [Fn.select(i, Fn.get_azs()) for i in range(2)]
+        assert shared.database_secret is not None
         self.add_stack_dependency(
             shared, "the data bucket, alerts topic and database secret live in the shared stack"
         )
@@ -52,3 +55,8 @@ class ForecastStack(Stack):
         CfnOutput(self, "StateMachineArn", value=self.pipeline.state_machine.state_machine_arn)
         CfnOutput(self, "EtlJobName", value=self.etl.job_name)
         CfnOutput(self, "EtlWorkflowName", value=self.etl.workflow.ref)
+
+    @property
+    def availability_zones(self) -> list[str]:
+        """An imported VPC's configured AZs, else the region's first two (``Fn::GetAZs``): no lookup."""
+        return self._azs

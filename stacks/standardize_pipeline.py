@@ -21,7 +21,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from stacks.alerts import Alerts
-from stacks.asl import definition_body, intrinsic_string, json_string
+from stacks.asl import intrinsic_string, json_string, note_partition_for_cfn_lint, state_machine_definition
 from stacks.config import ECR_IMAGE_URI, EnvConfig, StandardizeConfig
 from stacks.nag import acknowledge
 from stacks.paths import LAMBDAS, PROCESSING
@@ -189,11 +189,12 @@ class StandardizePipeline(Construct):
             processing_role_arn=self.processing_role.role_arn,
             image_uri=image_uri,
         )
+        definition, deferred = state_machine_definition(ASL_NAME, substitutions)
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",
-            definition_body=definition_body(ASL_NAME, substitutions),
-            definition_substitutions=substitutions,
+            definition_body=definition,
+            definition_substitutions=deferred,
             role=state_machine_role,
             state_machine_type=sfn.StateMachineType.STANDARD,
             logs=sfn.LogOptions(
@@ -201,6 +202,7 @@ class StandardizePipeline(Construct):
             ),
             tracing_enabled=True,
         )
+        note_partition_for_cfn_lint(self.state_machine, stack.partition)
         acknowledge(
             state_machine_role,
             findings=rf"Resource::(\*|<.*GetBatchId.*\.Arn>:\*|arn:[-a-z]+:sagemaker:.*:processing-job/"

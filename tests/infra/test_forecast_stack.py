@@ -141,12 +141,24 @@ def test_deepar_image_and_hyperparameters_come_from_config(synthesized: Synthesi
     template = forecast(synthesized)
     cfg = synthesized.config
     _, sm = only(template.find_resources("AWS::StepFunctions::StateMachine"))
-    subs = sm["Properties"]["DefinitionSubstitutions"]
-    assert subs["DeepArImageUri"] == deepar_image_uri(cfg.region)
-    hp = json.loads(subs["HyperParameters"].replace("\\\\", "").replace('\\"', '"'))
-    assert hp == cfg.forecast.deepar.hyperparameters()  # type: ignore[union-attr]
-    assert subs["TrainingInstanceType"] == cfg.forecast.deepar.training_instance_type  # type: ignore[union-attr]
-    assert subs["TransformInstanceType"] == cfg.forecast.deepar.transform_instance_type  # type: ignore[union-attr]
+    states = json.loads(sm["Properties"]["DefinitionString"])["States"]
+    deepar = cfg.forecast.deepar  # type: ignore[union-attr]
+    train = states["Train"]["Parameters"]
+    assert train["AlgorithmSpecification"]["TrainingImage"] == deepar_image_uri(cfg.region)
+    assert states["CreateModel"]["Parameters"]["PrimaryContainer"]["Image"] == deepar_image_uri(cfg.region)
+    inner = train["HyperParameters.$"][len("States.StringToJson('") : -2]
+    assert json.loads(re.sub(r"\\(.)", r"\1", inner)) == deepar.hyperparameters()
+    assert train["ResourceConfig"]["InstanceType"] == deepar.training_instance_type
+    assert (
+        states["Transform"]["Parameters"]["TransformResources"]["InstanceType"]
+        == deepar.transform_instance_type
+    )
+    assert set(sm["Properties"]["DefinitionSubstitutions"]) == {
+        "GenerateDatasetFunctionArn",
+        "WriteForecastFunctionArn",
+        "SageMakerRoleArn",
+        "AlertsTopicArn",
+    }
 
 
 def test_china_uses_aws_cn_and_the_china_deepar_registry(china: Synthesized) -> None:
@@ -154,9 +166,11 @@ def test_china_uses_aws_cn_and_the_china_deepar_registry(china: Synthesized) -> 
     text = json.dumps(template.to_json())
     assert not re.search(r"arn:aws:", text)
     _, sm = only(template.find_resources("AWS::StepFunctions::StateMachine"))
-    subs = sm["Properties"]["DefinitionSubstitutions"]
-    assert subs["Partition"] == "aws-cn"
-    assert subs["DeepArImageUri"] == "390948362332.dkr.ecr.cn-north-1.amazonaws.com.cn/forecasting-deepar:1"
+    states = json.loads(sm["Properties"]["DefinitionString"])["States"]
+    assert states["Train"]["Resource"] == "arn:aws-cn:states:::sagemaker:createTrainingJob.sync"
+    image = states["Train"]["Parameters"]["AlgorithmSpecification"]["TrainingImage"]
+    assert image == "390948362332.dkr.ecr.cn-north-1.amazonaws.com.cn/forecasting-deepar:1"
+    assert sm["Metadata"]["cfn-lint"]["config"]["ignore_checks"] == ["E3601"]
 
 
 def test_unknown_region_is_a_synth_error() -> None:

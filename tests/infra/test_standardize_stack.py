@@ -105,18 +105,26 @@ def test_state_machine_logs_everything_traces_and_gets_config_values(synthesized
     cfg = synthesized.config
     assert props["LoggingConfiguration"]["Level"] == "ALL"
     assert props["TracingConfiguration"] == {"Enabled": True}
-    subs = props["DefinitionSubstitutions"]
-    assert subs["Partition"] == cfg.partition
-    assert subs["BucketName"] == cfg.data_bucket_name
-    assert subs["InstanceType"] == cfg.standardize.instance_type
-    assert subs["InstanceCount"] == str(cfg.standardize.instance_count)
-    assert subs["VolumeSizeGb"] == str(cfg.standardize.volume_size_gb)
-    assert subs["MaxRuntimeSeconds"] == str(cfg.standardize.max_runtime_seconds)
-    assert subs["OutputPrefix"] == cfg.standardize.output_prefix
     definition = json.loads(props["DefinitionString"])
-    assert definition["States"]["Standardize"]["Resource"] == (
-        "arn:${Partition}:states:::sagemaker:createProcessingJob.sync"
+    assert set(props["DefinitionSubstitutions"]) == {
+        "GetBatchIdFunctionArn",
+        "ProcessingRoleArn",
+        "ProcessingImageUri",
+    }
+    task = definition["States"]["Standardize"]
+    assert task["Resource"] == f"arn:{cfg.partition}:states:::sagemaker:createProcessingJob.sync"
+    params = task["Parameters"]
+    cluster = params["ProcessingResources"]["ClusterConfig"]
+    assert cluster["InstanceType"] == cfg.standardize.instance_type
+    assert cluster["InstanceCount.$"] == f"States.StringToJson('{cfg.standardize.instance_count}')"
+    assert cluster["VolumeSizeInGB.$"] == f"States.StringToJson('{cfg.standardize.volume_size_gb}')"
+    assert params["StoppingCondition"]["MaxRuntimeInSeconds.$"] == (
+        f"States.StringToJson('{cfg.standardize.max_runtime_seconds}')"
     )
+    output = params["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri.$"]
+    prefix = f"s3://{cfg.data_bucket_name}/{cfg.standardize.output_prefix}"
+    assert output == f"States.Format('{prefix}{{}}/', $.batch.batch_id)"
+    assert params["RoleArn"] == "${ProcessingRoleArn}"
 
 
 def test_processing_image_is_a_docker_asset_built_from_processing(dev: Synthesized) -> None:
@@ -138,7 +146,8 @@ def test_configured_image_uri_is_used_and_only_its_repository_is_pullable() -> N
     s = synthesize("dev", {"standardize": {"imageUri": uri}})
     template = s.template("standardize")
     _, sm = state_machine(template)
-    assert sm["Properties"]["DefinitionSubstitutions"]["ProcessingImageUri"] == uri
+    definition = json.loads(sm["Properties"]["DefinitionString"])
+    assert definition["States"]["Standardize"]["Parameters"]["AppSpecification"]["ImageUri"] == uri
     stmts = statements(template, "Standardize processing jobs")
     assert statement_for(stmts, "ecr:BatchGetImage")["Resource"] == (
         "arn:aws:ecr:us-east-1:123456789012:repository/team/standardize"
@@ -291,7 +300,8 @@ def test_china_uses_the_aws_cn_partition_everywhere(china: Synthesized) -> None:
         assert not re.search(r"arn:aws:", text), f"{unit}: literal aws-partition ARN in the china template"
         assert "amazonaws.com.cn" not in text or "amazonaws.com" in text
     _, sm = state_machine(china.template("standardize"))
-    assert sm["Properties"]["DefinitionSubstitutions"]["Partition"] == "aws-cn"
+    resource = json.loads(sm["Properties"]["DefinitionString"])["States"]["GetBatchId"]["Resource"]
+    assert resource == "arn:aws-cn:states:::lambda:invoke"
 
 
 def test_every_nag_acknowledgment_has_a_reason_and_every_acceptance_is_used(synthesized: Synthesized) -> None:
