@@ -287,8 +287,10 @@ class _Reader:
 
     def prefix(self, key: str, default: str) -> str:
         value = self.string(key, default)
-        if not value.endswith("/") or value.startswith("/") or "*" in value:
-            raise self.fail(key, f"must be an S3 key prefix ending in '/', got {value!r}")
+        if not value.endswith("/") or value.startswith("/") or set(value) & set("*'{}\\\""):
+            raise self.fail(
+                key, f"must be an S3 prefix ending in '/', without * ' {{ }} \\ or \", got {value!r}"
+            )
         return value
 
     def child(self, key: str) -> _Reader:

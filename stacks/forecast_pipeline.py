@@ -17,7 +17,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from stacks.alerts import Alerts
-from stacks.asl import intrinsic_string, json_string, note_partition_for_cfn_lint, state_machine_definition
+from stacks.asl import json_string, note_partition_for_cfn_lint, state_machine_definition
 from stacks.bundling import bundled_code
 from stacks.config import EnvConfig, ForecastConfig
 from stacks.deepar import INFERENCE_CONFIG, deepar_image_uri
@@ -81,7 +81,7 @@ def forecast_substitutions(
         "SageMakerRoleArn": sagemaker_role_arn,
         "AlertsTopicArn": alerts_topic_arn,
         "DeepArImageUri": deepar_image_uri(env.region),
-        "HyperParameters": intrinsic_string(json.dumps(deepar.hyperparameters(), sort_keys=True)),
+        **{_camel(key): json_string(value) for key, value in deepar.hyperparameters().items()},
         "InferenceConfig": json_string(json.dumps(INFERENCE_CONFIG)),
         "TrainingInstanceType": json_string(deepar.training_instance_type),
         "TrainingInstanceCount": str(deepar.training_instance_count),
@@ -90,6 +90,10 @@ def forecast_substitutions(
         "TransformInstanceType": json_string(deepar.transform_instance_type),
         "TransformInstanceCount": str(deepar.transform_instance_count),
     }
+
+
+def _camel(name: str) -> str:
+    return "".join(part.title() for part in name.split("_"))
 
 
 class ForecastPipeline(Construct):

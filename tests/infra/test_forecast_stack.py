@@ -146,8 +146,7 @@ def test_deepar_image_and_hyperparameters_come_from_config(synthesized: Synthesi
     train = states["Train"]["Parameters"]
     assert train["AlgorithmSpecification"]["TrainingImage"] == deepar_image_uri(cfg.region)
     assert states["CreateModel"]["Parameters"]["PrimaryContainer"]["Image"] == deepar_image_uri(cfg.region)
-    inner = train["HyperParameters.$"][len("States.StringToJson('") : -2]
-    assert json.loads(re.sub(r"\\(.)", r"\1", inner)) == deepar.hyperparameters()
+    assert train["HyperParameters"] == deepar.hyperparameters()
     assert train["ResourceConfig"]["InstanceType"] == deepar.training_instance_type
     assert (
         states["Transform"]["Parameters"]["TransformResources"]["InstanceType"]

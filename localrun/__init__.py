@@ -1,0 +1,1 @@
+"""Offline runner: the project's state machines, Lambdas and processing code on a laptop."""

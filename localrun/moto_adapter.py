@@ -1,0 +1,569 @@
+"""moto's Step Functions interpreter with Lambda and SageMaker tasks bound to local Python code.
+
+``offline_aws(region)`` starts ``mock_aws`` with ``execute_state_machine=True`` and
+``lambda.use_docker=False``. For its duration only, it patches these internals of moto 5.2.5
+(all under ``moto.stepfunctions.parser.asl``; moto is pinned, and the tests fail if they move):
+
+- ``component.state.exec.state_task.lambda_eval_utils._invoke_lambda_function``: the one call that
+  ``lambda:invoke`` and plain function-ARN tasks make to Lambda. A bound function runs
+  in-process. An unbound one goes to moto's Lambda, but only if moto has that function: moto's
+  Lambda without Docker "succeeds" for any name, while AWS fails with
+  ``Lambda.ResourceNotFoundException``.
+- ``component.state.exec.state_task.state_task_factory.state_task_service_for``: moto maps
+  ``sagemaker`` to a pass-through that cannot do ``.sync``. For ``sagemaker`` it now returns
+  ``_SageMakerTask``, which calls the bound handler. Every other service (``sns:publish``
+  included) is moto's own.
+- ``component.common.retry.retrier_decl.time``: ``Retry`` waits go to ``OfflineAws.retry_delays``
+  and are not slept. The number of attempts does not change.
+- ``parse.intrinsic.intrinsic_parser.IntrinsicParser.parse`` and
+  ``parse.intrinsic.preprocessor.Preprocessor._replace_escaped_characters`` (unless
+  ``fix_intrinsic_escapes=False``): moto parses an intrinsic call from the raw JSON text, so
+  the escapes that AWS requires in its string literals (backslash before ``'``, ``{``, ``}``,
+  backslash) break. ``States.StringToJson('\\{...\\}')``, as ``stacks.asl.intrinsic_string``
+  writes it, fails with States.Runtime. These patches JSON-decode the call first, and they read the
+  four escapes as AWS does.
+
+Inside the mock, boto3's default session is one whose botocore model loader is shared by every
+``offline_aws``: each mock otherwise re-parses botocore's JSON models (0.1-0.3 s).
+
+Lambda: the task result is ``{"ExecutedVersion": "$LATEST", "Payload": <return value>,
+"StatusCode": 200}``. When the function raises, the task fails as a Lambda function error does on
+AWS: Error is the exception class name, and Cause is the JSON text ``{"errorMessage",
+"errorType", "requestId", "stackTrace"}``. A return value that is not JSON fails with
+``Runtime.MarshalError``.
+
+SageMaker: a ``.sync`` task returns the handler's Describe*-like dict. The job's name, ARN, end time
+(epoch ms) and status (``Completed``) are filled in when missing. A ``Failed`` or ``Stopped`` status
+fails the task with Error ``States.TaskFailed``, and the Cause is the Describe* output as JSON. That
+is how Step Functions reports a failed ``.sync`` job. moto's Glue, Batch, ECS and nested-execution
+``.sync`` code does the same; it was ported from LocalStack, whose tests are recorded against AWS.
+This was not checked against a live account. ``SageMaker.*`` errors come only from a rejected
+Create* call. A ``.sync`` handler that raises is a job that failed with ``FailureReason:
+"AlgorithmError: <Type>: <message>"``. A crash of the job's own code looks like that on AWS. It is
+logged with its traceback and not retried. A request-response task (``createModel``) whose handler
+raises fails like a rejected API call: Error ``SageMaker.AmazonSageMakerException``, Cause
+``"<Type>: <message> (Service: AmazonSageMaker; Status Code: 400; Error Code: ValidationException;
+...)"``. A task with no bound handler, or a handler result that breaks the contract, fails with
+``States.Runtime``, and the cause says what to fix.
+
+Differences from AWS that remain (the tests pin each one, so a moto upgrade that changes one shows):
+
+- ``States.ALL`` also catches ``States.Runtime``; on AWS nothing catches it.
+- A Choice rule on a missing field is false, so the Default is taken; AWS fails with States.Runtime.
+- ``States.Format`` uses Python's ``str.format``, so a template with literal braces (escaped or
+  not) fails with States.Runtime.
+- ``StartExecution`` without a name gives ``$$.Execution.Name`` = null (AWS generates a UUID);
+  ``OfflineAws.run`` always passes a name.
+- ``Wait`` states really wait.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import logging
+import re
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager, suppress
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final, Literal, cast
+from unittest import mock
+
+import boto3
+import botocore.loaders
+import botocore.session
+from moto import mock_aws
+from moto.core.config import DefaultConfig
+from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+    FailureEvent,
+    FailureEventException,
+)
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+    StatesErrorNameType,
+)
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import (
+    lambda_eval_utils,
+    state_task_factory,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.credentials import StateCredentials
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+    state_task_service_callback,
+    state_task_service_factory,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import (
+    ResourceCondition,
+    ResourceRuntimePart,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
+    StateTaskService,
+)
+from moto.stepfunctions.parser.asl.eval.environment import Environment
+from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+from moto.stepfunctions.parser.asl.parse.intrinsic import intrinsic_parser
+from moto.stepfunctions.parser.asl.parse.intrinsic import preprocessor as intrinsic_preprocessor
+from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
+from moto.utilities.utils import get_partition
+
+LOG = logging.getLogger(__name__)
+
+MOTO_CONFIG: Final[DefaultConfig] = {
+    "stepfunctions": {"execute_state_machine": True},
+    "lambda": {"use_docker": False},
+}
+
+SageMakerKind = Literal["processing", "training", "transform", "model"]
+LambdaFunction = Callable[[Any], Any]
+SageMakerHandler = Callable[[dict[str, Any]], Mapping[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class _Kind:
+    action: str  # the API action in the task Resource
+    noun: str  # "ProcessingJob": ProcessingJobName, ProcessingJobArn, ProcessingJobStatus
+    arn_type: str
+    end_time: str | None  # the Describe* end-time field; None for a model
+
+
+_KINDS: Final[dict[str, _Kind]] = {
+    "processing": _Kind("createProcessingJob", "ProcessingJob", "processing-job", "ProcessingEndTime"),
+    "training": _Kind("createTrainingJob", "TrainingJob", "training-job", "TrainingEndTime"),
+    "transform": _Kind("createTransformJob", "TransformJob", "transform-job", "TransformEndTime"),
+    "model": _Kind("createModel", "Model", "model", None),
+}
+_KIND_OF_ACTION: Final[dict[str, str]] = {k.action.lower(): name for name, k in _KINDS.items()}
+_FAILED_STATUSES: Final[frozenset[str]] = frozenset({"Failed", "Stopped"})
+
+
+@dataclass(frozen=True)
+class StateEvent:
+    """A state entered or exited; ``seconds`` is the time since it was entered (None on entry)."""
+
+    name: str
+    phase: Literal["entered", "exited"]
+    timestamp: datetime
+    seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    """One visit of a state; ``exited``/``seconds`` are None for a state that never exits (Fail)."""
+
+    name: str
+    entered: datetime
+    exited: datetime | None
+    seconds: float | None
+
+
+@dataclass(frozen=True)
+class ExecutionResult:
+    """The end of an execution, from DescribeExecution and GetExecutionHistory."""
+
+    execution_arn: str
+    status: str  # SUCCEEDED, FAILED, TIMED_OUT or ABORTED
+    output: Any  # the parsed output JSON; None unless SUCCEEDED
+    error: str | None
+    cause: str | None
+    path: tuple[str, ...]  # names of the states entered, in order
+    steps: tuple[Step, ...]
+    events: tuple[dict[str, Any], ...]  # the raw history events
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "SUCCEEDED"
+
+
+class OfflineAws:
+    """The handle that ``offline_aws`` yields; create it only through ``offline_aws``."""
+
+    def __init__(self, region: str) -> None:
+        self.region = region
+        self.partition: str = get_partition(region)
+        self.retry_delays: list[float] = []  # every Retry wait that was skipped, in seconds
+        self._lambdas: dict[str, LambdaFunction] = {}
+        self._sagemaker: dict[str, SageMakerHandler] = {}
+        self._clients: dict[str, Any] = {}
+
+    # -- bindings -------------------------------------------------------------------------------
+
+    def bind_lambda(self, function: str, fn: LambdaFunction) -> None:
+        """Run ``fn(payload)`` for tasks invoking ``function`` (an ARN or a name; matched by name)."""
+        self._lambdas[_function_name(function)] = fn
+
+    def bind_sagemaker(self, kind: SageMakerKind, handler: SageMakerHandler) -> None:
+        """Run ``handler(parameters)`` for ``sagemaker:<create action>`` tasks of ``kind``.
+
+        ``parameters`` are the task's resolved Parameters. For a job, return its Describe* dict
+        (status ``Failed``/``Stopped`` with a ``FailureReason`` fails the task); for ``model``,
+        return ``{"ModelArn": ...}`` or None.
+        """
+        if kind not in _KINDS:
+            raise ValueError(f"unknown SageMaker kind {kind!r}; expected one of {sorted(_KINDS)}")
+        self._sagemaker[kind] = handler
+
+    # -- AWS helpers ----------------------------------------------------------------------------
+
+    def client(self, service: str) -> Any:
+        """A boto3 client of the mocked ``service`` in this region (one per service)."""
+        if service not in self._clients:
+            self._clients[service] = boto3.client(service, region_name=self.region)
+        return self._clients[service]
+
+    def create_state_machine(
+        self, name: str, definition: Mapping[str, Any] | str, role_arn: str | None = None
+    ) -> str:
+        """Create a STANDARD state machine and return its ARN; the role defaults to a dummy one."""
+        text = definition if isinstance(definition, str) else json.dumps(definition)
+        role = role_arn or f"arn:{self.partition}:iam::123456789012:role/offline-states"
+        response = self.client("stepfunctions").create_state_machine(name=name, definition=text, roleArn=role)
+        return str(response["stateMachineArn"])
+
+    def run(
+        self,
+        state_machine_arn: str,
+        execution_input: Any = None,
+        *,
+        name: str | None = None,
+        timeout: float = 30.0,
+        poll_interval: float = 0.005,
+        on_state: Callable[[StateEvent], None] | None = None,
+    ) -> ExecutionResult:
+        """Start an execution and wait for its end.
+
+        ``execution_input`` is serialized as JSON (None: ``{}``); ``name`` defaults to a UUID.
+        ``on_state`` sees every state entry and exit while the execution runs, within one
+        ``poll_interval``. After ``timeout`` seconds the execution is stopped and TimeoutError raised.
+        """
+        sfn = self.client("stepfunctions")
+        execution_arn = str(
+            sfn.start_execution(
+                stateMachineArn=state_machine_arn,
+                name=name or str(uuid.uuid4()),
+                input=json.dumps({} if execution_input is None else execution_input),
+            )["executionArn"]
+        )
+        deadline = time.monotonic() + timeout
+        reported = 0
+        entered: dict[str, datetime] = {}
+        while True:
+            description = sfn.describe_execution(executionArn=execution_arn)
+            events = _history(sfn, execution_arn)
+            if on_state is not None:
+                for event in events[reported:]:
+                    state_event = _state_event(event, entered)
+                    if state_event is not None:
+                        on_state(state_event)
+                reported = len(events)
+            if description["status"] != "RUNNING":
+                break
+            if time.monotonic() > deadline:
+                sfn.stop_execution(executionArn=execution_arn, error="Timeout", cause="offline run timed out")
+                path = [e.name for e in _state_events(events) if e.phase == "entered"]
+                raise TimeoutError(f"{execution_arn} still running after {timeout}s; path so far {path}")
+            time.sleep(poll_interval)
+        output = description.get("output")
+        state_events = _state_events(events)
+        return ExecutionResult(
+            execution_arn=execution_arn,
+            status=str(description["status"]),
+            output=None if output is None else json.loads(output),
+            error=description.get("error"),
+            cause=description.get("cause"),
+            path=tuple(e.name for e in state_events if e.phase == "entered"),
+            steps=_steps(state_events),
+            events=tuple(events),
+        )
+
+    # -- patched moto internals -----------------------------------------------------------------
+
+    def _invoke_lambda(self, parameters: dict[str, Any], region: str, state_credentials: Any) -> Any:
+        fn = self._lambdas.get(_function_name(str(parameters.get("FunctionName", ""))))
+        if fn is None:
+            # moto's Lambda without Docker "succeeds" for any name: fail like AWS for a missing function.
+            boto_client_for(region, "lambda", state_credentials).get_function(
+                FunctionName=parameters["FunctionName"]
+            )
+            return _ORIGINAL_INVOKE_LAMBDA(
+                parameters=parameters, region=region, state_credentials=state_credentials
+            )
+        raw = parameters.get("Payload")
+        payload = json.loads(raw) if raw else {}
+        response: dict[str, Any] = {"ExecutedVersion": "$LATEST", "StatusCode": 200}
+        try:
+            result = fn(payload)
+        except Exception as exc:
+            frames = traceback.extract_tb(exc.__traceback__)[1:]  # drop this adapter's frame
+            error = _lambda_error(type(exc).__name__, str(exc), traceback.format_list(frames))
+            return {**response, "FunctionError": "Unhandled", "Payload": error}
+        try:
+            response["Payload"] = json.loads(json.dumps(result))
+        except (TypeError, ValueError) as exc:
+            error = _lambda_error("Runtime.MarshalError", f"Unable to marshal response: {exc}", [])
+            return {**response, "FunctionError": "Unhandled", "Payload": error}
+        return response
+
+    def _service_for(self, service_name: str) -> StateTaskService:
+        if service_name == "sagemaker":
+            return _SageMakerTask(self._sagemaker)
+        return state_task_service_factory.state_task_service_for(service_name)
+
+
+_ORIGINAL_INVOKE_LAMBDA: Final = lambda_eval_utils._invoke_lambda_function
+
+
+@functools.cache
+def _shared_loader() -> botocore.loaders.Loader:
+    return botocore.loaders.create_loader()
+
+
+class _NoSleep:
+    """Stands in for the ``time`` module of moto's retrier: records the delay, returns at once."""
+
+    def __init__(self, delays: list[float]) -> None:
+        self._delays = delays
+
+    def sleep(self, seconds: float) -> None:
+        self._delays.append(seconds)
+
+
+_ORIGINAL_INTRINSIC_PARSE: Final = intrinsic_parser.IntrinsicParser.parse
+_ORIGINAL_UNESCAPE: Final = intrinsic_preprocessor.Preprocessor._replace_escaped_characters
+_INTRINSIC_ESCAPES: Final = frozenset("'{}\\")
+
+
+def _parse_intrinsic_value(src: str) -> Any:
+    """moto gets the intrinsic call as raw JSON text; give it the JSON-decoded value AWS parses."""
+    with suppress(ValueError):
+        src = json.loads(f'"{src}"')
+    return _ORIGINAL_INTRINSIC_PARSE(src)
+
+
+def _unescape_intrinsic(match: re.Match[str]) -> str:
+    """Escaped ``'``, ``{``, ``}`` and backslash stand for themselves, as on AWS; the rest as moto does."""
+    char = match.group(1)
+    return char if char in _INTRINSIC_ESCAPES else str(_ORIGINAL_UNESCAPE(match))
+
+
+@contextmanager
+def offline_aws(region: str = "us-east-1", *, fix_intrinsic_escapes: bool = True) -> Iterator[OfflineAws]:
+    """Mock AWS in ``region`` (default us-east-1) with local Lambda/SageMaker bindings; undone on exit.
+
+    ``fix_intrinsic_escapes`` (default True) makes moto read escapes in intrinsic-function string
+    literals as AWS does; False leaves moto's own behaviour (see the module docstring).
+    """
+    aws = OfflineAws(region)
+    with ExitStack() as stack:
+        stack.enter_context(mock_aws(config=MOTO_CONFIG))
+        # A default session whose botocore models are parsed once per process, not once per mock.
+        session = botocore.session.Session()
+        session.register_component("data_loader", _shared_loader())
+        stack.enter_context(
+            mock.patch.object(boto3, "DEFAULT_SESSION", boto3.Session(botocore_session=session))
+        )
+        stack.enter_context(
+            mock.patch.object(lambda_eval_utils, "_invoke_lambda_function", aws._invoke_lambda)
+        )
+        stack.enter_context(mock.patch.object(state_task_factory, "state_task_service_for", aws._service_for))
+        stack.enter_context(mock.patch.object(retrier_decl, "time", _NoSleep(aws.retry_delays)))
+        if fix_intrinsic_escapes:
+            parser, unescaper = intrinsic_parser.IntrinsicParser, intrinsic_preprocessor.Preprocessor
+            stack.enter_context(mock.patch.object(parser, "parse", staticmethod(_parse_intrinsic_value)))
+            stack.enter_context(
+                mock.patch.object(unescaper, "_replace_escaped_characters", staticmethod(_unescape_intrinsic))
+            )
+        yield aws
+
+
+class _SageMakerTask(state_task_service_callback.StateTaskServiceCallback):
+    """``arn:<partition>:states:::sagemaker:<action>[.sync]`` run by a bound handler."""
+
+    def __init__(self, handlers: Mapping[str, SageMakerHandler]) -> None:
+        super().__init__(
+            supported_integration_patterns=cast("set[ResourceCondition]", {ResourceCondition.Sync})
+        )
+        self._handlers = handlers
+
+    def _validate_service_integration_is_supported(self) -> None:
+        kind = _KIND_OF_ACTION.get(self.resource.api_action.lower())
+        condition = self.resource.condition
+        if (
+            kind is None
+            or condition not in (None, ResourceCondition.Sync)
+            or (kind == "model" and condition is not None)
+        ):
+            raise ValueError(f"offline SageMaker supports no task {self.resource.resource_arn}")
+
+    def _eval_service_task(
+        self,
+        env: Environment,
+        resource_runtime_part: ResourceRuntimePart,
+        normalised_parameters: dict[str, Any],
+        state_credentials: StateCredentials,
+    ) -> None:
+        kind = _KINDS[_KIND_OF_ACTION[self.resource.api_action.lower()]]
+        name = str(normalised_parameters.get(f"{kind.noun}Name", ""))
+        arn = self._arn(kind, name, resource_runtime_part)
+        if self.resource.condition == ResourceCondition.Sync:
+            env.stack.append({f"{kind.noun}Arn": arn})  # the Create* response; the job runs in the sync step
+            return
+        handler = self._handler(kind)
+        try:
+            result = dict(handler(copy.deepcopy(normalised_parameters)) or {})
+        except Exception as exc:
+            LOG.warning("SageMaker %s handler raised", kind.action, exc_info=True)
+            raise self._failure(
+                env,
+                "SageMaker.AmazonSageMakerException",
+                f"{type(exc).__name__}: {exc} (Service: AmazonSageMaker; Status Code: 400; "
+                f"Error Code: ValidationException; Request ID: {uuid.uuid4()}; Proxy: null)",
+            ) from exc
+        env.stack.append({f"{kind.noun}Arn": result.get(f"{kind.noun}Arn", arn)})
+
+    def _eval_integration_pattern(
+        self,
+        env: Environment,
+        resource_runtime_part: ResourceRuntimePart,
+        normalised_parameters: dict[str, Any],
+        state_credentials: StateCredentials,
+    ) -> None:
+        created: dict[str, Any] = env.stack.pop()
+        kind = _KINDS[_KIND_OF_ACTION[self.resource.api_action.lower()]]
+        name = str(normalised_parameters.get(f"{kind.noun}Name", ""))
+        status_key = f"{kind.noun}Status"
+        now_ms = int(time.time() * 1000)
+        handler = self._handler(kind)
+        try:
+            result = dict(handler(copy.deepcopy(normalised_parameters)) or {})
+        except Exception as exc:
+            LOG.warning("SageMaker %s handler raised", kind.action, exc_info=True)
+            result = {status_key: "Failed", "FailureReason": f"AlgorithmError: {type(exc).__name__}: {exc}"}
+        describe = {
+            f"{kind.noun}Name": name,
+            f"{kind.noun}Arn": created[f"{kind.noun}Arn"],
+            status_key: "Completed",
+            **result,
+        }
+        status = describe[status_key]
+        if kind.end_time is not None:
+            describe.setdefault(kind.end_time, now_ms)
+        if status in _FAILED_STATUSES:
+            raise self._failure(
+                env,
+                StatesErrorNameType.StatesTaskFailed.to_name(),
+                json.dumps(describe, separators=(",", ":")),
+            )
+        if status != "Completed":
+            raise ValueError(
+                f"offline SageMaker {kind.action} handler returned {status_key}={status!r}; "
+                f"a finished job is Completed, Failed or Stopped"
+            )
+        if kind.noun == "TrainingJob" and not describe.get("ModelArtifacts", {}).get("S3ModelArtifacts"):
+            raise ValueError(
+                "offline SageMaker createTrainingJob handler returned no ModelArtifacts.S3ModelArtifacts"
+            )
+        env.stack.append(describe)
+
+    def _handler(self, kind: _Kind) -> SageMakerHandler:
+        name = _KIND_OF_ACTION[kind.action.lower()]
+        handler = self._handlers.get(name)
+        if handler is None:
+            raise ValueError(
+                f"no offline handler for {self.resource.resource_arn}; call bind_sagemaker({name!r}, ...)"
+            )
+        return handler
+
+    def _arn(self, kind: _Kind, name: str, runtime: ResourceRuntimePart) -> str:
+        partition = self.resource.partition or "aws"
+        return f"arn:{partition}:sagemaker:{runtime.region}:{runtime.account}:{kind.arn_type}/{name.lower()}"
+
+    def _failure(self, env: Environment, error: str, cause: str) -> FailureEventException:
+        error_name = (
+            StatesErrorName(typ=StatesErrorNameType.StatesTaskFailed)
+            if error == StatesErrorNameType.StatesTaskFailed.to_name()
+            else CustomErrorName(error)
+        )
+        return FailureEventException(
+            FailureEvent(
+                env=env,
+                error_name=error_name,
+                event_type=HistoryEventType.TaskFailed,
+                event_details=cast(
+                    EventDetails,
+                    {
+                        "taskFailedEventDetails": TaskFailedEventDetails(
+                            error=error,
+                            cause=cause,
+                            resource=self._get_sfn_resource(),
+                            resourceType=self._get_sfn_resource_type(),
+                        )
+                    },
+                ),
+            )
+        )
+
+
+def _function_name(function: str) -> str:
+    """``name`` of a Lambda ARN, partial ARN (``account:function:name``) or ``name[:qualifier]``."""
+    if ":function:" in function:
+        function = function.split(":function:", 1)[1]
+    return function.split(":", 1)[0]
+
+
+def _lambda_error(error_type: str, message: str, stack: list[str]) -> dict[str, Any]:
+    return {
+        "errorMessage": message,
+        "errorType": error_type,
+        "requestId": str(uuid.uuid4()),
+        "stackTrace": stack,
+    }
+
+
+def _history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"executionArn": execution_arn}
+    while True:
+        page = sfn.get_execution_history(**kwargs)
+        events.extend(page["events"])
+        if not page.get("nextToken"):
+            return events
+        kwargs["nextToken"] = page["nextToken"]
+
+
+def _state_event(event: Mapping[str, Any], entered: dict[str, datetime]) -> StateEvent | None:
+    """The StateEvent of a history event (None for other events); ``entered`` tracks entry times."""
+    kind = str(event["type"])
+    if kind.endswith("StateEntered"):
+        name = event["stateEnteredEventDetails"]["name"]
+        entered[name] = event["timestamp"]
+        return StateEvent(name, "entered", event["timestamp"])
+    if kind.endswith("StateExited"):
+        name = event["stateExitedEventDetails"]["name"]
+        start = entered.pop(name, None)
+        seconds = None if start is None else (event["timestamp"] - start).total_seconds()
+        return StateEvent(name, "exited", event["timestamp"], seconds)
+    return None
+
+
+def _state_events(events: list[dict[str, Any]]) -> list[StateEvent]:
+    entered: dict[str, datetime] = {}
+    return [e for e in (_state_event(event, entered) for event in events) if e is not None]
+
+
+def _steps(state_events: list[StateEvent]) -> tuple[Step, ...]:
+    steps: list[Step] = []
+    open_steps: dict[str, int] = {}
+    for event in state_events:
+        if event.phase == "entered":
+            open_steps[event.name] = len(steps)
+            steps.append(Step(event.name, event.timestamp, None, None))
+        elif (index := open_steps.pop(event.name, None)) is not None:
+            steps[index] = Step(event.name, steps[index].entered, event.timestamp, event.seconds)
+    return tuple(steps)
