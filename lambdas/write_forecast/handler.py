@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any
 from urllib.parse import urlparse
 
 import boto3
-from forecast_repository import MySQLForecastRepository, validate_table_name
+from forecast_repository import ForecastRepository, MySQLForecastRepository, validate_table_name
 from forecast_rows import ConfigurationError, MalformedForecast, forecast_rows, parse_prediction_length
 from mysql_connection import connection_factory, get_db_secret
 
@@ -49,23 +50,30 @@ def read_s3_text(s3: Any, uri: str) -> str:
         raise MalformedForecast(f"{uri} is not UTF-8: {exc}") from None
 
 
-def _required(name: str) -> str:
-    value = os.environ.get(name, "").strip()
+def _required(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "").strip()
     if not value:
         raise ConfigurationError(f"environment variable {name} is not set")
     return value
 
 
-def handler(event: dict[str, Any], _context: object = None) -> dict[str, Any]:
+def write_forecast(
+    s3: Any,
+    event: Any,
+    repository_for: Callable[[str], ForecastRepository],
+    env: Mapping[str, str],
+) -> dict[str, Any]:
+    """Read the run's forecast, validate it whole, then write it through ``repository_for(table)``.
+
+    ``env`` holds ``FORECAST_TABLE``, ``TIME_FREQ`` (1H) and ``PREDICTION_LENGTH`` (168). The
+    offline runner calls this with its own repository; the handler with MySQL's.
+    """
     dataset = event.get("dataset") if isinstance(event, dict) else None
     if not isinstance(dataset, dict) or not all(k in dataset for k in _DATASET_KEYS):
         raise ConfigurationError("expected {'dataset': {'run_id', 'series_uri', 'forecast_uri', ...}}")
-    secret_id = _required("SECRET_ID")
-    table = validate_table_name(_required("FORECAST_TABLE"))
-    freq = os.environ.get("TIME_FREQ", "").strip() or "1H"
-    prediction_length = parse_prediction_length(os.environ.get("PREDICTION_LENGTH"))
-
-    s3 = _s3()
+    table = validate_table_name(_required(env, "FORECAST_TABLE"))
+    freq = env.get("TIME_FREQ", "").strip() or "1H"
+    prediction_length = parse_prediction_length(env.get("PREDICTION_LENGTH"))
     series_uri, forecast_uri = dataset["series_uri"], dataset["forecast_uri"]
     rows = forecast_rows(
         read_s3_text(s3, series_uri),
@@ -76,8 +84,17 @@ def handler(event: dict[str, Any], _context: object = None) -> dict[str, Any]:
         prediction_length=prediction_length,
         run_id=str(dataset["run_id"]),
     )
-    get_db_secret(secret_id)  # an unusable secret fails here, as InvalidSecret
-    repository = MySQLForecastRepository(connection_factory(secret_id), table)
-    written = repository.write(rows)
+    written = repository_for(table).write(rows)
     LOG.info("run %s: wrote %d forecast rows to %s", dataset["run_id"], written, table)
     return {"rows": written}
+
+
+def handler(event: dict[str, Any], _context: object = None) -> dict[str, Any]:
+    """The Lambda: MySQL credentials from the secret ``SECRET_ID`` (cached per container)."""
+    secret_id = _required(os.environ, "SECRET_ID")
+
+    def mysql(table: str) -> ForecastRepository:
+        get_db_secret(secret_id)  # an unusable secret fails here, as InvalidSecret
+        return MySQLForecastRepository(connection_factory(secret_id), table)
+
+    return write_forecast(_s3(), event, mysql, os.environ)
