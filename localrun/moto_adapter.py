@@ -236,11 +236,9 @@ class OfflineAws:
         poll_interval: float = 0.005,
         on_state: Callable[[StateEvent], None] | None = None,
     ) -> ExecutionResult:
-        """Start an execution and wait for its end.
+        """Start an execution and :meth:`wait` for its end.
 
         ``execution_input`` is serialized as JSON (None: ``{}``); ``name`` defaults to a UUID.
-        ``on_state`` sees every state entry and exit while the execution runs, within one
-        ``poll_interval``. After ``timeout`` seconds the execution is stopped and TimeoutError raised.
         """
         sfn = self.client("stepfunctions")
         execution_arn = str(
@@ -250,6 +248,22 @@ class OfflineAws:
                 input=json.dumps({} if execution_input is None else execution_input),
             )["executionArn"]
         )
+        return self.wait(execution_arn, timeout=timeout, poll_interval=poll_interval, on_state=on_state)
+
+    def wait(
+        self,
+        execution_arn: str,
+        *,
+        timeout: float = 30.0,
+        poll_interval: float = 0.005,
+        on_state: Callable[[StateEvent], None] | None = None,
+    ) -> ExecutionResult:
+        """Wait for a started execution to end (default at most 30 s) and return its result.
+
+        ``on_state`` sees every state entry and exit while the execution runs, within one
+        ``poll_interval``. After ``timeout`` seconds the execution is stopped and TimeoutError raised.
+        """
+        sfn = self.client("stepfunctions")
         deadline = time.monotonic() + timeout
         reported = 0
         entered: dict[str, datetime] = {}

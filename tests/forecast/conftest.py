@@ -16,12 +16,12 @@ from types import ModuleType
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-for _sub in ("tests", "lambdas/generate_dataset", "lambdas/write_forecast", "processing"):
+for _sub in ("lambdas/generate_dataset", "lambdas/write_forecast", "processing"):
     _path = str(ROOT / _sub)
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
-from mysql_server import MySQLDatabase, MySQLServer, mysql_database, mysql_server  # noqa: E402
+from tests.mysql_server import MySQLDatabase, MySQLServer, mysql_database, mysql_server  # noqa: E402
 
 __all__ = ["MySQLDatabase", "MySQLServer", "mysql_database", "mysql_server"]
 

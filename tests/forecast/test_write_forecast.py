@@ -22,7 +22,8 @@ from forecast_rows import ForecastRow, MalformedForecast
 from hypothesis import given
 from hypothesis import strategies as st
 from moto import mock_aws
-from mysql_server import MySQLDatabase
+
+from tests.mysql_server import MySQLDatabase
 
 BUCKET = "forecast-test-bucket"
 RUN = "run-0001"

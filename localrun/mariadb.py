@@ -1,0 +1,266 @@
+"""A MySQL/MariaDB server to use: one given by URL, or a throwaway MariaDB started here.
+
+``parse_mysql_url("mysql://user:pass@host:port/db")`` describes a server to use as it is.
+``ThrowawayMariaDB.from_path().start()`` runs ``mariadb-install-db`` into a temporary data
+directory and ``mariadbd`` on 127.0.0.1 at a free port (socket in that directory), creates a user
+with a random password, and ``stop()`` ends it by its PID and deletes the directory. Used by the
+database tests and by the offline runner.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import pymysql
+
+#: Where distributions put the server binaries when they are not on PATH.
+_SBIN_DIRS = ("/usr/sbin", "/usr/local/sbin", "/usr/libexec", "/usr/local/mysql/bin")
+START_TIMEOUT = 60.0
+STOP_TIMEOUT = 30.0
+
+
+class ServerUnavailable(RuntimeError):
+    """No MySQL/MariaDB server can be had."""
+
+
+@dataclass(frozen=True)
+class MySQLServer:
+    """How to reach a server with a user allowed to create databases."""
+
+    host: str
+    port: int
+    user: str
+    password: str = field(repr=False)
+    database: str | None = None
+
+    def connect(self, database: str | None = None, **options: Any) -> pymysql.Connection:
+        params: dict[str, Any] = {
+            "host": self.host,
+            "port": self.port,
+            "user": self.user,
+            "password": self.password,
+            "charset": "utf8mb4",
+            "connect_timeout": 5,
+            "autocommit": True,
+        }
+        if database or self.database:
+            params["database"] = database or self.database
+        params.update(options)
+        return pymysql.connect(**params)
+
+
+@dataclass(frozen=True)
+class MySQLDatabase:
+    """One test's database on ``server``."""
+
+    server: MySQLServer
+    name: str
+
+    def connect(self, **options: Any) -> pymysql.Connection:
+        return self.server.connect(self.name, **options)
+
+    def secret(self) -> dict[str, Any]:
+        """An RDS-style secret document for this database."""
+        return {
+            "engine": "mysql",
+            "username": self.server.user,
+            "password": self.server.password,
+            "host": self.server.host,
+            "port": self.server.port,
+            "dbname": self.name,
+        }
+
+    def query(self, sql: str, args: Any = None) -> list[tuple[Any, ...]]:
+        conn = self.connect()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql, args)
+                return list(cur.fetchall())
+        finally:
+            conn.close()
+
+
+def parse_mysql_url(url: str) -> MySQLServer:
+    """``mysql://user:pass@host:port/db`` (port defaults to 3306, db is optional)."""
+    parsed = urlparse(url)
+    if parsed.scheme not in ("mysql", "mariadb") or not parsed.hostname:
+        raise ValueError("MYSQL_URL must look like mysql://user:pass@host:port/db")
+    return MySQLServer(
+        host=parsed.hostname,
+        port=parsed.port or 3306,
+        user=unquote(parsed.username or "root"),
+        password=unquote(parsed.password or ""),
+        database=unquote(parsed.path.lstrip("/")) or None,
+    )
+
+
+def _which(*names: str) -> str | None:
+    search = os.pathsep.join([os.environ.get("PATH", ""), *_SBIN_DIRS])
+    for name in names:
+        found = shutil.which(name, path=search)
+        if found:
+            return found
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child
+    """Linux: SIGTERM the server if pytest dies without cleaning up (PR_SET_PDEATHSIG)."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+
+
+class ThrowawayMariaDB:
+    """A private ``mariadbd`` in a temporary directory; :meth:`start` then :meth:`stop`."""
+
+    def __init__(self, mariadbd: str, install_db: str) -> None:
+        self.mariadbd = mariadbd
+        self.install_db = install_db
+        self.base: Path | None = None
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @classmethod
+    def from_path(cls) -> ThrowawayMariaDB:
+        mariadbd = _which("mariadbd", "mysqld")
+        install_db = _which("mariadb-install-db", "mysql_install_db")
+        if not mariadbd or not install_db:
+            raise ServerUnavailable(
+                "no MariaDB server binaries (mariadbd and mariadb-install-db) found on PATH or in "
+                f"{', '.join(_SBIN_DIRS)}; install MariaDB or set MYSQL_URL=mysql://user:pass@host:port/db"
+            )
+        return cls(mariadbd, install_db)
+
+    def _log_tail(self, lines: int = 25) -> str:
+        assert self.base is not None
+        log = self.base / "error.log"
+        if not log.exists():
+            return "(no error log)"
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+
+    def start(self) -> MySQLServer:
+        self.base = Path(tempfile.mkdtemp(prefix="mariadb-test-"))
+        atexit.register(self.stop)
+        as_root = ["--user=root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
+        install = subprocess.run(
+            [
+                self.install_db,
+                "--no-defaults",
+                f"--datadir={self.base / 'data'}",
+                "--auth-root-authentication-method=normal",
+                "--skip-test-db",
+                *as_root,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if install.returncode != 0:
+            raise ServerUnavailable(
+                f"{self.install_db} failed ({install.returncode}): "
+                f"{(install.stdout + install.stderr)[-2000:]}"
+            )
+        last_error = ""
+        for _attempt in range(3):  # a free port can be taken between probing and binding
+            port = _free_port()
+            try:
+                return self._run(port, as_root)
+            except ServerUnavailable as exc:
+                last_error = str(exc)
+                self._terminate()
+                if "in use" not in last_error.lower():
+                    break
+        raise ServerUnavailable(last_error)
+
+    def _run(self, port: int, as_root: list[str]) -> MySQLServer:
+        assert self.base is not None
+        sock = self.base / "mysqld.sock"
+        (self.base / "tmp").mkdir(exist_ok=True)
+        command = [
+            self.mariadbd,
+            "--no-defaults",
+            f"--datadir={self.base / 'data'}",
+            f"--socket={sock}",
+            f"--pid-file={self.base / 'mysqld.pid'}",
+            f"--log-error={self.base / 'error.log'}",
+            f"--tmpdir={self.base / 'tmp'}",
+            "--bind-address=127.0.0.1",
+            f"--port={port}",
+            "--skip-name-resolve",
+            "--character-set-server=utf8mb4",
+            "--innodb-buffer-pool-size=32M",
+            "--innodb-flush-log-at-trx-commit=0",
+            "--loose-innodb-doublewrite=0",
+            "--max-connections=100",
+            "--loose-performance-schema=OFF",
+            *as_root,
+        ]
+        self.process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+        )
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if self.process.poll() is not None:
+                raise ServerUnavailable(
+                    f"mariadbd exited with {self.process.returncode} on port {port}:\n{self._log_tail()}"
+                )
+            try:
+                admin = pymysql.connect(unix_socket=str(sock), user="root", password="", connect_timeout=2)
+                break
+            except pymysql.err.OperationalError:
+                if time.monotonic() > deadline:
+                    raise ServerUnavailable(
+                        f"mariadbd did not accept connections within {START_TIMEOUT:.0f}s:\n"
+                        f"{self._log_tail()}"
+                    ) from None
+                time.sleep(0.05)
+        password = secrets.token_hex(16)
+        try:
+            with admin.cursor() as cur:
+                cur.execute("CREATE USER 'pytest'@'127.0.0.1' IDENTIFIED BY %s", (password,))
+                cur.execute("GRANT ALL PRIVILEGES ON *.* TO 'pytest'@'127.0.0.1' WITH GRANT OPTION")
+        finally:
+            admin.close()
+        return MySQLServer("127.0.0.1", port, "pytest", password)
+
+    def _terminate(self) -> None:
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()  # mariadbd shuts down cleanly on SIGTERM
+        try:
+            process.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=STOP_TIMEOUT)
+
+    def stop(self) -> None:
+        self._terminate()
+        base, self.base = self.base, None
+        if base is not None:
+            shutil.rmtree(base, ignore_errors=True)
