@@ -1,0 +1,287 @@
+"""The offline runner: both pipelines end to end on this machine, with the code ``cdk deploy`` ships.
+
+An :class:`OfflineSession` is one mocked AWS account (moto, in-process, fake credentials) set up
+from an environment of ``cdk.json``: the data bucket, the alerts topic, the database secret, the
+two state machines rendered from ``statemachines/*.asl.json`` with the stacks' own substitution
+functions, their Lambda tasks bound to the real handlers (with the environment the stacks give
+them), and their SageMaker tasks bound to :mod:`localrun.sagemaker_local`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from localrun.databases import Database, open_database
+from localrun.demo_data import hourly_series
+from localrun.glue_local import run_etl
+from localrun.lambdas import bound, load
+from localrun.moto_adapter import ExecutionResult, OfflineAws, StateEvent, offline_aws
+from localrun.sagemaker_local import LocalSageMaker
+from stacks.asl import render
+from stacks.config import EnvConfig, load_env, read_cdk_context
+from stacks.forecast_events import SUCCEEDED, glue_job_state_pattern, matches
+from stacks.forecast_pipeline import (
+    forecast_substitutions,
+    generate_dataset_environment,
+    write_forecast_environment,
+)
+from stacks.standardize_pipeline import standardize_substitutions
+
+#: Long enough for a demo DeepAR training on 2 cores; real hyperparameters may need more.
+EXECUTION_TIMEOUT = 1800.0
+
+
+class Printer:
+    """Live progress: each state as it starts and ends, with its duration."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+
+    def say(self, text: str) -> None:
+        if self.enabled:
+            print(text, flush=True)
+
+    def state(self, event: StateEvent) -> None:
+        if event.phase == "entered":
+            self.say(f"    > {event.name}")
+        elif event.seconds is not None:
+            self.say(f"    < {event.name} ({event.seconds:.2f} s)")
+
+
+@dataclass
+class Run:
+    """One pipeline run: what the user sees in the summary."""
+
+    pipeline: str
+    result: ExecutionResult
+    seconds: float
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class OfflineSession:
+    """A mocked account for one environment; see the module docstring."""
+
+    def __init__(
+        self, env: EnvConfig, aws: OfflineAws, database: Database | None, workdir: Path, printer: Printer
+    ) -> None:
+        self.env, self.aws, self.database, self.workdir, self.printer = env, aws, database, workdir, printer
+        self.s3 = aws.client("s3")
+        self.sagemaker = LocalSageMaker(self.s3, workdir / "sagemaker")
+        self.bucket = env.data_bucket_name
+        self.runs: list[Run] = []
+        if aws.region == "us-east-1":
+            self.s3.create_bucket(Bucket=self.bucket)
+        else:
+            self.s3.create_bucket(
+                Bucket=self.bucket, CreateBucketConfiguration={"LocationConstraint": aws.region}
+            )
+        self.alerts_arn = aws.client("sns").create_topic(Name="alerts")["TopicArn"]
+        alerts_queue = aws.client("sqs").create_queue(QueueName="alerts")["QueueUrl"]
+        self.alerts_queue = alerts_queue
+        queue_arn = aws.client("sqs").get_queue_attributes(QueueUrl=alerts_queue, AttributeNames=["QueueArn"])
+        aws.client("sns").subscribe(
+            TopicArn=self.alerts_arn, Protocol="sqs", Endpoint=queue_arn["Attributes"]["QueueArn"]
+        )
+        for kind in ("processing", "training", "model", "transform"):
+            aws.bind_sagemaker(kind, getattr(self.sagemaker, kind))  # type: ignore[arg-type]
+        self._standardize_arn = self._create_standardize()
+        self._forecast_arn = self._create_forecast() if env.forecast and database else None
+
+    # -- setup -----------------------------------------------------------------------------------
+
+    def _arn(self, service: str, resource: str) -> str:
+        return f"arn:{self.aws.partition}:{service}:{self.aws.region}:{self.env.account}:{resource}"
+
+    def _create_standardize(self) -> str:
+        cfg = self.env.standardize
+        batch_arn = self._arn("lambda", "function:get-batch-id")
+        self.aws.bind_lambda(batch_arn, bound("get_batch_id", {"JOB_NAME_PREFIX": cfg.job_name_prefix}))
+        subs = standardize_substitutions(
+            cfg,
+            partition=self.aws.partition,
+            bucket_name=self.bucket,
+            get_batch_id_arn=batch_arn,
+            processing_role_arn=f"arn:{self.aws.partition}:iam::{self.env.account}:role/processing",
+            image_uri="local/processing:latest",
+        )
+        return self.aws.create_state_machine("standardize", render("standardize", subs))
+
+    def _create_forecast(self) -> str:
+        assert self.env.forecast is not None and self.database is not None
+        cfg = self.env.forecast
+        generate_arn = self._arn("lambda", "function:generate-dataset")
+        write_arn = self._arn("lambda", "function:write-forecast")
+        secret = self.database.secret()
+        secret_arn = "unused"
+        if secret is not None:
+            created = self.aws.client("secretsmanager").create_secret(
+                Name="forecast-db", SecretString=json.dumps(secret)
+            )
+            secret_arn = created["ARN"]
+        self.aws.bind_lambda(
+            generate_arn, bound("generate_dataset", generate_dataset_environment(cfg, self.bucket))
+        )
+        write_env = write_forecast_environment(cfg, secret_arn)
+        repository = self.database.sqlite_repository(cfg.database.forecast_table)
+        if repository is None:
+            load("write_forecast", "mysql_connection").clear_secret_cache()
+            self.aws.bind_lambda(write_arn, bound("write_forecast", write_env))
+        else:
+            module = load("write_forecast")
+            self.aws.bind_lambda(
+                write_arn,
+                bound(
+                    "write_forecast",
+                    write_env,
+                    lambda event: module.write_forecast(self.s3, event, lambda table: repository, os.environ),
+                ),
+            )
+        subs = forecast_substitutions(
+            self.env,
+            partition=self.aws.partition,
+            generate_dataset_arn=generate_arn,
+            write_forecast_arn=write_arn,
+            sagemaker_role_arn=f"arn:{self.aws.partition}:iam::{self.env.account}:role/sagemaker",
+            alerts_topic_arn=self.alerts_arn,
+        )
+        return self.aws.create_state_machine("forecast", render("forecast", subs))
+
+    # -- standardize -----------------------------------------------------------------------------
+
+    def upload(self, key: str, body: bytes, *, sequencer: str | None = None) -> dict[str, Any]:
+        """Put ``key`` and return the S3 notification event a real upload would send."""
+        response = self.s3.put_object(Bucket=self.bucket, Key=key, Body=body)
+        record = {
+            "eventVersion": "2.1",
+            "eventSource": "aws:s3",
+            "awsRegion": self.aws.region,
+            "eventName": "ObjectCreated:Put",
+            "s3": {
+                "bucket": {"name": self.bucket, "arn": f"arn:{self.aws.partition}:s3:::{self.bucket}"},
+                "object": {
+                    "key": _url_encode_key(key),
+                    "size": len(body),
+                    "eTag": response["ETag"].strip('"'),
+                    "sequencer": sequencer or f"{time.time_ns():020X}",
+                },
+            },
+        }
+        return {"Records": [record]}
+
+    def notify(self, event: dict[str, Any]) -> list[str]:
+        """Deliver an S3 event as the bucket notification would: only records that pass the
+        configured prefix/suffix filter reach the trigger. Returns the execution names started."""
+        cfg = self.env.standardize
+        import urllib.parse
+
+        records = [
+            r
+            for r in event["Records"]
+            if (key := urllib.parse.unquote_plus(r["s3"]["object"]["key"])).startswith(cfg.input_prefix)
+            and key.endswith(cfg.input_suffix)
+        ]
+        if not records:
+            return []
+        arn = self._standardize_arn
+        result = bound("trigger", {"STATE_MACHINE_ARN": arn})({"Records": records})
+        return list(result["executions"])
+
+    def standardize(self, key: str, body: bytes) -> Run | None:
+        """Upload a partition and run the pipeline it triggers; None when the filter skips it."""
+        self.printer.say(f"standardize: s3://{self.bucket}/{key}")
+        names = self.notify(self.upload(key, body))
+        if not names:
+            self.printer.say("  skipped: the key does not match the notification filter")
+            return None
+        start = time.monotonic()
+        execution_arn = self._execution_arn(self._standardize_arn, names[0])
+        result = self.aws.wait(execution_arn, timeout=EXECUTION_TIMEOUT, on_state=self.printer.state)
+        run = Run("standardize", result, time.monotonic() - start, {"key": key})
+        self.runs.append(run)
+        return run
+
+    def _execution_arn(self, state_machine_arn: str, name: str) -> str:
+        return state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
+
+    # -- forecast --------------------------------------------------------------------------------
+
+    def load_source(self, rows: list[tuple[Any, ...]]) -> None:
+        """Replace the source table with ``rows`` (timestamp, value[, series id])."""
+        assert self.env.forecast is not None and self.database is not None
+        db = self.env.forecast.database
+        columns = [db.timestamp_column, db.value_column] + ([db.series_column] if db.series_column else [])
+        self.database.load_source(db.source_table, columns, rows)
+
+    def forecast(self) -> Run | None:
+        """Run the ETL twin, then the forecast state machine if its rule matches the event."""
+        assert self.env.forecast is not None and self._forecast_arn is not None
+        self.printer.say(f"forecast: Glue job twin copies {self.env.forecast.database.source_table}")
+        event = run_etl(self.env, self.database, self.s3)  # type: ignore[arg-type]
+        pattern = glue_job_state_pattern(event["detail"]["jobName"], SUCCEEDED)
+        if not matches(pattern, event):
+            self.printer.say("  the EventBridge rule does not match the event: no forecast")
+            return None
+        start = time.monotonic()
+        result = self.aws.run(
+            self._forecast_arn, event, timeout=EXECUTION_TIMEOUT, on_state=self.printer.state
+        )
+        run = Run("forecast", result, time.monotonic() - start, {"job_run_id": event["detail"]["jobRunId"]})
+        self.runs.append(run)
+        return run
+
+    def alerts(self) -> list[str]:
+        """The messages published to the alerts topic so far."""
+        sqs = self.aws.client("sqs")
+        messages = sqs.receive_message(QueueUrl=self.alerts_queue, MaxNumberOfMessages=10).get("Messages", [])
+        return [json.loads(m["Body"]).get("Message", "") for m in messages]
+
+    def list_keys(self, prefix: str) -> list[str]:
+        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+        return [o["Key"] for page in pages for o in page.get("Contents", [])]
+
+
+def _url_encode_key(key: str) -> str:
+    import urllib.parse
+
+    return urllib.parse.quote_plus(key, safe="/")
+
+
+@contextlib.contextmanager
+def open_session(
+    env_name: str = "dev",
+    *,
+    workdir: Path,
+    mysql_url: str | None = None,
+    forecast: bool = True,
+    allow_mariadb: bool = True,
+    printer: Printer | None = None,
+    demo: bool = True,
+) -> Iterator[OfflineSession]:
+    """A ready :class:`OfflineSession` for ``env_name`` of ``cdk.json`` (default ``dev``)."""
+    env = load_env(env_name, read_cdk_context())
+    printer = printer or Printer()
+    workdir.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        database = None
+        if forecast and env.forecast is not None:
+            database = stack.enter_context(open_database(mysql_url, workdir, allow_mariadb=allow_mariadb))
+            printer.say(f"database: {database.label}")
+        aws = stack.enter_context(offline_aws(env.region))
+        session = OfflineSession(env, aws, database, workdir, printer)
+        session.sagemaker.demo = demo
+        yield session
+
+
+def demo_source_rows() -> list[tuple[Any, ...]]:
+    """The demo's source table: ten weeks of hourly values (see :func:`hourly_series`)."""
+    return [(ts, value) for ts, value in hourly_series()]
+
+
+Callback = Callable[[StateEvent], None]

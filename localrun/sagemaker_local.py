@@ -1,0 +1,181 @@
+"""Local twins of the SageMaker jobs the state machines run: processing, DeepAR training, model, transform.
+
+Each takes the task's Create* parameters, as the ASL builds them, and returns a Describe*-like
+result for ``localrun.moto_adapter``. Inputs come from the mocked S3 and outputs go back to it,
+through a local work directory laid out like the job's container.
+
+- Processing runs the processing script of ``processing/`` in a subprocess, with the container's
+  ``/opt/ml/processing/...`` paths mapped to the work directory. A non-zero exit is a ``Failed``
+  job whose ``FailureReason`` is the script's last stderr lines.
+- Training and transform run GluonTS DeepAR through ``localrun.deepar_local`` (``demo`` caps
+  the epochs). The model artifact goes to ``<S3OutputPath><job>/output/model.tar.gz`` and the
+  transform output to ``<S3OutputPath><input file>.out``, as SageMaker writes them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from localrun.s3files import download_prefix, split_uri, upload_directory
+from stacks.paths import PROCESSING
+from stacks.standardize_pipeline import container_contract
+
+_FAILURE_LINES = 5
+
+
+@dataclass
+class JobRecord:
+    """One local job, for the runner's summary."""
+
+    kind: str
+    name: str
+    status: str
+    seconds: float
+    detail: str = ""
+
+
+@dataclass
+class LocalSageMaker:
+    """The jobs of one offline session, working below ``workdir`` against the mocked S3 ``s3``."""
+
+    s3: Any
+    workdir: Path
+    demo: bool = True
+    python: str = sys.executable
+    models: dict[str, dict[str, Any]] = field(default_factory=dict)
+    jobs: list[JobRecord] = field(default_factory=list)
+
+    def _timed(self, kind: str, name: str, run: Callable[[Path], dict[str, Any]]) -> dict[str, Any]:
+        start = time.monotonic()
+        job_dir = self.workdir / kind / name
+        job_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            result = run(job_dir)
+        except Exception as exc:  # the job's own code failed: a Failed job, as on SageMaker
+            traceback.print_exc()
+            result = {"Status": "Failed", "FailureReason": f"AlgorithmError: {type(exc).__name__}: {exc}"}
+        status = str(result.pop("Status"))
+        self.jobs.append(
+            JobRecord(kind, name, status, time.monotonic() - start, result.get("FailureReason", ""))
+        )
+        return result | {"Status": status}
+
+    # -- processing ------------------------------------------------------------------------------
+
+    def processing(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        name = params["ProcessingJobName"]
+        result = self._timed("processing", name, lambda job_dir: self._process(params, job_dir))
+        status = result.pop("Status")
+        return {"ProcessingJobName": name, "ProcessingJobStatus": status, **result}
+
+    def _process(self, params: Mapping[str, Any], job_dir: Path) -> dict[str, Any]:
+        contract = container_contract()
+        local: dict[str, Path] = {}
+
+        def mapped(path: str) -> str:
+            for container_path, local_path in local.items():
+                if path == container_path or path.startswith(container_path + "/"):
+                    return str(local_path) + path[len(container_path) :]
+            return path
+
+        for item in params.get("ProcessingInputs", []):
+            target = job_dir / "input" / item["InputName"]
+            local[item["S3Input"]["LocalPath"]] = target
+            target.mkdir(parents=True, exist_ok=True)
+            download_prefix(self.s3, item["S3Input"]["S3Uri"], target)
+        outputs = params.get("ProcessingOutputConfig", {}).get("Outputs", [])
+        for item in outputs:
+            target = job_dir / "output" / item["OutputName"]
+            target.mkdir(parents=True, exist_ok=True)
+            local[item["S3Output"]["LocalPath"]] = target
+        app = params["AppSpecification"]
+        entrypoint = [
+            self.python if part.startswith("python") else part for part in app["ContainerEntrypoint"]
+        ]
+        entrypoint = [str(PROCESSING / Path(p).name) if p == contract.program_path else p for p in entrypoint]
+        command = entrypoint + [mapped(arg) for arg in app.get("ContainerArguments", [])]
+        env = {**os.environ, **params.get("Environment", {})}
+        proc = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+        (job_dir / "stdout.log").write_text(proc.stdout)
+        (job_dir / "stderr.log").write_text(proc.stderr)
+        if proc.returncode != 0:
+            tail = "\n".join(proc.stderr.strip().splitlines()[-_FAILURE_LINES:])
+            return {
+                "Status": "Failed",
+                "FailureReason": f"AlgorithmError: exit code {proc.returncode}: {tail}",
+            }
+        for item in outputs:
+            upload_directory(self.s3, local[item["S3Output"]["LocalPath"]], item["S3Output"]["S3Uri"])
+        return {"Status": "Completed"}
+
+    # -- DeepAR ----------------------------------------------------------------------------------
+
+    def training(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        name = params["TrainingJobName"]
+        output = params["OutputDataConfig"]["S3OutputPath"].rstrip("/") + f"/{name}/output/"
+        result = self._timed("training", name, lambda job_dir: self._train(params, job_dir, output))
+        status = result.pop("Status")
+        artifacts = (
+            {"ModelArtifacts": {"S3ModelArtifacts": output + "model.tar.gz"}} if status == "Completed" else {}
+        )
+        return {"TrainingJobName": name, "TrainingJobStatus": status, **artifacts, **result}
+
+    def _train(self, params: Mapping[str, Any], job_dir: Path, output: str) -> dict[str, Any]:
+        from localrun import deepar_local
+
+        channels = {}
+        for channel in params["InputDataConfig"]:
+            target = job_dir / "input" / channel["ChannelName"]
+            download_prefix(self.s3, channel["DataSource"]["S3DataSource"]["S3Uri"], target)
+            channels[channel["ChannelName"]] = target
+        train_files = sorted(channels["train"].rglob("*.json"))
+        if len(train_files) != 1:
+            return {
+                "Status": "Failed",
+                "FailureReason": f"ClientError: expected one train file, found {len(train_files)}",
+            }
+        deepar_local.train(params["HyperParameters"], train_files[0], job_dir / "model", demo=self.demo)
+        upload_directory(self.s3, job_dir / "model", output)
+        return {"Status": "Completed"}
+
+    def model(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        container = params["PrimaryContainer"]
+        self.models[params["ModelName"]] = {
+            "ModelDataUrl": container["ModelDataUrl"],
+            "Environment": dict(container.get("Environment", {})),
+        }
+        return {"ModelArn": f"arn:aws:sagemaker:local:000000000000:model/{params['ModelName']}"}
+
+    def transform(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        name = params["TransformJobName"]
+        result = self._timed("transform", name, lambda job_dir: self._transform(params, job_dir))
+        status = result.pop("Status")
+        return {"TransformJobName": name, "TransformJobStatus": status, **result}
+
+    def _transform(self, params: Mapping[str, Any], job_dir: Path) -> dict[str, Any]:
+        from localrun import deepar_local
+
+        model = self.models.get(params["ModelName"])
+        if model is None:
+            return {"Status": "Failed", "FailureReason": f"ClientError: no model {params['ModelName']}"}
+        bucket, key = split_uri(model["ModelDataUrl"])
+        tar = job_dir / "model.tar.gz"
+        self.s3.download_file(bucket, key, str(tar))
+        inputs = download_prefix(
+            self.s3, params["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"], job_dir / "input"
+        )
+        config = json.loads(model["Environment"].get("DEEPAR_INFERENCE_CONFIG", "{}"))
+        out = job_dir / "output"
+        for path in inputs:
+            deepar_local.transform(tar, path, out / (path.name + ".out"), config)
+        upload_directory(self.s3, out, params["TransformOutput"]["S3OutputPath"])
+        return {"Status": "Completed"}
