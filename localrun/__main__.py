@@ -1,0 +1,165 @@
+"""``python -m localrun``: run the pipelines offline. See ``python -m localrun --help``."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+import os
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_OUT = ROOT / "demo-out"
+
+DESCRIPTION = """\
+Run the project's two pipelines on this machine, with no AWS account, no Docker and no database
+server of your own. AWS is emulated in-process by moto (fake credentials; nothing leaves this
+machine); the state machines, Lambda handlers and processing script are the ones `cdk deploy`
+ships, configured from an environment of cdk.json (default: dev).
+
+commands:
+  demo          both pipelines on generated data: a partition CSV, then ten weeks of hourly data
+  standardize   z-score your own CSV: python -m localrun standardize data.csv
+  forecast      forecast your own hourly series: python -m localrun forecast --source-csv sales.csv
+
+Artifacts go to demo-out/ (or --out): standardized CSVs and stats, forecast rows, a plot, and the
+path each execution took. Forecast rows go to MySQL given --mysql-url (or MYSQL_URL); otherwise to
+a throwaway MariaDB when one is installed, else to an embedded SQLite file.
+"""
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--env", default="dev", help="environment of cdk.json to configure from (default: dev)"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help="artifact directory (default: demo-out/)"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no live progress, only the summary")
+
+
+def _database(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--mysql-url",
+        default=os.environ.get("MYSQL_URL"),
+        help="mysql://user:pass@host:port/db to read the source from and write the forecast to "
+        "(default: $MYSQL_URL, else a throwaway MariaDB if installed, else SQLite)",
+    )
+    parser.add_argument(
+        "--sqlite", action="store_true", help="use the embedded SQLite database even if MariaDB is installed"
+    )
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m localrun",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{demo,standardize,forecast}")
+    demo = sub.add_parser("demo", help="both pipelines end to end on generated data")
+    _common(demo)
+    _database(demo)
+    std = sub.add_parser(
+        "standardize",
+        help="standardize your own CSV file",
+        description="Upload FILE as meta-data/<name>_<N>.csv and run the standardize pipeline on it. "
+        "The file name must end in _<N>.csv (N: the batch id), or pass --key.",
+    )
+    std.add_argument("file", type=Path, help="a CSV file with a header row")
+    std.add_argument("--key", help="the S3 key to upload to (default: meta-data/<file name>)")
+    _common(std)
+    fc = sub.add_parser(
+        "forecast",
+        help="forecast your own hourly series",
+        description="Load a CSV into the source table and run the Glue twin and the forecast pipeline. "
+        "The CSV needs a header with the environment's timestamp and value columns (dev: ts, amount), "
+        "or name them with --timestamp-column/--value-column. At least context_length + "
+        "prediction_length points (dev: 672 + 168) are needed.",
+    )
+    fc.add_argument("--source-csv", type=Path, required=True, help="CSV with a timestamp and a value column")
+    fc.add_argument("--timestamp-column", help="the CSV's timestamp column (default: the environment's)")
+    fc.add_argument("--value-column", help="the CSV's value column (default: the environment's)")
+    _common(fc)
+    _database(fc)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    for name in ("moto", "botocore", "lightning", "lightning.pytorch", "gluonts"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="offline", AWS_SECRET_ACCESS_KEY="offline", AWS_SESSION_TOKEN="offline"
+    )
+    os.environ.pop("AWS_PROFILE", None)
+    from localrun import report
+    from localrun.runner import Printer, demo_source_rows, open_session
+
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    printer = Printer(enabled=not args.quiet)
+    wants_forecast = args.command in ("demo", "forecast")
+    started = time.monotonic()
+    with open_session(
+        args.env,
+        workdir=out / "work",
+        mysql_url=getattr(args, "mysql_url", None),
+        forecast=wants_forecast,
+        allow_mariadb=not getattr(args, "sqlite", False),
+        printer=printer,
+    ) as session:
+        os.environ["AWS_DEFAULT_REGION"] = session.aws.region
+        if args.command == "demo":
+            from localrun.demo_data import partition_csv
+
+            session.standardize("meta-data/partition_2333.csv", partition_csv().encode())
+            session.load_source(demo_source_rows())
+            session.forecast()
+        elif args.command == "standardize":
+            if not args.file.is_file():
+                print(f"error: {args.file} is not a file", file=sys.stderr)
+                return 2
+            key = args.key or f"{session.env.standardize.input_prefix}{args.file.name}"
+            if session.standardize(key, args.file.read_bytes()) is None:
+                return 1
+        else:
+            rows = _read_source_csv(args, session.env)
+            session.load_source(rows)
+            session.forecast()
+        artifacts = report.write_artifacts(session, out)
+        report.print_summary(session, artifacts, time.monotonic() - started)
+        return 0 if all(r.result.succeeded for r in session.runs) or args.command == "demo" else 1
+
+
+def _read_source_csv(args: argparse.Namespace, env: Any) -> list[tuple[Any, ...]]:
+    db = env.forecast.database
+    ts_col = args.timestamp_column or db.timestamp_column
+    value_col = args.value_column or db.value_column
+    with args.source_csv.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        missing = [c for c in (ts_col, value_col) if c not in (reader.fieldnames or [])]
+        if missing:
+            raise SystemExit(
+                f"error: {args.source_csv} has no column {missing[0]!r} (columns: {reader.fieldnames}); "
+                "name the columns with --timestamp-column and --value-column"
+            )
+        rows: list[tuple[Any, ...]] = []
+        for line, record in enumerate(reader, start=2):
+            raw_ts, raw_value = record[ts_col].strip(), record[value_col].strip()
+            try:
+                ts = datetime.fromisoformat(raw_ts.replace("Z", "+00:00"))
+                value = float(raw_value) if raw_value else None
+            except ValueError as exc:
+                raise SystemExit(f"error: {args.source_csv}, line {line}: {exc}") from None
+            rows.append((ts.astimezone(UTC).replace(tzinfo=None) if ts.tzinfo else ts, value))
+    return rows
+
+
+if __name__ == "__main__":
+    sys.exit(main())

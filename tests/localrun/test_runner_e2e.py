@@ -1,0 +1,231 @@
+"""End to end through the offline runner: every state and every Fail path of both state machines.
+
+The Lambda handlers, ASL files, substitutions and processing script are the deployed ones. Jobs
+after a deliberately failed step use small stand-ins where only their outcome matters; one test
+trains and forecasts with the real local DeepAR twin.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from localrun.demo_data import hourly_series, partition_csv
+from localrun.runner import OfflineSession, Printer, open_session
+from localrun.s3files import split_uri
+
+STANDARDIZE_OK = ("CheckFileName", "GetBatchId", "CheckBatchId", "Standardize", "Done")
+FORECAST_OK = ("GenerateDataset", "Train", "CreateModel", "Transform", "WriteForecast", "Done")
+
+
+@pytest.fixture
+def session(tmp_path: Path) -> Iterator[OfflineSession]:
+    with open_session("dev", workdir=tmp_path, allow_mariadb=False, printer=Printer(False)) as s:
+        yield s
+
+
+# -- standardize ---------------------------------------------------------------------------------
+
+
+def test_good_partition_is_standardized_into_prediction_data(session: OfflineSession) -> None:
+    run = session.standardize("meta-data/partition_2333.csv", partition_csv(rows=200).encode())
+    assert run is not None and run.result.status == "SUCCEEDED"
+    assert run.result.path == STANDARDIZE_OK
+    keys = session.list_keys("prediction-data/2333/")
+    assert keys == [
+        "prediction-data/2333/partition_2333.csv",
+        "prediction-data/2333/stats/partition_2333.json",
+    ]
+    stats = json.loads(session.s3.get_object(Bucket=session.bucket, Key=keys[1])["Body"].read())
+    assert stats  # the processing script's own stats document
+    body = session.s3.get_object(Bucket=session.bucket, Key=keys[0])["Body"].read().decode()
+    header, *lines = body.splitlines()
+    assert header.split(",")[:2] == ["id", "timestamp"] and len(lines) == 200
+    temperature = [float(line.split(",")[2]) for line in lines]
+    assert abs(sum(temperature) / len(temperature)) < 1e-9
+
+
+def test_bad_file_name_fails_as_invalid_file_name(session: OfflineSession) -> None:
+    run = session.standardize("meta-data/partition.csv", b"a\n1\n")
+    assert run is not None
+    assert run.result.path == ("CheckFileName", "InvalidFileName")
+    assert run.result.error == "InvalidFileName" and "meta-data/partition.csv" in (run.result.cause or "")
+
+
+def test_missing_key_fails_as_invalid_file_name(session: OfflineSession) -> None:
+    result = session.aws.run(session._standardize_arn, {"bucket": {"name": session.bucket}}, name="no-key")
+    assert result.path == ("CheckFileName", "MissingKey", "InvalidFileName")
+    assert result.error == "InvalidFileName"
+
+
+def test_non_numeric_batch_id_fails_as_invalid_partition_name(session: OfflineSession) -> None:
+    run = session.standardize("meta-data/partition_abc.csv", b"a\n1\n")
+    assert run is not None
+    assert run.result.path == ("CheckFileName", "GetBatchId", "InvalidPartitionName")
+    assert run.result.error == "InvalidPartitionName" and "partition_abc.csv" in (run.result.cause or "")
+
+
+def test_a_non_numeric_batch_id_from_the_function_is_caught_by_the_choice(session: OfflineSession) -> None:
+    session.aws.bind_lambda(
+        "get-batch-id", lambda payload: {"batch_id": "12", "job_name": "standardize-12-x"}
+    )
+    run = session.standardize("meta-data/partition_12.csv", b"a\n1\n")
+    assert run is not None
+    assert run.result.path == (
+        "CheckFileName",
+        "GetBatchId",
+        "CheckBatchId",
+        "BatchIdNotNumeric",
+        "InvalidPartitionName",
+    )
+
+
+def test_processing_failure_fails_as_processing_failed_with_the_reason(session: OfflineSession) -> None:
+    run = session.standardize("meta-data/ragged_5.csv", b"a,b\n1,2,3\n")
+    assert run is not None
+    assert run.result.path == (*STANDARDIZE_OK[:-1], "ProcessingFailed")
+    assert run.result.error == "ProcessingFailed"
+    assert "line 2" in (run.result.cause or "") and "ragged_5.csv" in (run.result.cause or "")
+    assert session.list_keys("prediction-data/5/") == [], "a failed job leaves no output"
+
+
+def test_duplicate_s3_delivery_starts_one_execution(session: OfflineSession) -> None:
+    event = session.upload("meta-data/partition_9.csv", partition_csv(rows=20).encode(), sequencer="00AB")
+    first, second = session.notify(event), session.notify(event)
+    assert first == second
+    sfn = session.aws.client("stepfunctions")
+    assert len(sfn.list_executions(stateMachineArn=session._standardize_arn)["executions"]) == 1
+
+
+def test_keys_outside_the_notification_filter_start_nothing(session: OfflineSession) -> None:
+    assert session.standardize("other/partition_1.csv", b"a\n1\n") is None
+    assert session.standardize("meta-data/partition_1.txt", b"a\n1\n") is None
+
+
+# -- forecast ------------------------------------------------------------------------------------
+
+
+def short_series(hours: int) -> list[tuple[Any, ...]]:
+    start = datetime(2026, 1, 1)
+    return [(start + timedelta(hours=h), float(h % 24)) for h in range(hours)]
+
+
+def fake_deepar(session: OfflineSession) -> None:
+    """Training and transform stand-ins: artifacts and a forecast file of the right shape."""
+    s3 = session.s3
+
+    def training(params: dict[str, Any]) -> dict[str, Any]:
+        uri = params["OutputDataConfig"]["S3OutputPath"] + params["TrainingJobName"] + "/output/model.tar.gz"
+        bucket, key = split_uri(uri)
+        s3.put_object(Bucket=bucket, Key=key, Body=b"model")
+        return {"TrainingJobStatus": "Completed", "ModelArtifacts": {"S3ModelArtifacts": uri}}
+
+    def transform(params: dict[str, Any]) -> dict[str, Any]:
+        bucket, key = split_uri(params["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"] + "test.json")
+        series = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode().splitlines()
+        horizon = session.env.forecast.deepar.prediction_length  # type: ignore[union-attr]
+        values = [float(i) for i in range(horizon)]
+        line = json.dumps({"quantiles": {q: values for q in ("0.1", "0.5", "0.9")}, "mean": values})
+        out_bucket, out_key = split_uri(params["TransformOutput"]["S3OutputPath"] + "test.json.out")
+        s3.put_object(Bucket=out_bucket, Key=out_key, Body=("\n".join([line] * len(series)) + "\n").encode())
+        return {"TransformJobStatus": "Completed"}
+
+    session.aws.bind_sagemaker("training", training)
+    session.aws.bind_sagemaker("transform", transform)
+
+
+def forecast_rows(session: OfflineSession) -> list[dict[str, Any]]:
+    assert session.database is not None and session.env.forecast is not None
+    return session.database.read_forecast(session.env.forecast.database.forecast_table)
+
+
+def test_forecast_writes_rows_and_a_rerun_updates_them(session: OfflineSession) -> None:
+    fake_deepar(session)
+    session.load_source(short_series(900))
+    first = session.forecast()
+    assert first is not None and first.result.path == FORECAST_OK, first.result.cause
+    assert first.result.output["written"] == {"rows": 168}
+    second = session.forecast()
+    assert second is not None and second.result.status == "SUCCEEDED"
+    rows = forecast_rows(session)
+    assert len(rows) == 168, "a re-run updates, it never duplicates"
+    assert rows[0]["forecast_time"].startswith("2026-02-07 12:00:00")
+    assert session.alerts() == []
+
+
+def test_not_enough_history_alerts_and_fails_in_generate_dataset(session: OfflineSession) -> None:
+    session.load_source(short_series(100))
+    run = session.forecast()
+    assert run is not None
+    assert run.result.path == ("GenerateDataset", "NotifyGenerateDatasetFailed", "GenerateDatasetFailed")
+    assert run.result.error == "GenerateDatasetFailed" and "NotEnoughHistory" in (run.result.cause or "")
+    [alert] = session.alerts()
+    assert "NotEnoughHistory" in alert and run.result.execution_arn.rsplit(":", 1)[1] in alert
+
+
+def test_training_failure_alerts_and_fails_as_training_failed(session: OfflineSession) -> None:
+    session.aws.bind_sagemaker(
+        "training", lambda p: {"TrainingJobStatus": "Failed", "FailureReason": "ClientError: no"}
+    )
+    session.load_source(short_series(900))
+    run = session.forecast()
+    assert run is not None
+    assert run.result.path == ("GenerateDataset", "Train", "NotifyTrainFailed", "TrainingFailed")
+    assert "ClientError: no" in (run.result.cause or "")
+    assert len(session.alerts()) == 1 and forecast_rows(session) == []
+
+
+def test_create_model_and_transform_failures_end_in_their_fail_states(session: OfflineSession) -> None:
+    fake_deepar(session)
+    session.load_source(short_series(900))
+
+    def refuse(params: dict[str, Any]) -> dict[str, Any]:
+        raise ValueError("image not found")
+
+    session.aws.bind_sagemaker("model", refuse)
+    run = session.forecast()
+    assert run is not None
+    assert run.result.path[-3:] == ("CreateModel", "NotifyCreateModelFailed", "CreateModelFailed")
+    session.aws.bind_sagemaker("model", session.sagemaker.model)
+    session.aws.bind_sagemaker(
+        "transform", lambda p: {"TransformJobStatus": "Failed", "FailureReason": "boom"}
+    )
+    run = session.forecast()
+    assert run is not None
+    assert run.result.path[-3:] == ("Transform", "NotifyTransformFailed", "TransformFailed")
+
+
+def test_database_that_refuses_the_write_fails_as_write_forecast_failed(session: OfflineSession) -> None:
+    fake_deepar(session)
+    assert session.database is not None
+    table = session.env.forecast.database.forecast_table  # type: ignore[union-attr]
+    session.database.execute(
+        f"CREATE TABLE {table} (series_id TEXT, forecast_time TEXT, p10 REAL, p50 REAL, p90 REAL, mean REAL,"
+        f" run_id TEXT, created_at TEXT, updated_at TEXT, PRIMARY KEY (series_id, forecast_time));"
+        f" CREATE TRIGGER refuse BEFORE INSERT ON {table} BEGIN SELECT RAISE(ABORT, 'writes refused'); END;"
+    )
+    session.load_source(short_series(900))
+    run = session.forecast()
+    assert run is not None
+    assert run.result.path[-3:] == ("WriteForecast", "NotifyWriteForecastFailed", "WriteForecastFailed")
+    assert "ForecastWriteFailed" in (run.result.cause or "") and "writes refused" in (run.result.cause or "")
+    assert forecast_rows(session) == []
+
+
+@pytest.mark.slow
+def test_demo_forecast_with_the_local_deepar_twin(tmp_path: Path) -> None:
+    with open_session("dev", workdir=tmp_path, printer=Printer(False)) as session:
+        session.load_source([(ts, v) for ts, v in hourly_series()])
+        run = session.forecast()
+        assert run is not None and run.result.path == FORECAST_OK, run.result.cause
+        rows = forecast_rows(session)
+        assert len(rows) == 168
+        assert all(r["p10"] <= r["p50"] <= r["p90"] for r in rows)
+        values = [v for _, v in hourly_series() if v is not None]
+        assert min(values) - 50 < sum(r["p50"] for r in rows) / len(rows) < max(values) + 50
+        assert [j.kind for j in session.sagemaker.jobs] == ["training", "transform"]
