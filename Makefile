@@ -12,21 +12,24 @@ ENVS = $(shell $(PYTHON) -c 'import json; print(" ".join(json.load(open("cdk.jso
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: help setup synth test lint bench mysql-server clean
+.PHONY: help setup demo synth test lint bench mysql-server clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 setup: $(VENV)/.installed node_modules/.installed ## Create .venv and install pinned Python and npm dependencies
 
-$(VENV)/.installed: requirements-dev.txt processing/requirements.txt
+$(VENV)/.installed: requirements-dev.txt requirements-demo.txt processing/requirements.txt
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt -r requirements-demo.txt
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+demo: setup ## Run both pipelines end to end offline (moto, local DeepAR); artifacts in demo-out/
+	$(PY) -m localrun demo
 
 synth: setup ## Write the CloudFormation templates of every environment to cdk.out/<env>/
 	@for env in $(ENVS); do \
