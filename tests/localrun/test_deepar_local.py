@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
-import os
 import json
 import math
+import os
 import tarfile
 from pathlib import Path
 from typing import Any
