@@ -5,19 +5,17 @@ from __future__ import annotations
 import json
 import re
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
-from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from stacks.alerts import Alerts
-from stacks.asl import json_string, note_partition_for_cfn_lint, state_machine_definition
+from stacks.asl import json_string
 from stacks.bundling import bundled_code
 from stacks.config import EnvConfig, ForecastConfig
 from stacks.deepar import INFERENCE_CONFIG, deepar_image_uri
@@ -25,14 +23,10 @@ from stacks.forecast_events import FAILED, SUCCEEDED, glue_job_state_pattern
 from stacks.forecast_network import ForecastNetwork
 from stacks.nag import acknowledge
 from stacks.paths import LAMBDAS
+from stacks.pipeline_state_machine import PipelineStateMachine
 from stacks.python_function import RUNTIME, PythonFunction
 
 ASL_NAME = "forecast"
-#: The managed rules that ``createTrainingJob.sync`` and ``createTransformJob.sync`` rely on.
-SYNC_RULES = (
-    "StepFunctionsGetEventsForSageMakerTrainingJobsRule",
-    "StepFunctionsGetEventsForSageMakerTransformJobsRule",
-)
 
 
 def generate_dataset_environment(cfg: ForecastConfig, bucket_name: str) -> dict[str, str]:
@@ -247,75 +241,21 @@ class ForecastPipeline(Construct):
             "SageMaker names log streams per job under its own log groups.",
         )
 
-        role = iam.Role(
+        self.states = PipelineStateMachine(
             self,
-            "StateMachineRole",
-            assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
-            description="Forecast state machine: its two functions, its SageMaker jobs, alerts",
+            "States",
+            role_description="Forecast state machine: its two functions, its SageMaker jobs, alerts",
         )
+        role = self.states.role
         self.generate_dataset.function.grant_invoke(role)
         self.write_forecast.function.grant_invoke(role)
         prefix = cfg.name_prefix
-
-        def job_arn(kind: str) -> str:
-            return stack.format_arn(service="sagemaker", resource=kind, resource_name=f"{prefix}-*")
-
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="TrainingJobs",
-                actions=[
-                    "sagemaker:CreateTrainingJob",
-                    "sagemaker:DescribeTrainingJob",
-                    "sagemaker:StopTrainingJob",
-                    "sagemaker:AddTags",
-                ],
-                resources=[job_arn("training-job")],
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="Models",
-                actions=["sagemaker:CreateModel", "sagemaker:AddTags"],
-                resources=[job_arn("model")],
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="TransformJobs",
-                actions=[
-                    "sagemaker:CreateTransformJob",
-                    "sagemaker:DescribeTransformJob",
-                    "sagemaker:StopTransformJob",
-                    "sagemaker:AddTags",
-                ],
-                resources=[job_arn("transform-job")],
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="PassSageMakerRole",
-                actions=["iam:PassRole"],
-                resources=[self.sagemaker_role.role_arn],
-                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="SyncEventsRules",
-                actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
-                resources=[
-                    stack.format_arn(service="events", resource="rule", resource_name=r) for r in SYNC_RULES
-                ],
-            )
+        self.states.allow_sagemaker(
+            kinds=["training-job", "model", "transform-job"],
+            name_prefix=prefix,
+            passed_role=self.sagemaker_role,
         )
         alerts.topic.grant_publish(role)
-
-        self.log_group = logs.LogGroup(
-            self,
-            "StateMachineLogs",
-            retention=logs.RetentionDays.THREE_MONTHS,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
         substitutions = forecast_substitutions(
             env,
             partition=stack.partition,
@@ -324,20 +264,8 @@ class ForecastPipeline(Construct):
             sagemaker_role_arn=self.sagemaker_role.role_arn,
             alerts_topic_arn=alerts.topic.topic_arn,
         )
-        definition, deferred = state_machine_definition(ASL_NAME, substitutions)
-        self.state_machine = sfn.StateMachine(
-            self,
-            "StateMachine",
-            definition_body=definition,
-            definition_substitutions=deferred,
-            role=role,
-            state_machine_type=sfn.StateMachineType.STANDARD,
-            logs=sfn.LogOptions(
-                destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True
-            ),
-            tracing_enabled=True,
-        )
-        note_partition_for_cfn_lint(self.state_machine, stack.partition)
+        name = f"{env.name} forecast"
+        self.state_machine = self.states.create(ASL_NAME, substitutions, alerts=alerts, label=name)
         acknowledge(
             role,
             findings=r"Resource::\*|Resource::<.*(GenerateDataset|WriteForecast).*\.Arn>:\*"
@@ -387,11 +315,6 @@ class ForecastPipeline(Construct):
             targets=[targets.SnsTopic(alerts.topic)],
         )
 
-        name = f"{env.name} forecast"
-        sm = self.state_machine
-        alerts.alarm_on(self, "ExecutionsFailed", sm.metric_failed(), f"{name}: executions failed")
-        alerts.alarm_on(self, "ExecutionsTimedOut", sm.metric_timed_out(), f"{name}: executions timed out")
-        alerts.alarm_on(self, "ExecutionsAborted", sm.metric_aborted(), f"{name}: executions aborted")
         alerts.alarm_on(
             self,
             "StartFailuresWaiting",

@@ -9,28 +9,25 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda_destinations as destinations
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3n
 from aws_cdk import aws_sqs as sqs
-from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from stacks.alerts import Alerts
-from stacks.asl import intrinsic_string, json_string, note_partition_for_cfn_lint, state_machine_definition
+from stacks.asl import intrinsic_string, json_string
 from stacks.config import ECR_IMAGE_URI, EnvConfig, StandardizeConfig
 from stacks.nag import acknowledge
 from stacks.paths import LAMBDAS, PROCESSING
+from stacks.pipeline_state_machine import PipelineStateMachine
 from stacks.python_function import PythonFunction
 
 ASL_NAME = "standardize"
 PROCESSING_SCRIPT = PROCESSING / "standardize.py"
-#: The managed rule that ``createProcessingJob.sync`` uses to learn that a job finished.
-SYNC_RULE = "StepFunctionsGetEventsForSageMakerProcessingJobsRule"
 
 
 @dataclass(frozen=True)
@@ -137,49 +134,15 @@ class StandardizePipeline(Construct):
         self.processing_role = self._processing_role(bucket, cfg)
         image_uri = self._image_uri(cfg)
 
-        state_machine_role = iam.Role(
+        self.states = PipelineStateMachine(
             self,
-            "StateMachineRole",
-            assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
-            description="Standardize state machine: get-batch-id, its processing jobs, and nothing else",
+            "States",
+            role_description="Standardize state machine: get-batch-id, its processing jobs, and nothing else",
         )
+        state_machine_role = self.states.role
         self.get_batch_id.function.grant_invoke(state_machine_role)
-        jobs_arn = stack.format_arn(
-            service="sagemaker", resource="processing-job", resource_name=f"{cfg.job_name_prefix}-*"
-        )
-        state_machine_role.add_to_policy(
-            iam.PolicyStatement(
-                sid="ProcessingJobsOfThisApp",
-                actions=[
-                    "sagemaker:CreateProcessingJob",
-                    "sagemaker:DescribeProcessingJob",
-                    "sagemaker:StopProcessingJob",
-                    "sagemaker:AddTags",
-                ],
-                resources=[jobs_arn],
-            )
-        )
-        state_machine_role.add_to_policy(
-            iam.PolicyStatement(
-                sid="PassProcessingRole",
-                actions=["iam:PassRole"],
-                resources=[self.processing_role.role_arn],
-                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
-            )
-        )
-        state_machine_role.add_to_policy(
-            iam.PolicyStatement(
-                sid="SyncEventsRule",
-                actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
-                resources=[stack.format_arn(service="events", resource="rule", resource_name=SYNC_RULE)],
-            )
-        )
-
-        self.log_group = logs.LogGroup(
-            self,
-            "StateMachineLogs",
-            retention=logs.RetentionDays.THREE_MONTHS,
-            removal_policy=RemovalPolicy.DESTROY,
+        self.states.allow_sagemaker(
+            kinds=["processing-job"], name_prefix=cfg.job_name_prefix, passed_role=self.processing_role
         )
         substitutions = standardize_substitutions(
             cfg,
@@ -189,20 +152,8 @@ class StandardizePipeline(Construct):
             processing_role_arn=self.processing_role.role_arn,
             image_uri=image_uri,
         )
-        definition, deferred = state_machine_definition(ASL_NAME, substitutions)
-        self.state_machine = sfn.StateMachine(
-            self,
-            "StateMachine",
-            definition_body=definition,
-            definition_substitutions=deferred,
-            role=state_machine_role,
-            state_machine_type=sfn.StateMachineType.STANDARD,
-            logs=sfn.LogOptions(
-                destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True
-            ),
-            tracing_enabled=True,
-        )
-        note_partition_for_cfn_lint(self.state_machine, stack.partition)
+        name = f"{env.name} standardize"
+        self.state_machine = self.states.create(ASL_NAME, substitutions, alerts=alerts, label=name)
         acknowledge(
             state_machine_role,
             findings=rf"Resource::(\*|<.*GetBatchId.*\.Arn>:\*|arn:[-a-z]+:sagemaker:.*:processing-job/"
@@ -241,11 +192,6 @@ class StandardizePipeline(Construct):
             s3.NotificationKeyFilter(prefix=cfg.input_prefix, suffix=cfg.input_suffix),
         )
 
-        name = f"{env.name} standardize"
-        sm = self.state_machine
-        alerts.alarm_on(self, "ExecutionsFailed", sm.metric_failed(), f"{name}: executions failed")
-        alerts.alarm_on(self, "ExecutionsTimedOut", sm.metric_timed_out(), f"{name}: executions timed out")
-        alerts.alarm_on(self, "ExecutionsAborted", sm.metric_aborted(), f"{name}: executions aborted")
         alerts.alarm_on(
             self, "TriggerErrors", self.trigger.function.metric_errors(), f"{name}: trigger errors"
         )
