@@ -9,7 +9,10 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+
+from stacks.nag import acknowledge
 
 
 class Alerts(Construct):
@@ -57,3 +60,23 @@ class Alerts(Construct):
         )
         alarm.add_alarm_action(cw_actions.SnsAction(self.topic))
         return alarm
+
+    def failure_queue(self, scope: Construct, construct_id: str, *, holds: str) -> sqs.Queue:
+        """An encrypted, SSL-only queue (14 days) for events that could not be handled, in ``scope``,
+        with an alarm while any message waits; ``holds`` says what lands there."""
+        queue = sqs.Queue(
+            scope,
+            construct_id,
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        acknowledge(queue, SQS3=f"This queue is itself where {holds} end up; its depth raises an alarm.")
+        self.alarm_on(
+            scope,
+            f"{construct_id}Waiting",
+            queue.metric_approximate_number_of_messages_visible(),
+            f"{holds} are waiting in a failure queue",
+            statistic="Maximum",
+        )
+        return queue

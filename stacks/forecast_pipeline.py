@@ -11,7 +11,6 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks.alerts import Alerts
@@ -279,16 +278,8 @@ class ForecastPipeline(Construct):
             "kms:GenerateDataKey* on its key, which CDK grants.",
         )
 
-        self.dead_letters = sqs.Queue(
-            self,
-            "StartFailures",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        acknowledge(
-            self.dead_letters,
-            SQS3="This queue is itself the dead-letter queue of the rule that starts the forecast.",
+        self.dead_letters = alerts.failure_queue(
+            self, "StartFailures", holds=f"{name}: Glue success events that could not start the forecast"
         )
         self.success_pattern = glue_job_state_pattern(etl_job_name, SUCCEEDED)
         self.failure_pattern = glue_job_state_pattern(etl_job_name, FAILED)
@@ -313,14 +304,6 @@ class ForecastPipeline(Construct):
             description=f"Alerts when {etl_job_name} fails, times out or is stopped",
             event_pattern=_pattern(self.failure_pattern),
             targets=[targets.SnsTopic(alerts.topic)],
-        )
-
-        alerts.alarm_on(
-            self,
-            "StartFailuresWaiting",
-            self.dead_letters.metric_approximate_number_of_messages_visible(),
-            f"{name}: Glue success events that could not start the forecast",
-            statistic="Maximum",
         )
 
 

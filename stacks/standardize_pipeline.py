@@ -15,7 +15,6 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3n
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks.alerts import Alerts
@@ -164,16 +163,8 @@ class StandardizePipeline(Construct):
             "are scoped to this app's job-name prefix and get-batch-id invocations to its versions ('fn:*').",
         )
 
-        self.dead_letters = sqs.Queue(
-            self,
-            "TriggerFailures",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        acknowledge(
-            self.dead_letters,
-            SQS3="This queue is itself the on-failure destination of the trigger; its depth raises an alarm.",
+        self.dead_letters = alerts.failure_queue(
+            self, "TriggerFailures", holds=f"{name}: S3 events that the trigger could not hand over"
         )
         self.trigger = PythonFunction(
             self,
@@ -194,13 +185,6 @@ class StandardizePipeline(Construct):
 
         alerts.alarm_on(
             self, "TriggerErrors", self.trigger.function.metric_errors(), f"{name}: trigger errors"
-        )
-        alerts.alarm_on(
-            self,
-            "TriggerDeadLetters",
-            self.dead_letters.metric_approximate_number_of_messages_visible(),
-            f"{name}: S3 events the trigger could not handle are waiting in the failure queue",
-            statistic="Maximum",
         )
 
     def _processing_role(self, bucket: s3.IBucket, cfg: StandardizeConfig) -> iam.Role:
