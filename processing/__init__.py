@@ -1,0 +1,1 @@
+"""Code that runs outside the CDK app: the SageMaker Processing program and the Glue ETL script."""

@@ -1,0 +1,96 @@
+"""The image and the command line the state machine uses agree with the program."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from .helpers import PROCESSING, ROOT, sz
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    text = (PROCESSING / "Dockerfile").read_text().replace("\\\n", " ")
+    lines = [line.strip() for line in text.splitlines()]
+    return [tuple(line.split(None, 1)) for line in lines if line and not line.startswith("#")]  # type: ignore[misc]
+
+
+def test_dockerfile_copies_the_program_to_program_path() -> None:
+    copies = [args.split() for op, args in dockerfile_instructions() if op == "COPY"]
+    assert ["standardize.py", sz.PROGRAM_PATH] in copies
+    program_dir = sz.PROGRAM_PATH.rsplit("/", 1)[0]
+    helpers = sorted(p.name for p in PROCESSING.glob("_*.py") if not p.name.startswith("__"))
+    copied = {src for *sources, dest in copies if dest.startswith(program_dir) for src in sources}
+    assert set(helpers) <= copied  # any helper module must reach the image too
+
+
+def test_dockerfile_entrypoint_runs_program_path() -> None:
+    (entrypoint,) = [args for op, args in dockerfile_instructions() if op == "ENTRYPOINT"]
+    assert json.loads(entrypoint) == ["python3", sz.PROGRAM_PATH]
+    assert sz.container_command()[0] == json.loads(entrypoint)
+
+
+def test_dockerfile_base_image_is_a_pinned_slim_python() -> None:
+    (base,) = [args for op, args in dockerfile_instructions() if op == "FROM"]
+    assert re.fullmatch(r"python:3\.11\.\d+-slim(-\w+)?(@sha256:[0-9a-f]{64})?", base), base
+
+
+def test_dockerfile_installs_exactly_the_pinned_requirements() -> None:
+    runs = " ".join(args for op, args in dockerfile_instructions() if op == "RUN")
+    assert "-r /opt/program/requirements.txt" in runs
+    pins = [
+        line.strip()
+        for line in (PROCESSING / "requirements.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert pins and all(re.fullmatch(r"[A-Za-z0-9_.-]+==[0-9][0-9A-Za-z.]*", pin) for pin in pins), pins
+    assert "polars==2.1.0" in pins
+
+
+def test_dockerignore_keeps_other_processing_files_out() -> None:
+    patterns = [
+        line.strip()
+        for line in (PROCESSING / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert patterns[0] == "*"
+    for needed in ("!Dockerfile", "!requirements.txt", "!standardize.py"):
+        assert needed in patterns
+
+
+def test_container_command_defaults() -> None:
+    entrypoint, arguments = sz.container_command()
+    assert entrypoint == ["python3", "/opt/program/standardize.py"]
+    assert arguments == ["--input", "/opt/ml/processing/input", "--output", "/opt/ml/processing/output"]
+
+
+def test_container_command_round_trips_through_the_parser() -> None:
+    _, arguments = sz.container_command(exclude=["-odd name", "ts"], include=["user_id"], round_digits=6)
+    args = sz._parser().parse_args(arguments)
+    assert args.exclude == ["-odd name", "ts"]
+    assert args.include == ["user_id"]
+    assert args.round_digits == 6
+    assert args.input == sz.CONTAINER_INPUT_DIR and args.output == sz.CONTAINER_OUTPUT_DIR
+
+
+def test_container_command_rejects_contradictions() -> None:
+    with pytest.raises(sz.UsageError):
+        sz.container_command(exclude=["x"], include=["x"])
+
+
+def test_import_does_no_work() -> None:
+    code = (
+        "import logging, sys, threading; sys.path.insert(0, sys.argv[1]);"
+        "import processing.standardize as s;"
+        "assert not logging.getLogger().handlers;"
+        "assert threading.active_count() == 1;"
+        "print(s.PROGRAM_PATH, s.CONTAINER_INPUT_DIR, s.CONTAINER_OUTPUT_DIR)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(ROOT)], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.split() == [sz.PROGRAM_PATH, sz.CONTAINER_INPUT_DIR, sz.CONTAINER_OUTPUT_DIR]
+    assert done.stderr == ""
