@@ -68,8 +68,8 @@ def plot_forecast(session: OfflineSession, rows: list[dict[str, Any]], path: Pat
         return None
     assert session.env.forecast is not None and session.database is not None
     db = session.env.forecast.database
-    history = session.database.read_source(db.source_table, [db.timestamp_column, db.value_column])
-    history = sorted((_time(r[db.timestamp_column]), r[db.value_column]) for r in history)[-28 * 24 :]
+    source = session.database.read_source(db.source_table, [db.timestamp_column, db.value_column])
+    history = sorted((_time(r[db.timestamp_column]), r[db.value_column]) for r in source)[-28 * 24 :]
     fig, ax = plt.subplots(figsize=(12, 4.5), dpi=110)
     ax.plot([t for t, _ in history], [v for _, v in history], color="#444444", linewidth=0.8, label="history")
     for series in sorted({r["series_id"] for r in rows}):

@@ -90,7 +90,7 @@ class OfflineSession:
             TopicArn=self.alerts_arn, Protocol="sqs", Endpoint=queue_arn["Attributes"]["QueueArn"]
         )
         for kind in ("processing", "training", "model", "transform"):
-            aws.bind_sagemaker(kind, getattr(self.sagemaker, kind))  # type: ignore[arg-type]
+            aws.bind_sagemaker(kind, getattr(self.sagemaker, kind))
         self._standardize_arn = self._create_standardize()
         self._forecast_arn = self._create_forecast() if env.forecast and database else None
 

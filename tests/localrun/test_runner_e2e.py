@@ -148,7 +148,8 @@ def test_forecast_writes_rows_and_a_rerun_updates_them(session: OfflineSession) 
     fake_deepar(session)
     session.load_source(short_series(900))
     first = session.forecast()
-    assert first is not None and first.result.path == FORECAST_OK, first.result.cause
+    assert first is not None
+    assert first.result.path == FORECAST_OK, first.result.cause
     assert first.result.output["written"] == {"rows": 168}
     second = session.forecast()
     assert second is not None and second.result.status == "SUCCEEDED"
@@ -222,7 +223,8 @@ def test_demo_forecast_with_the_local_deepar_twin(tmp_path: Path) -> None:
     with open_session("dev", workdir=tmp_path, printer=Printer(False)) as session:
         session.load_source([(ts, v) for ts, v in hourly_series()])
         run = session.forecast()
-        assert run is not None and run.result.path == FORECAST_OK, run.result.cause
+        assert run is not None
+        assert run.result.path == FORECAST_OK, run.result.cause
         rows = forecast_rows(session)
         assert len(rows) == 168
         assert all(r["p10"] <= r["p50"] <= r["p90"] for r in rows)
