@@ -47,17 +47,16 @@ mysql-server: ## Install a MariaDB server for the database tests when none is in
 	  echo "no MariaDB/MySQL server found: install mariadb-server or set MYSQL_URL (database tests need one)"; \
 	fi
 
-test: setup mysql-server ## Run the whole test suite (unit, infra, gates, database)
+test: setup mysql-server lint ## Lint, then run the whole test suite (unit, infra, gates, database, end to end)
 	$(PY) -m pytest
 
-lint: setup ## ruff, mypy, and the ASL validator on the state machine files
+lint: setup ## ruff (lint and format) and mypy, each Lambda folder on its own
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
 	@for fn in lambdas/*/; do echo "mypy $$fn"; \
 	  (cd "$$fn" && $(CURDIR)/$(VENV)/bin/mypy --config-file $(CURDIR)/pyproject.toml --exclude '^$$' *.py) || exit 1; \
 	done
-	$(PY) -m pytest -q tests/infra/test_gates.py -k "asl or cfn_lint"
 
 bench: setup ## Measure the standardize engine (see benchmarks/README.md)
 	$(PY) benchmarks/standardize.py
