@@ -1,0 +1,50 @@
+"""The runner's command line: help, the user's own CSV, and clear errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from localrun.__main__ import main
+from stacks.paths import ROOT
+
+
+def test_help_explains_the_commands() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "localrun", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0
+    for word in ("demo", "standardize", "forecast", "--source-csv", "moto", "MYSQL_URL"):
+        assert word in proc.stdout
+
+
+def test_standardize_a_users_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "readings_42.csv"
+    data.write_text("id,x,y\n1,1.0,a\n2,3.0,b\n")
+    assert main(["standardize", str(data), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "SUCCEEDED" in out
+    body = (tmp_path / "out" / "standardize" / "42" / "readings_42.csv").read_text()
+    assert body.splitlines() == ["id,x,y", "1,-1.0,a", "2,1.0,b"]
+    [run] = json.loads((tmp_path / "out" / "executions.json").read_text())
+    assert run["path"][-1] == "Done"
+
+
+def test_standardize_a_bad_name_exits_non_zero_with_the_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "readings.csv"
+    data.write_text("x\n1\n")
+    assert main(["standardize", str(data), "--out", str(tmp_path / "out"), "--quiet"]) == 1
+    assert "InvalidFileName" in capsys.readouterr().out
+
+
+def test_forecast_names_a_missing_column(tmp_path: Path) -> None:
+    data = tmp_path / "sales.csv"
+    data.write_text("when,amount\n2026-01-01 00:00:00,1\n")
+    with pytest.raises(SystemExit, match="no column 'ts'.*--timestamp-column"):
+        main(["forecast", "--source-csv", str(data), "--out", str(tmp_path / "out"), "--sqlite", "--quiet"])
