@@ -46,5 +46,5 @@ def test_standardize_a_bad_name_exits_non_zero_with_the_reason(
 def test_forecast_names_a_missing_column(tmp_path: Path) -> None:
     data = tmp_path / "sales.csv"
     data.write_text("when,amount\n2026-01-01 00:00:00,1\n")
-    with pytest.raises(SystemExit, match="no column 'ts'.*--timestamp-column"):
+    with pytest.raises(SystemExit, match=r"no column 'ts'.*--timestamp-column"):
         main(["forecast", "--source-csv", str(data), "--out", str(tmp_path / "out"), "--sqlite", "--quiet"])
