@@ -79,7 +79,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -1005,6 +1005,24 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def env_columns(name: str, environ: Mapping[str, str] | None = None) -> frozenset[str]:
+    """Column names from environment variable ``name``, a JSON list (default: none).
+
+    The state machine passes the configured ``includeColumns``/``excludeColumns`` this way
+    (``STANDARDIZE_INCLUDE``, ``STANDARDIZE_EXCLUDE``); they add to ``--include``/``--exclude``.
+    """
+    raw = (os.environ if environ is None else environ).get(name, "").strip()
+    if not raw:
+        return frozenset()
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise UsageError(f"{name} must be a JSON list of column names: {exc}") from None
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise UsageError(f"{name} must be a JSON list of non-empty column names, got {raw[:200]!r}")
+    return frozenset(value)
+
+
 def write_failure_message(message: str, path: str | None = None) -> None:
     """Best effort: write message where SageMaker reads the failure reason (default path above)."""
     target = Path(path or FAILURE_MESSAGE_PATH)
@@ -1022,8 +1040,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main else None
     try:
         options = Options(
-            include=frozenset(args.include),
-            exclude=frozenset(args.exclude),
+            include=frozenset(args.include) | env_columns("STANDARDIZE_INCLUDE"),
+            exclude=frozenset(args.exclude) | env_columns("STANDARDIZE_EXCLUDE"),
             round_digits=args.round_digits,
             progress_seconds=args.progress_seconds,
         )

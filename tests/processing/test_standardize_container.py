@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -94,3 +96,30 @@ def test_import_does_no_work() -> None:
     )
     assert done.stdout.split() == [sz.PROGRAM_PATH, sz.CONTAINER_INPUT_DIR, sz.CONTAINER_OUTPUT_DIR]
     assert done.stderr == ""
+
+
+def test_configured_columns_arrive_through_the_environment(tmp_path: Path) -> None:
+    """The state machine passes config's excludeColumns/includeColumns as JSON lists."""
+    work = tmp_path
+    (work / "in").mkdir()
+    (work / "in" / "p_1.csv").write_text("id,code,x\n1,10,1.0\n2,20,3.0\n")
+    env = {"STANDARDIZE_EXCLUDE": json.dumps(["code"]), "STANDARDIZE_INCLUDE": json.dumps(["id"])}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(PROCESSING / "standardize.py"),
+            "--input",
+            str(work / "in"),
+            "--output",
+            str(work / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (work / "out" / "p_1.csv").read_text().splitlines() == ["id,code,x", "-1.0,10,-1.0", "1.0,20,1.0"]
+    assert sz.env_columns("X", {"X": ""}) == frozenset()
+    with pytest.raises(sz.UsageError, match="X must be a JSON list"):
+        sz.env_columns("X", {"X": "code"})
