@@ -55,7 +55,8 @@ lint: setup ## ruff (lint and format) and mypy, each Lambda folder on its own
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
 	@for fn in lambdas/*/; do echo "mypy $$fn"; \
-	  (cd "$$fn" && $(CURDIR)/$(VENV)/bin/mypy --config-file $(CURDIR)/pyproject.toml --exclude '^$$' *.py) || exit 1; \
+	  (cd "$$fn" && $(CURDIR)/$(VENV)/bin/mypy --config-file $(CURDIR)/pyproject.toml --exclude '^$$' \
+	    --cache-dir $(CURDIR)/.mypy_cache/$$(basename $$fn) *.py) || exit 1; \
 	done
 
 bench: setup ## Measure the standardize engine (see benchmarks/README.md)

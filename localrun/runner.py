@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -179,8 +180,6 @@ class OfflineSession:
         """Deliver an S3 event as the bucket notification would: only records that pass the
         configured prefix/suffix filter reach the trigger. Returns the execution names started."""
         cfg = self.env.standardize
-        import urllib.parse
-
         records = [
             r
             for r in event["Records"]
@@ -248,8 +247,6 @@ class OfflineSession:
 
 
 def _url_encode_key(key: str) -> str:
-    import urllib.parse
-
     return urllib.parse.quote_plus(key, safe="/")
 
 

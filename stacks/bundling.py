@@ -44,7 +44,7 @@ def bundled_code(source: Path, runtime: lambda_.Runtime) -> lambda_.Code:
     version = runtime.name.removeprefix("python")
     return lambda_.Code.from_asset(
         str(source),
-        exclude=["__pycache__", "*.pyc"],
+        exclude=["__pycache__", "*.pyc", ".mypy_cache"],
         bundling=BundlingOptions(
             image=runtime.bundling_image,
             local=PipInstall(source, version),

@@ -15,7 +15,7 @@ from stacks.nag import acknowledge
 
 #: The newest Python runtime; cdk-nag's AwsSolutions-L1 asks for it.
 RUNTIME = lambda_.Runtime.PYTHON_3_14
-ASSET_EXCLUDES = ["__pycache__", "*.pyc", "requirements.txt"]
+ASSET_EXCLUDES = ["__pycache__", "*.pyc", ".mypy_cache", "requirements.txt"]
 
 
 class PythonFunction(Construct):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from aws_cdk.assertions import Match, Template
@@ -133,7 +134,7 @@ def test_processing_image_is_a_docker_asset_built_from_processing(dev: Synthesiz
     assert "container-assets" in json.dumps(image)
     manifest = json.loads(
         (
-            __import__("pathlib").Path(dev.stacks.standardize.node.root.outdir)  # type: ignore[attr-defined]
+            Path(dev.stacks.standardize.node.root.outdir)  # type: ignore[attr-defined]
             / f"{dev.stacks.standardize.artifact_id}.assets.json"
         ).read_text()
     )
