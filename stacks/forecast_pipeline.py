@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -22,7 +22,7 @@ from stacks.forecast_events import FAILED, SUCCEEDED, glue_job_state_pattern
 from stacks.forecast_network import ForecastNetwork
 from stacks.nag import acknowledge
 from stacks.paths import LAMBDAS
-from stacks.pipeline_state_machine import PipelineStateMachine
+from stacks.pipeline_state_machine import PipelineStateMachine, sagemaker_logs_statement
 from stacks.python_function import RUNTIME, PythonFunction
 
 ASL_NAME = "forecast"
@@ -212,26 +212,7 @@ class ForecastPipeline(Construct):
                 conditions={"StringLike": {"s3:prefix": [work]}},
             )
         )
-        self.sagemaker_role.add_to_policy(
-            iam.PolicyStatement(
-                sid="OwnLogs",
-                actions=[
-                    "logs:CreateLogGroup",
-                    "logs:CreateLogStream",
-                    "logs:PutLogEvents",
-                    "logs:DescribeLogStreams",
-                ],
-                resources=[
-                    stack.format_arn(
-                        service="logs",
-                        resource="log-group",
-                        resource_name=f"/aws/sagemaker/{kind}:*",
-                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                    )
-                    for kind in ("TrainingJobs", "TransformJobs")
-                ],
-            )
-        )
+        self.sagemaker_role.add_to_policy(sagemaker_logs_statement(self, "TrainingJobs", "TransformJobs"))
         acknowledge(
             self.sagemaker_role,
             findings=r"Resource::arn:[-a-z]+:s3:::[^/]+/" + re.escape(cfg.work_prefix) + r"\*"

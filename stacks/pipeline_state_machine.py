@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import ArnFormat, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
@@ -26,6 +26,30 @@ SYNC_RULES: Mapping[str, str] = {
     "training-job": "StepFunctionsGetEventsForSageMakerTrainingJobsRule",
     "transform-job": "StepFunctionsGetEventsForSageMakerTransformJobsRule",
 }
+
+
+def sagemaker_logs_statement(scope: Construct, *job_kinds: str) -> iam.PolicyStatement:
+    """Let a SageMaker role write its jobs' logs: ``/aws/sagemaker/<kind>`` log groups only,
+    e.g. ``sagemaker_logs_statement(self, "ProcessingJobs")``."""
+    stack = Stack.of(scope)
+    return iam.PolicyStatement(
+        sid="OwnLogs",
+        actions=[
+            "logs:CreateLogGroup",
+            "logs:CreateLogStream",
+            "logs:PutLogEvents",
+            "logs:DescribeLogStreams",
+        ],
+        resources=[
+            stack.format_arn(
+                service="logs",
+                resource="log-group",
+                resource_name=f"/aws/sagemaker/{kind}:*",
+                arn_format=ArnFormat.COLON_RESOURCE_NAME,
+            )
+            for kind in job_kinds
+        ],
+    )
 
 
 class PipelineStateMachine(Construct):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda_destinations as destinations
@@ -22,7 +22,7 @@ from stacks.asl import intrinsic_string, json_string
 from stacks.config import ECR_IMAGE_URI, EnvConfig, StandardizeConfig
 from stacks.nag import acknowledge
 from stacks.paths import LAMBDAS, PROCESSING
-from stacks.pipeline_state_machine import PipelineStateMachine
+from stacks.pipeline_state_machine import PipelineStateMachine, sagemaker_logs_statement
 from stacks.python_function import PythonFunction
 
 ASL_NAME = "standardize"
@@ -216,25 +216,7 @@ class StandardizePipeline(Construct):
                 resources=[bucket.arn_for_objects(f"{cfg.output_prefix}*")],
             )
         )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="OwnLogs",
-                actions=[
-                    "logs:CreateLogGroup",
-                    "logs:CreateLogStream",
-                    "logs:PutLogEvents",
-                    "logs:DescribeLogStreams",
-                ],
-                resources=[
-                    Stack.of(self).format_arn(
-                        service="logs",
-                        resource="log-group",
-                        resource_name="/aws/sagemaker/ProcessingJobs:*",
-                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                    )
-                ],
-            )
-        )
+        role.add_to_policy(sagemaker_logs_statement(self, "ProcessingJobs"))
         prefixes = "|".join(re.escape(p) for p in (cfg.input_prefix, cfg.output_prefix))
         acknowledge(
             role,
