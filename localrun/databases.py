@@ -14,12 +14,12 @@ import re
 import secrets
 import sqlite3
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from localrun.mariadb import MySQLServer, ServerUnavailable, ThrowawayMariaDB, parse_mysql_url
+from localrun.mariadb import MySQLDatabase, MySQLServer, ServerUnavailable, ThrowawayMariaDB, parse_mysql_url
 from localrun.sqlite_repository import SQLiteForecastRepository
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -50,7 +50,7 @@ class Database(Protocol):
 
 
 @dataclass
-class MySQLDatabase:
+class ServerDatabase:
     """A database on a MySQL/MariaDB server; write-forecast reaches it through its secret."""
 
     server: MySQLServer
@@ -61,12 +61,7 @@ class MySQLDatabase:
         return self.server.connect(self.name)
 
     def execute(self, sql: str) -> None:
-        conn = self._connect()
-        try:
-            with conn.cursor() as cur:
-                cur.execute(sql)
-        finally:
-            conn.close()
+        self.server.execute(sql, self.name)
 
     def load_source(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         ts, value, *rest = (f"`{_ident(c)}`" for c in columns)
@@ -96,14 +91,7 @@ class MySQLDatabase:
             conn.close()
 
     def secret(self) -> dict[str, Any]:
-        s = self.server
-        return {
-            "username": s.user,
-            "password": s.password,
-            "host": s.host,
-            "port": s.port,
-            "dbname": self.name,
-        }
+        return MySQLDatabase(self.server, self.name).secret()
 
     def sqlite_repository(self, table: str) -> None:
         return None
@@ -170,7 +158,7 @@ def open_database(url: str | None, workdir: Path, *, allow_mariadb: bool = True)
         name = server.database or f"offline_{uuid.uuid4().hex[:12]}"
         if not server.database:
             _create_database(server, name)
-        yield MySQLDatabase(server, name, f"MySQL at {server.host}:{server.port}/{name}")
+        yield ServerDatabase(server, name, f"MySQL at {server.host}:{server.port}/{name}")
         return
     if allow_mariadb:
         with contextlib.suppress(ServerUnavailable):
@@ -184,7 +172,7 @@ def open_database(url: str | None, workdir: Path, *, allow_mariadb: bool = True)
                 try:
                     name = f"offline_{secrets.token_hex(6)}"
                     _create_database(server, name)
-                    yield MySQLDatabase(server, name, "MariaDB (throwaway, local)")
+                    yield ServerDatabase(server, name, "MariaDB (throwaway, local)")
                 finally:
                     throwaway.stop()
                 return
@@ -192,14 +180,4 @@ def open_database(url: str | None, workdir: Path, *, allow_mariadb: bool = True)
 
 
 def _create_database(server: MySQLServer, name: str) -> None:
-    conn = server.connect()
-    try:
-        with conn.cursor() as cur:
-            cur.execute(f"CREATE DATABASE IF NOT EXISTS `{_ident(name)}` CHARACTER SET utf8mb4")
-    finally:
-        conn.close()
-
-
-def as_rows(records: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> list[list[Any]]:
-    """Records as lists in ``columns`` order."""
-    return [[r.get(c) for c in columns] for r in records]
+    server.execute(f"CREATE DATABASE IF NOT EXISTS `{_ident(name)}` CHARACTER SET utf8mb4")

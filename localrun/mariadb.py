@@ -62,6 +62,15 @@ class MySQLServer:
         params.update(options)
         return pymysql.connect(**params)
 
+    def execute(self, sql: str, database: str | None = None) -> None:
+        """Run one statement on a fresh connection (autocommit), then close it."""
+        conn = self.connect(database)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql)
+        finally:
+            conn.close()
+
 
 @dataclass(frozen=True)
 class MySQLDatabase:

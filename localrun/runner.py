@@ -14,7 +14,7 @@ import json
 import os
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -279,6 +279,3 @@ def open_session(
 def demo_source_rows() -> list[tuple[Any, ...]]:
     """The demo's source table: ten weeks of hourly values (see :func:`hourly_series`)."""
     return [(ts, value) for ts, value in hourly_series()]
-
-
-Callback = Callable[[StateEvent], None]

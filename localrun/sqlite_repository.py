@@ -7,7 +7,6 @@ updates instead of duplicating, and all rows go in one transaction or none do.
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,7 +17,6 @@ from localrun.lambdas import load
 _forecast_repository = load("write_forecast", "forecast_repository")
 ForecastWriteFailed = _forecast_repository.ForecastWriteFailed
 validate_table_name = _forecast_repository.validate_table_name
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class SQLiteForecastRepository:

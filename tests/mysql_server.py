@@ -69,18 +69,8 @@ def mysql_server() -> Iterator[MySQLServer]:
 def mysql_database(mysql_server: MySQLServer) -> Iterator[MySQLDatabase]:
     """A new empty database (utf8mb4), dropped after the test."""
     name = f"test_{uuid.uuid4().hex[:16]}"
-    conn = mysql_server.connect()
-    try:
-        with conn.cursor() as cur:
-            cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
-    finally:
-        conn.close()
+    mysql_server.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
     try:
         yield MySQLDatabase(mysql_server, name)
     finally:
-        conn = mysql_server.connect()
-        try:
-            with conn.cursor() as cur:
-                cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        finally:
-            conn.close()
+        mysql_server.execute(f"DROP DATABASE IF EXISTS `{name}`")

@@ -43,6 +43,10 @@ def test_good_partition_is_standardized_into_prediction_data(session: OfflineSes
     ]
     stats = json.loads(session.s3.get_object(Bucket=session.bucket, Key=keys[1])["Body"].read())
     assert stats  # the processing script's own stats document
+    assert stats["rows"] == 200 and stats["ddof"] == 0
+    assert stats["columns"]["temperature"]["kind"] == "numeric"
+    assert stats["columns"]["temperature"]["count"] == 200
+    assert stats["columns"]["id"]["kind"] == "id" and stats["columns"]["site"]["kind"] != "numeric"
     body = session.s3.get_object(Bucket=session.bucket, Key=keys[0])["Body"].read().decode()
     header, *lines = body.splitlines()
     assert header.split(",")[:2] == ["id", "timestamp"] and len(lines) == 200
