@@ -111,6 +111,7 @@ _BLOCK = 1 << 20  # bytes read at a time by the structure check (fits in a core'
 _MAX_RECORD = 64 << 20  # a record (or quoted field) longer than this is rejected
 _MAX_FAILURE_MESSAGE = 1000
 _SPILL_ROWS = 50_000  # rows per spill file: about 10 MB for 20 numeric columns
+_SPILL_MAX_RATIO = 1.0  # spill only when it is estimated to be at most this times the input
 _EPS = 2.0**-52
 _SPLIT = 1.5 * 2.0**52  # adding _SPLIT * g rounds to a multiple of g
 _QUOTE, _COMMA, _NEWLINE = ord('"'), ord(","), ord("\n")
@@ -304,7 +305,7 @@ class _StructureCheck(threading.Thread):
     def _scan(self) -> None:
         expected = self.ncols - 1
         point = self.checkpoints[0]
-        last_log = time.monotonic()
+        last_log, logged = time.monotonic(), None
         buf = bytearray(_BLOCK)
         mask = np.empty(_BLOCK, dtype=bool)
         filled = 0  # bytes carried over at the start of buf
@@ -361,20 +362,25 @@ class _StructureCheck(threading.Thread):
                 self.rows += records
                 point = _Checkpoint(point.offset + cut, self.rows, point.line + lines)
                 self.checkpoints.append(point)
+                now = time.monotonic()
+                if now - last_log >= self.progress_seconds:
+                    last_log, logged = now, point
+                    self._log_progress(point)
                 if eof:
                     break
                 filled = end - cut
                 buf[:filled] = buf[cut:end]
-                now = time.monotonic()
-                if now - last_log >= self.progress_seconds:
-                    last_log = now
-                    log.info(
-                        "%s: checked %s rows, %s of %s MB",
-                        self.label,
-                        f"{self.rows:,}",
-                        _mb(point.offset),
-                        _mb(self.size),
-                    )
+        if logged is not None and logged is not point:  # once progress shows, so does the end
+            self._log_progress(point)
+
+    def _log_progress(self, point: _Checkpoint) -> None:
+        log.info(
+            "%s: checked %s rows, %s of %s MB",
+            self.label,
+            f"{point.record:,}",
+            _mb(point.offset),
+            _mb(self.size),
+        )
 
     def _fail(self, point: _Checkpoint, problem: str) -> InputError:
         found = _diagnose(self.src, self.label, self.ncols, point, stop_after_bytes=_BLOCK + _MAX_RECORD)
@@ -705,11 +711,34 @@ def _read_sample(src: Path) -> pl.DataFrame | None:
     return None
 
 
+def _spill_ratio(sample: pl.DataFrame | None, columns: list[_Column]) -> float:
+    """Estimated size of the spill against the CSV, from the sample rows (inf: unknown).
+
+    Arrow stores a number in 8 bytes and a text field in a 16-byte view, plus its bytes when
+    longer than 12; the CSV needs the text and one separator per field.
+    """
+    if sample is None or sample.height == 0:
+        return math.inf
+    csv_bytes = spill_bytes = 0
+    for col in columns:
+        lengths = sample[col.name].str.len_bytes().fill_null(0)
+        csv_bytes += int(lengths.sum()) + sample.height
+        if col.numeric:
+            spill_bytes += 8 * sample.height
+        else:
+            spill_bytes += 16 * sample.height + int(lengths.filter(lengths > 12).sum())
+    return spill_bytes / csv_bytes
+
+
 def _classify(
-    columns: list[_Column], scan: _Scan, size: int, ncols: int, label: str, check: _StructureCheck
+    columns: list[_Column],
+    sample: pl.DataFrame | None,
+    size: int,
+    ncols: int,
+    label: str,
+    check: _StructureCheck,
 ) -> None:
     """Guess kinds from the first rows (verified over the whole file later) and pick K, g."""
-    sample = _read_sample(scan.src)
     n_max = size // max(ncols, 1) + 1  # each record has ncols - 1 commas and a newline
     for col in columns:
         if col.kind != "numeric":
@@ -812,7 +841,17 @@ def _compute_stats(
         columns.append(_Column(index=i, name=name, kind=kind, forced=name in options.include))
     scan.schema = _schema(columns)
     locate = _Locator(scan, check)
-    _classify(columns, scan, size, len(columns), label, check)
+    sample = _read_sample(scan.src)
+    _classify(columns, sample, size, len(columns), label, check)
+    ratio = _spill_ratio(sample, columns)
+    if ratio > _SPILL_MAX_RATIO:
+        scan.spill_dir = None  # mostly short text: parsing twice costs less disk
+    log.info(
+        "%s: spill %s (estimated %.2fx the input)",
+        label,
+        "on" if scan.spill_dir else "off",
+        ratio,
+    )
     scan.schema = _schema(columns)
     try:
         rows = _stats_pass(columns, scan, label, locate, first=True)
