@@ -70,9 +70,8 @@ class StandardizeConfig:
     """Settings of the standardize pipeline.
 
     Defaults: input ``meta-data/*.csv``, output ``prediction-data/<N>/``, one ``ml.t3.medium``
-    with a 30 GB volume and a one-hour limit. The volume holds the input, the processing
-    script's spill of parsed rows (at most 1.0x the input) and the output, which is about
-    1.6-1.8x the input (doubles print 17 digits): size it at 4x the largest partition.
+    with a 30 GB volume and a one-hour limit. The volume holds the input plus the output, which
+    is about 1.6-1.8x the input (doubles print 17 digits): size it at 3x the largest partition.
     """
 
     input_prefix: str = "meta-data/"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-import math
 import os
 import subprocess
 import sys
@@ -239,61 +237,6 @@ def test_record_longer_than_the_limit(job: Job, monkeypatch: pytest.MonkeyPatch)
     fails(job, r"f\.csv: line 3: record longer than 256 bytes")
 
 
-def _entries(root: Path) -> list[str]:
-    """Every file and directory under root, hidden ones included."""
-    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*")) if root.exists() else []
-
-
-@pytest.mark.parametrize(
-    "data",
-    [b"x,y\n1,2\n3,4\n", b"x,y\n1,2\n3\n", b"x,y\n1,2\n3,4,5\n", b"x\n1\nNaN\ninf\n"],
-    ids=["success", "short row", "long row", "inf"],
-)
-def test_spill_is_removed_whatever_the_outcome(job: Job, data: bytes) -> None:
-    job.write("f.csv", data)
-    try:
-        job.run()
-    except sz.InputError:
-        assert _entries(job.output) in ([], ["stats"])
-    else:
-        assert _entries(job.output) == ["f.csv", "stats", "stats/f.json"]
-
-
-def test_spill_is_removed_when_the_write_fails(job: Job, monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken_sink(self: pl.LazyFrame, path: Path, **kwargs: Any) -> None:
-        raise pl.exceptions.ComputeError("disk went away")
-
-    monkeypatch.setattr(pl.LazyFrame, "sink_csv", broken_sink)
-    job.write("f.csv", "x\n1\n2\n")
-    with pytest.raises(sz.InputError, match="disk went away"):
-        job.run()
-    assert _entries(job.output) == ["stats"]
-
-
-def test_passes_after_the_first_read_the_spill(job: Job, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The CSV is parsed once: spoiling it after the first pass changes nothing."""
-    original = sz._Scan.first_pass
-    spoiled: list[int] = []
-
-    def first_pass_then_spoil(self: sz._Scan, exprs: list[pl.Expr]) -> dict[str, Any]:
-        row = original(self, exprs)
-        assert self.spilled, "the first pass wrote no spill"
-        self.src.write_bytes(self.src.read_bytes().replace(b"1", b"9"))
-        spoiled.append(1)
-        return row
-
-    monkeypatch.setattr(sz._Scan, "first_pass", first_pass_then_spoil)
-    monkeypatch.setattr(sz, "_SPILL_MAX_RATIO", math.inf)  # a file this small is mostly ids
-    # NaN makes a second statistics pass; the z-scores are the third.
-    job.write("f.csv", "id,x,y\n1,1.5,NaN\n2,2.5,1\n3,3.5,2\n")
-    job.run()
-    assert spoiled == [1]
-    cols = job.columns()
-    assert cols["id"] == ["1", "2", "3"]
-    assert [float(v) for v in cols["x"]] == pytest.approx([-1.224744871391589, 0.0, 1.224744871391589])
-    assert cols["y"] == ["", "-1.0", "1.0"]
-
-
 def test_record_longer_than_a_parse_chunk(job: Job) -> None:
     """Polars parses in chunks of POLARS_CSV_CHUNK_SIZE (4 MB); a longer record still fits."""
     long = "a,b\n" * (3 << 20)  # a 12 MB quoted field with separators and newlines
@@ -304,25 +247,16 @@ def test_record_longer_than_a_parse_chunk(job: Job) -> None:
     assert job.columns()["x"] == ["-1.224744871391589", "0.0", "1.224744871391589"]
 
 
-@pytest.mark.parametrize(
-    ("header", "row", "spill"),
-    [
-        # like the benchmark: an id, a timestamp and numbers with 6 decimals (about 0.9x)
-        (
-            "id,ts," + ",".join(f"x{k}" for k in range(12)),
-            "{i},2024-01-01T00:00:{s:02d}" + ",{i}.123456" * 12,
-            "on",
-        ),
-        ("id,code,flag,x", "{i},c{s},y,{i}", "off"),  # short text: 16-byte views outgrow the CSV
-    ],
-)
-def test_spill_only_when_it_is_smaller_than_the_input(
-    job: Job, caplog: pytest.LogCaptureFixture, header: str, row: str, spill: str
+def test_sample_from_the_head_equals_the_first_rows_of_the_file(
+    job: Job, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    lines = [row.format(i=i, s=i % 60) for i in range(2000)]
-    job.write("f.csv", header + "\n" + "\n".join(lines) + "\n")
-    with caplog.at_level(logging.INFO, logger="standardize"):
-        (result,) = job.run()
-    assert result.rows == 2000
-    assert f"f.csv: spill {spill} (estimated" in caplog.text
-    assert job.columns()["id"] == [str(i) for i in range(2000)]
+    """Whatever byte the head ends at (inside a quoted field or a number), the sample is whole rows."""
+    monkeypatch.setattr(sz, "_SAMPLE_ROWS", 4)
+    src = job.write(
+        "f.csv", 'id,t,x\n1,"two\nlines",1e5\n2,b,2.5\n3,"c,d",3e-2\n4,e,4\n5,"f\n",5\n6,g,6\n7,h,7\n'
+    )
+    want = pl.read_csv(src, infer_schema=False, n_rows=4)
+    for size in range(8, src.stat().st_size + 2):
+        monkeypatch.setattr(sz, "_SAMPLE_BYTES", size)
+        got = sz._read_sample(src)
+        assert got is not None and got.equals(want), size
