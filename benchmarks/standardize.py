@@ -360,7 +360,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--size-gb", type=float, nargs="+", default=[1.0, 2.0], help="input sizes (default: 1 2)"
     )
-    parser.add_argument("--repeats", type=int, default=3, help="runs of each polars variant (default: 3)")
+    parser.add_argument("--repeats", type=int, default=5, help="runs of each polars variant (default: 5)")
     parser.add_argument(
         "--pandas-gb", type=float, default=1.0, help="size at which pandas runs, 0 for none (default: 1)"
     )
