@@ -27,7 +27,7 @@ from localrun.moto_adapter import ExecutionResult, OfflineAws, StateEvent, offli
 from localrun.sagemaker_local import LocalSageMaker
 from stacks.asl import render
 from stacks.config import EnvConfig, load_env, read_cdk_context
-from stacks.forecast_events import SUCCEEDED, glue_job_state_pattern, matches
+from stacks.forecast_events import SUCCEEDED, etl_job_name, glue_job_state_pattern, matches
 from stacks.forecast_pipeline import (
     forecast_substitutions,
     generate_dataset_environment,
@@ -223,7 +223,7 @@ class OfflineSession:
         assert self.env.forecast is not None and self._forecast_arn is not None
         self.printer.say(f"forecast: Glue job twin copies {self.env.forecast.database.source_table}")
         event = run_etl(self.env, self.database, self.s3)  # type: ignore[arg-type]
-        pattern = glue_job_state_pattern(event["detail"]["jobName"], SUCCEEDED)
+        pattern = glue_job_state_pattern(etl_job_name(self.env), SUCCEEDED)
         if not matches(pattern, event):
             self.printer.say("  the EventBridge rule does not match the event: no forecast")
             return None

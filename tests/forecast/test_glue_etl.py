@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import io
 import re
 import sys
@@ -47,9 +49,16 @@ GLUE_ARGV = [
 ]
 
 
-def test_module_imports_without_spark_or_glue() -> None:
-    assert "awsglue" not in sys.modules
-    assert "pyspark" not in sys.modules
+def test_module_imports_without_spark_or_glue(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("awsglue", "pyspark"):
+        monkeypatch.setitem(sys.modules, name, None)  # importing either now raises ImportError
+    spec = importlib.util.spec_from_file_location("glue_etl_probe", glue_etl.__file__)
+    assert spec is not None and spec.loader is not None
+    probe = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, probe)  # dataclasses look their module up
+    spec.loader.exec_module(probe)  # a fresh, separate import of the script
+    assert sys.modules["awsglue"] is None
+    assert sys.modules["pyspark"] is None
 
 
 @pytest.mark.parametrize(

@@ -299,7 +299,8 @@ def test_china_uses_the_aws_cn_partition_everywhere(china: Synthesized) -> None:
     for unit in ("shared", "standardize"):
         text = json.dumps(china.template(unit).to_json())
         assert not re.search(r"arn:aws:", text), f"{unit}: literal aws-partition ARN in the china template"
-        assert "amazonaws.com.cn" not in text or "amazonaws.com" in text
+        ecr = re.search(r"dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(?!\.cn)", text)
+        assert not ecr, f"{unit}: an ECR domain without .cn in the china template: {ecr}"
     _, sm = state_machine(china.template("standardize"))
     resource = json.loads(sm["Properties"]["DefinitionString"])["States"]["GetBatchId"]["Resource"]
     assert resource == "arn:aws-cn:states:::lambda:invoke"

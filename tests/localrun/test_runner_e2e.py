@@ -8,6 +8,7 @@ trains and forecasts with the real local DeepAR twin.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -225,7 +226,9 @@ def test_database_that_refuses_the_write_fails_as_write_forecast_failed(session:
 @pytest.mark.slow
 def test_demo_forecast_with_the_local_deepar_twin(tmp_path: Path) -> None:
     with open_session("dev", workdir=tmp_path, printer=Printer(False)) as session:
-        session.load_source([(ts, v) for ts, v in hourly_series()])
+        if os.environ.get("CI", "").strip().lower() == "true":  # no silent SQLite fallback in CI
+            assert "SQLite" not in session.database.label, "CI=true but no MariaDB for the demo"
+        session.load_source(hourly_series())
         run = session.forecast()
         assert run is not None
         assert run.result.path == FORECAST_OK, run.result.cause
