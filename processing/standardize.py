@@ -125,6 +125,10 @@ class UsageError(StandardizeError):
     """Bad arguments, e.g. a column both included and excluded."""
 
 
+class OutputError(StandardizeError):
+    """Writing an output failed (e.g. a full volume); the input was already read in full."""
+
+
 class InputError(StandardizeError):
     """Bad input data; the message names the file and the line or column."""
 
@@ -345,7 +349,7 @@ class _StructureCheck(threading.Thread):
                         continue
                     # Keep only quotes, commas and newlines; those after an even number of
                     # quotes are outside quoted fields.
-                    special = np.frombuffer(bytes(buf[:cut]).translate(None, _NOT_SPECIAL), dtype=np.uint8)
+                    special = np.frombuffer(buf[:cut].translate(None, _NOT_SPECIAL), dtype=np.uint8)
                     outside = ~np.logical_xor.accumulate(special == _QUOTE)
                     newline = special == _NEWLINE
                     lines = int(np.count_nonzero(newline))
@@ -397,7 +401,7 @@ class _StructureCheck(threading.Thread):
         return point.line + before
 
 
-def _last_record_end(buf: bytearray, cut: int) -> int:
+def _last_record_end(buf: bytes | bytearray, cut: int) -> int:
     """Offset after the last newline outside quotes in buf[:cut] (which ends with one), or 0."""
     newline = cut - 1
     odd = buf.count(b'"', 0, newline) % 2
@@ -479,8 +483,6 @@ class _Column:
     count: int = 0
     mean: float | None = None
     std: float | None = None
-    nonmissing: int = 0
-    timestamps: int = 0
     done: bool = False
     refines: int = 0
 
@@ -610,9 +612,7 @@ class _Locator:
             bad = x.is_infinite()
             frame = self.scan.frame({**self.scan.schema, col.name: pl.Float64})
         else:  # non-numeric value
-            missing = x.is_null() | (x == NA_TOKEN)
-            parsed = x.str.strip_chars_start(" \t").cast(pl.Float64, strict=False)
-            bad = ~missing & parsed.is_null()
+            bad = _non_number(x)
             frame = self.scan.frame({**self.scan.schema, col.name: pl.String})
         try:
             hit = frame.with_row_index("__row").filter(bad).select("__row").head(1).collect()
@@ -643,25 +643,35 @@ class _Scan:
         )
 
 
-def _missing_or_number(values: pl.Series) -> tuple[pl.Series, pl.Series]:
-    missing = values.is_null() | (values == NA_TOKEN)
-    parsed = values.str.strip_chars_start(" \t").cast(pl.Float64, strict=False)
-    return missing, parsed
+def _present(x: pl.Expr) -> pl.Expr:
+    """True where a text value is not missing (empty or NA)."""
+    return x.is_not_null() & (x != NA_TOKEN)
+
+
+def _as_number(x: pl.Expr) -> pl.Expr:
+    """A text value as a number (leading blanks allowed), null when it is not one."""
+    return x.str.strip_chars_start(" \t").cast(pl.Float64, strict=False)
+
+
+def _non_number(x: pl.Expr) -> pl.Expr:
+    """True where a text value is present but not a number."""
+    return _present(x) & _as_number(x).is_null()
 
 
 def _read_sample(src: Path) -> pl.DataFrame | None:
     """The first _SAMPLE_ROWS rows as text, or None when they do not parse.
 
     Parses only the first _SAMPLE_BYTES, cut after a newline outside quotes, when that holds
-    enough lines (polars would otherwise index the whole file first); else the file.
+    enough rows (polars would otherwise index the whole file first); else the file.
     """
     with open(src, "rb") as fh:
         head = fh.read(_SAMPLE_BYTES)
-    cut = head.rfind(b"\n") + 1 if len(head) == _SAMPLE_BYTES else len(head)
     sources: list[Path | io.BytesIO] = [src]
-    whole_records = head.count(b'"', 0, cut) % 2 == 0  # else the cut is inside a quoted field
-    if cut > 0 and whole_records and head.count(b"\n", 0, cut) > _SAMPLE_ROWS:
-        sources.insert(0, io.BytesIO(head[:cut]))
+    if len(head) == _SAMPLE_BYTES:  # a larger file: its head, cut after its last whole record
+        newline = head.rfind(b"\n") + 1
+        cut = _last_record_end(head, newline) if newline else 0
+        if cut:
+            sources.insert(0, io.BytesIO(head[:cut]))
     for source in sources:
         try:
             sample = pl.read_csv(source, infer_schema=False, n_rows=_SAMPLE_ROWS, raise_if_empty=False)
@@ -673,31 +683,23 @@ def _read_sample(src: Path) -> pl.DataFrame | None:
 
 
 def _classify(
-    columns: list[_Column],
-    sample: pl.DataFrame | None,
-    size: int,
-    ncols: int,
-    label: str,
-    check: _StructureCheck,
+    columns: list[_Column], sample: pl.DataFrame | None, size: int, label: str, locate: _Locator
 ) -> None:
     """Guess kinds from the first rows (verified over the whole file later) and pick K, g."""
-    n_max = size // max(ncols, 1) + 1  # each record has ncols - 1 commas and a newline
+    n_max = size // max(len(columns), 1) + 1  # each record has ncols - 1 commas and a newline
     for col in columns:
         if col.kind != "numeric":
             continue
         if sample is None:
             col.g1, col.g2 = _grid(n_max, n_max * 1e6)
             continue
-        missing, parsed = _missing_or_number(sample[col.name])
-        if (~missing & parsed.is_null()).any():
+        x = pl.col(col.name)
+        parsed = sample.select(_as_number(x)).to_series()
+        if sample.select(_non_number(x).any()).item():
             if col.forced:
-                record = int((~missing & parsed.is_null()).arg_true()[0])
-                check.join()
+                line = locate(col, "text")
                 raise InputError(
-                    label,
-                    "--include column has a non-numeric value",
-                    line=check.line_of(record),
-                    column=col.name,
+                    label, "--include column has a non-numeric value", line=line, column=col.name
                 )
             col.kind = "text"
             continue
@@ -718,15 +720,16 @@ def _full_classify(columns: list[_Column], scan: _Scan, label: str, locate: _Loc
     exprs: list[pl.Expr] = []
     for col in columns:
         if col.numeric:
-            x = pl.col(col.name)
-            missing = x.is_null() | (x == NA_TOKEN)
-            parsed = x.str.strip_chars_start(" \t").cast(pl.Float64, strict=False)
-            exprs.append((~missing & parsed.is_null()).sum().alias(f"{col.index}:bad"))
+            exprs.append(_non_number(pl.col(col.name)).sum().alias(f"{col.index}:bad"))
     if not exprs:
         return
-    text_scan = _Scan(scan.src, {name: pl.String for name in scan.schema})
     scan.passes += 1
-    row = text_scan.frame().select(exprs).collect(engine="streaming").row(0, named=True)
+    row = (
+        scan.frame({name: pl.String for name in scan.schema})
+        .select(exprs)
+        .collect(engine="streaming")
+        .row(0, named=True)
+    )
     for col in columns:
         if col.numeric and row[f"{col.index}:bad"]:
             if col.forced:
@@ -747,7 +750,7 @@ def _stats_pass(columns: list[_Column], scan: _Scan, label: str, locate: _Locato
             exprs += _stats_exprs(col)
         elif first and col.kind == "text":
             x = pl.col(col.name)
-            exprs.append((x.is_not_null() & (x != NA_TOKEN)).sum().alias(f"{col.index}:nm"))
+            exprs.append(_present(x).sum().alias(f"{col.index}:nm"))
             exprs.append(x.str.contains(TIMESTAMP_PATTERN).sum().alias(f"{col.index}:ts"))
     scan.passes += 1
     row = scan.frame().select(exprs).collect(engine="streaming").row(0, named=True)
@@ -766,8 +769,8 @@ def _schema(columns: list[_Column]) -> dict[str, Any]:
 
 
 def _compute_stats(
-    scan: _Scan, label: str, header: _Header, size: int, options: Options, check: _StructureCheck
-) -> tuple[list[_Column], int]:
+    src: Path, label: str, header: _Header, size: int, options: Options, check: _StructureCheck
+) -> tuple[_Scan, list[_Column], int]:
     started, cpu_started = time.monotonic(), time.process_time()
     columns = []
     for i, name in enumerate(header.names):
@@ -778,10 +781,9 @@ def _compute_stats(
         else:
             kind = "numeric"
         columns.append(_Column(index=i, name=name, kind=kind, forced=name in options.include))
-    scan.schema = _schema(columns)
+    scan = _Scan(src, _schema(columns))
     locate = _Locator(scan, check)
-    sample = _read_sample(scan.src)
-    _classify(columns, sample, size, len(columns), label, check)
+    _classify(columns, _read_sample(src), size, label, locate)
     scan.schema = _schema(columns)
     try:
         rows = _stats_pass(columns, scan, label, locate, first=True)
@@ -802,7 +804,7 @@ def _compute_stats(
         time.process_time() - cpu_started,
         scan.passes,
     )
-    return columns, rows
+    return scan, columns, rows
 
 
 # --------------------------------------------------------------------------- output
@@ -881,11 +883,10 @@ def standardize_file(
     size = src.stat().st_size
     header = _read_header(src, label)
     log.info("%s: %s MB, %d columns", label, _mb(size), len(header.names))
-    scan = _Scan(src, {})
     check = _StructureCheck(src, label, header, size, options.progress_seconds)
     check.start()
     try:
-        columns, rows = _compute_stats(scan, label, header, size, options, check)
+        scan, columns, rows = _compute_stats(src, label, header, size, options, check)
     except pl.exceptions.PolarsError as exc:
         check.join()
         if isinstance(check.error, InputError):
@@ -911,9 +912,8 @@ def standardize_file(
                 scan.frame().select(exprs).sink_csv(
                     tmp_csv, float_precision=options.round_digits, null_value="", check_extension=False
                 )
-        except pl.exceptions.PolarsError as exc:
-            found = _diagnose(src, label, len(header.names), check.checkpoints[0])
-            raise (found or InputError(label, f"cannot read CSV: {_first_line(exc)}")) from None
+        except pl.exceptions.PolarsError as exc:  # pass 1 read this file in full with this schema
+            raise OutputError(f"{label}: writing {dst.name} failed: {_first_line(exc)}") from None
         result = FileStats(
             source=label,
             output=dst,

@@ -118,7 +118,7 @@ def test_failure_while_writing_leaves_no_file(job: Job, monkeypatch: pytest.Monk
 
     monkeypatch.setattr(pl.LazyFrame, "sink_csv", broken_sink)
     job.write("f.csv", "x\n1\n2\n")
-    with pytest.raises(sz.InputError, match="disk went away"):
+    with pytest.raises(sz.OutputError, match=r"f\.csv: writing f\.csv failed: disk went away"):
         job.run()
     assert job.files() == []
 
