@@ -101,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     os.environ.pop("AWS_PROFILE", None)
     from localrun import report
-    from localrun.runner import Printer, demo_source_rows, open_session
+    from localrun.demo_data import hourly_series
+    from localrun.runner import Printer, open_session
 
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -121,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
             from localrun.demo_data import partition_csv
 
             session.standardize("meta-data/partition_2333.csv", partition_csv().encode())
-            session.load_source(demo_source_rows())
+            session.load_source(hourly_series())
             session.forecast()
         elif args.command == "standardize":
             if not args.file.is_file():

@@ -17,14 +17,17 @@ _ENVIRON_LOCK = threading.Lock()
 
 
 def load(function: str, module: str = "handler") -> ModuleType:
-    """``lambdas/<function>/<module>.py`` as a module named ``lambda_<function>.<module>``.
+    """``lambdas/<function>/<module>.py``: the handler as ``lambda_<function>.handler``.
 
-    The function's folder goes first on ``sys.path``, so its sibling modules (imported by plain
-    name, as on Lambda) resolve; their names are unique across functions.
+    The function's folder goes first on ``sys.path``, so its sibling modules resolve by plain
+    name, as on Lambda (their names are unique across functions). A sibling is returned as that
+    same module, the one its handler uses, so clearing its caches reaches the handler.
     """
     folder = LAMBDAS / function
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
+    if module != "handler":
+        return importlib.import_module(module)
     name = f"lambda_{function}.{module}"
     if name in sys.modules:
         return sys.modules[name]

@@ -269,8 +269,8 @@ class OfflineAws:
         entered: dict[str, datetime] = {}
         while True:
             description = sfn.describe_execution(executionArn=execution_arn)
-            events = _history(sfn, execution_arn)
             if on_state is not None:
+                events = _history(sfn, execution_arn)
                 for event in events[reported:]:
                     state_event = _state_event(event, entered)
                     if state_event is not None:
@@ -280,10 +280,12 @@ class OfflineAws:
                 break
             if time.monotonic() > deadline:
                 sfn.stop_execution(executionArn=execution_arn, error="Timeout", cause="offline run timed out")
+                events = _history(sfn, execution_arn)
                 path = [e.name for e in _state_events(events) if e.phase == "entered"]
                 raise TimeoutError(f"{execution_arn} still running after {timeout}s; path so far {path}")
             time.sleep(poll_interval)
         output = description.get("output")
+        events = _history(sfn, execution_arn)  # complete: the execution has ended
         state_events = _state_events(events)
         return ExecutionResult(
             execution_arn=execution_arn,
@@ -541,14 +543,8 @@ def _lambda_error(error_type: str, message: str, stack: list[str]) -> dict[str, 
 
 
 def _history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"executionArn": execution_arn}
-    while True:
-        page = sfn.get_execution_history(**kwargs)
-        events.extend(page["events"])
-        if not page.get("nextToken"):
-            return events
-        kwargs["nextToken"] = page["nextToken"]
+    pages = sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn)
+    return [event for page in pages for event in page["events"]]
 
 
 def _state_event(event: Mapping[str, Any], entered: dict[str, datetime]) -> StateEvent | None:

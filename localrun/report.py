@@ -8,19 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from localrun.runner import OfflineSession
+from localrun.s3files import download_prefix
 
 
 def write_artifacts(session: OfflineSession, out: Path) -> dict[str, Path]:
     """Standardized CSVs and stats, forecast rows and plot, and every execution's path."""
     artifacts: dict[str, Path] = {}
-    prefix = session.env.standardize.output_prefix
-    keys = session.list_keys(prefix)
-    if keys:
-        target = out / "standardize"
-        for key in keys:
-            path = target / key[len(prefix) :]
-            path.parent.mkdir(parents=True, exist_ok=True)
-            session.s3.download_file(session.bucket, key, str(path))
+    target = out / "standardize"
+    if download_prefix(session.s3, f"s3://{session.bucket}/{session.env.standardize.output_prefix}", target):
         artifacts["standardized CSV and stats"] = target
     forecast_runs = [r for r in session.runs if r.pipeline == "forecast"]
     if forecast_runs and session.database is not None and session.env.forecast is not None:

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from localrun.databases import Database, open_database
-from localrun.demo_data import hourly_series
 from localrun.glue_local import run_etl
 from localrun.lambdas import bound, load
 from localrun.moto_adapter import ExecutionResult, OfflineAws, StateEvent, offline_aws
@@ -274,8 +273,3 @@ def open_session(
         session = OfflineSession(env, aws, database, workdir, printer)
         session.sagemaker.demo = demo
         yield session
-
-
-def demo_source_rows() -> list[tuple[Any, ...]]:
-    """The demo's source table: ten weeks of hourly values (see :func:`hourly_series`)."""
-    return [(ts, value) for ts, value in hourly_series()]

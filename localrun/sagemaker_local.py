@@ -14,7 +14,6 @@ through a local work directory laid out like the job's container.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -173,7 +172,7 @@ class LocalSageMaker:
         inputs = download_prefix(
             self.s3, params["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"], job_dir / "input"
         )
-        config = json.loads(model["Environment"].get("DEEPAR_INFERENCE_CONFIG", "{}"))
+        config = deepar_local.inference_config_from_env(model["Environment"])
         out = job_dir / "output"
         for path in inputs:
             deepar_local.transform(tar, path, out / (path.name + ".out"), config)
