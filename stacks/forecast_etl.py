@@ -165,7 +165,6 @@ class GlueEtl(Construct):
                     "glue:GetTables",
                     "glue:CreateTable",
                     "glue:UpdateTable",
-                    "glue:GetSecurityConfiguration",
                 ],
                 resources=[catalog_arn, database_arn, tables_arn],
             )

@@ -227,7 +227,9 @@ def test_database_that_refuses_the_write_fails_as_write_forecast_failed(session:
 def test_demo_forecast_with_the_local_deepar_twin(tmp_path: Path) -> None:
     with open_session("dev", workdir=tmp_path, printer=Printer(False)) as session:
         if os.environ.get("CI", "").strip().lower() == "true":  # no silent SQLite fallback in CI
-            assert "SQLite" not in session.database.label, "CI=true but no MariaDB for the demo"
+            assert session.database is not None and "SQLite" not in session.database.label, (
+                "CI=true but no MariaDB for the demo"
+            )
         session.load_source(hourly_series())
         run = session.forecast()
         assert run is not None
