@@ -75,7 +75,7 @@ class ColumnSpec:
     def __post_init__(self) -> None:
         names = [self.timestamp, self.value] + ([self.series] if self.series else [])
         for name in names:
-            if not _COLUMN.match(name):
+            if not _COLUMN.fullmatch(name):
                 raise JobArgumentError(f"column name {name!r} must match {_COLUMN.pattern}")
         if len({n.lower() for n in names}) != len(names):
             raise JobArgumentError(f"columns {names} must be distinct")
@@ -110,13 +110,13 @@ def catalog_table_name(database: str, table: str) -> str:
 
 def output_path(bucket: str, output_prefix: str, source_table: str, job_run_id: str) -> str:
     """``s3://<bucket>/<output_prefix><source_table>/run=<job_run_id>/``."""
-    if not _BUCKET.match(bucket):
+    if not _BUCKET.fullmatch(bucket):
         raise JobArgumentError(f"BUCKET {bucket!r} is not a valid S3 bucket name")
-    if not _PREFIX.match(output_prefix):
+    if not _PREFIX.fullmatch(output_prefix):
         raise JobArgumentError(f"OUTPUT_PREFIX {output_prefix!r} must be empty or end with '/' (e.g. 'etl/')")
-    if not _PATH_PART.match(source_table):
+    if not _PATH_PART.fullmatch(source_table):
         raise JobArgumentError(f"SOURCE_TABLE {source_table!r} must match {_PATH_PART.pattern}")
-    if not _RUN_ID.match(job_run_id):
+    if not _RUN_ID.fullmatch(job_run_id):
         raise JobArgumentError(f"JOB_RUN_ID {job_run_id!r} must match {_RUN_ID.pattern}")
     return f"s3://{bucket}/{output_prefix}{source_table}/run={job_run_id}/"
 

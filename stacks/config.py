@@ -251,7 +251,7 @@ class _Reader:
             raise self.fail(key, "is missing")
         if not isinstance(value, str) or not value:
             raise self.fail(key, f"must be a non-empty string, got {value!r}")
-        if pattern is not None and not pattern.match(value):
+        if pattern is not None and not pattern.fullmatch(value):
             raise self.fail(key, f"has an invalid value {value!r} (expected {pattern.pattern})")
         return value
 
@@ -270,7 +270,7 @@ class _Reader:
         value = self.data.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
             raise self.fail(key, f"must be a list of non-empty strings, got {value!r}")
-        bad = [v for v in value if pattern is not None and not pattern.match(v)]
+        bad = [v for v in value if pattern is not None and not pattern.fullmatch(v)]
         if bad:
             raise self.fail(
                 key, f"has an invalid value {bad[0]!r} (expected {pattern.pattern if pattern else ''})"
@@ -418,7 +418,7 @@ def _forecast(reader: _Reader) -> ForecastConfig:
 
 def parse_env(name: str, data: Mapping[str, Any]) -> EnvConfig:
     """Validate the raw settings of environment ``name`` and build its :class:`EnvConfig`."""
-    if not _ENV_NAME.match(name):
+    if not _ENV_NAME.fullmatch(name):
         raise ConfigError(f"environment '{name}': the name must match {_ENV_NAME.pattern}")
     reader = _Reader(name, data, "")
     reader.reject_unknown({"account", "region", "alertEmail", "bucketName", "standardize", "forecast"})

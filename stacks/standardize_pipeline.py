@@ -96,7 +96,7 @@ def standardize_substitutions(
 
 def ecr_repository_arn(image_uri: str, partition: str) -> str:
     """The ECR repository ARN of an image URI such as ``<acct>.dkr.ecr.<region>.<domain>/<repo>:<tag>``."""
-    match = ECR_IMAGE_URI.match(image_uri)
+    match = ECR_IMAGE_URI.fullmatch(image_uri)
     if not match:
         raise ValueError(f"{image_uri!r} is not an ECR image URI")
     return f"arn:{partition}:ecr:{match['region']}:{match['account']}:repository/{match['repo']}"

@@ -50,8 +50,7 @@ LOG = logging.getLogger(__name__)
 
 #: DeepAR ``start`` format.
 START_FORMAT = "%Y-%m-%d %H:%M:%S"
-#: SageMaker job/model names.
-NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+#: SageMaker job/model names: at most 63 of ``[a-zA-Z0-9-]``, no leading or trailing hyphen.
 MAX_NAME_LENGTH = 63
 DIGEST_CHARS = 16
 #: The longest name part after the prefix: ``-transform-`` + 16 hex digits.
@@ -145,7 +144,7 @@ class Config:
             return value
 
         bucket = required("BUCKET_NAME")
-        if not _BUCKET.match(bucket):
+        if not _BUCKET.fullmatch(bucket):
             raise ConfigurationError(f"BUCKET_NAME {bucket!r} is not a valid S3 bucket name")
         etl_prefix = _prefix("ETL_PREFIX", required("ETL_PREFIX"))
         work_prefix = _prefix("WORK_PREFIX", required("WORK_PREFIX"))
@@ -199,7 +198,7 @@ def parse_freq(freq: str) -> timedelta:
     ``n`` is optional (``H`` is ``1H``). Month and other calendar frequencies have no fixed step
     and are rejected with :class:`ConfigurationError`.
     """
-    match = _FREQ.match(freq)
+    match = _FREQ.fullmatch(freq)
     if not match:
         raise ConfigurationError(
             f"TIME_FREQ {freq!r} is not supported; use <n>min, <n>H, <n>D or <n>W (e.g. 1H, 15min, 1D)"
@@ -209,7 +208,7 @@ def parse_freq(freq: str) -> timedelta:
 
 def validate_name_prefix(prefix: str) -> None:
     """Check that ``<prefix>-transform-<16 hex>`` is a valid, lowercase SageMaker name."""
-    if not _NAME_PREFIX.match(prefix):
+    if not _NAME_PREFIX.fullmatch(prefix):
         raise ConfigurationError(
             f"NAME_PREFIX {prefix!r} must be lowercase letters, digits and inner hyphens"
         )
@@ -232,14 +231,14 @@ def job_run_id_from_event(glue_event: Mapping[str, Any]) -> str:
     if state is not None and state != "SUCCEEDED":
         raise InvalidEvent(f"Glue job {detail.get('jobName')!r} run state is {state!r}, not SUCCEEDED")
     run_id = detail.get("jobRunId")
-    if not isinstance(run_id, str) or not _JOB_RUN_ID.match(run_id):
+    if not isinstance(run_id, str) or not _JOB_RUN_ID.fullmatch(run_id):
         raise InvalidEvent(f"event detail.jobRunId {run_id!r} is missing or not [0-9A-Za-z_-]+")
     return run_id
 
 
 def validate_run_key(execution_name: str) -> str:
     """The run key: the execution name itself, checked to be 1-80 of ``[0-9A-Za-z_-]``."""
-    if not isinstance(execution_name, str) or not _RUN_KEY.match(execution_name):
+    if not isinstance(execution_name, str) or not _RUN_KEY.fullmatch(execution_name):
         raise InvalidEvent(f"execution_name {execution_name!r} is not 1-80 characters of [0-9A-Za-z_-]")
     return execution_name
 
@@ -252,15 +251,11 @@ def job_names(name_prefix: str, execution_name: str) -> dict[str, str]:
     """
     validate_name_prefix(name_prefix)
     digest = hashlib.sha256(execution_name.encode()).hexdigest()[:DIGEST_CHARS]
-    names = {
+    return {  # validate_name_prefix keeps every name within SageMaker's rules
         "training_job_name": f"{name_prefix}-train-{digest}",
         "model_name": f"{name_prefix}-model-{digest}",
         "transform_job_name": f"{name_prefix}-transform-{digest}",
     }
-    for name in names.values():
-        if len(name) > MAX_NAME_LENGTH or not NAME_PATTERN.match(name):  # pragma: no cover - guarded above
-            raise ConfigurationError(f"SageMaker name {name!r} is invalid")
-    return names
 
 
 @dataclass(frozen=True)

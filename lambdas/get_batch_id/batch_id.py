@@ -40,6 +40,6 @@ def processing_job_name(prefix: str, batch: int, execution_name: str) -> str:
     """A SageMaker job name (<= 63 chars) unique per execution: ``<prefix>-<N>-<16 hex>``."""
     digest = hashlib.sha256(execution_name.encode()).hexdigest()[:16]
     name = f"{prefix}-{batch}-{digest}"
-    if not _JOB_NAME.match(name):
+    if not _JOB_NAME.fullmatch(name):
         raise ValueError(f"job name {name!r} is not a valid SageMaker job name (prefix {prefix!r})")
     return name

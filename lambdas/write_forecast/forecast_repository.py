@@ -68,7 +68,7 @@ class Connection(Protocol):
 
 def validate_table_name(name: str) -> str:
     """``name`` if it is a plain identifier (letters, digits, ``_``; not starting with a digit)."""
-    if not isinstance(name, str) or not TABLE_NAME.match(name):
+    if not isinstance(name, str) or not TABLE_NAME.fullmatch(name):
         raise ConfigurationError(
             f"FORECAST_TABLE {name!r} must be 1-64 letters, digits or '_', not starting with a digit"
         )

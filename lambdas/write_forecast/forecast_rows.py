@@ -79,7 +79,7 @@ class ForecastRow:
 
 def parse_freq(freq: str) -> timedelta:
     """The step of ``<n>min``, ``<n>H``, ``<n>D`` or ``<n>W`` (same rules as generate-dataset)."""
-    match = _FREQ.match(freq.strip())
+    match = _FREQ.fullmatch(freq)
     if not match:
         raise ConfigurationError(
             f"TIME_FREQ {freq!r} is not supported; use <n>min, <n>H, <n>D or <n>W (e.g. 1H, 15min, 1D)"

@@ -360,27 +360,6 @@ def test_bad_execution_names_are_rejected(name: str) -> None:
 # --------------------------------------------------------------------------- configuration
 
 
-@pytest.mark.parametrize(
-    ("freq", "step"),
-    [
-        ("1H", timedelta(hours=1)),
-        ("H", timedelta(hours=1)),
-        ("6H", timedelta(hours=6)),
-        ("15min", timedelta(minutes=15)),
-        ("1D", timedelta(days=1)),
-        ("W", timedelta(weeks=1)),
-    ],
-)
-def test_parse_freq(freq: str, step: timedelta) -> None:
-    assert dataset.parse_freq(freq) == step
-
-
-@pytest.mark.parametrize("freq", ["1M", "M", "0H", "1h", "H1", "1.5H", "1 H", "1Y", "-1H", "15T", ""])
-def test_bad_freq_is_a_clear_configuration_error(freq: str) -> None:
-    with pytest.raises(dataset.ConfigurationError, match=r"TIME_FREQ .* not supported; use <n>min, <n>H"):
-        dataset.parse_freq(freq)
-
-
 def test_bad_freq_from_the_environment() -> None:
     with pytest.raises(dataset.ConfigurationError, match=r"TIME_FREQ '1M'"):
         dataset.Config.from_env(env(TIME_FREQ="1M"))

@@ -126,6 +126,10 @@ def test_the_last_occurrence_wins_and_unknown_options_are_ignored() -> None:
         ("bucket", "/etl/", "sales", "jr_1", "OUTPUT_PREFIX"),
         ("bucket", "etl/", "../sales", "jr_1", "SOURCE_TABLE"),
         ("bucket", "etl/", "sales", "jr/1", "JOB_RUN_ID"),
+        ("bucket\n", "etl/", "sales", "jr_1", "BUCKET"),  # `$` alone allows a final newline
+        ("bucket", "etl/\n", "sales", "jr_1", "OUTPUT_PREFIX"),
+        ("bucket", "etl/", "sales\n", "jr_1", "SOURCE_TABLE"),
+        ("bucket", "etl/", "sales", "jr_1\n", "JOB_RUN_ID"),
     ],
 )
 def test_output_path_validation(bucket: str, prefix: str, table: str, run_id: str, problem: str) -> None:
@@ -167,7 +171,14 @@ def test_a_missing_source_column_lists_the_available_ones() -> None:
 
 @pytest.mark.parametrize(
     ("timestamp", "value", "series"),
-    [("ts`; DROP", "v", None), ("ts", "v w", None), ("ts", "v", "1st"), ("ts", "TS", None), ("ts", "v", "v")],
+    [
+        ("ts`; DROP", "v", None),
+        ("ts", "v w", None),
+        ("ts", "v", "1st"),
+        ("ts", "TS", None),
+        ("ts", "v", "v"),
+        ("ts\n", "v", None),
+    ],
 )
 def test_column_names_are_validated(timestamp: str, value: str, series: str | None) -> None:
     with pytest.raises(JobArgumentError):

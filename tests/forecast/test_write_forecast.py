@@ -200,7 +200,9 @@ def test_manifest_built_with_other_settings_is_a_configuration_error() -> None:
         )
 
 
-@pytest.mark.parametrize("name", ["", "1table", "sales-forecast", "a`b", "t; DROP TABLE x", "db.t", "x" * 65])
+@pytest.mark.parametrize(
+    "name", ["", "1table", "sales-forecast", "a`b", "t; DROP TABLE x", "db.t", "x" * 65, "forecast\n"]
+)
 def test_table_names_are_validated(name: str) -> None:
     with pytest.raises(forecast_rows.ConfigurationError, match="FORECAST_TABLE"):
         forecast_repository.validate_table_name(name)

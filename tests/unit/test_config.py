@@ -52,6 +52,7 @@ def test_defaults_apply_when_a_section_is_absent() -> None:
     [
         (lambda d: d.pop("account"), "'account' is missing"),
         (lambda d: d.update(account="12345"), "'account'"),
+        (lambda d: d.update(account="123456789012\n"), "'account'"),  # `$` alone allows a final newline
         (lambda d: d.update(region="moon-1"), "'region'"),
         (lambda d: d.update(alertEmail="not-an-email"), "'alertEmail'"),
         (lambda d: d.update(bucketName="Bad_Bucket"), "'bucketName'"),
@@ -63,6 +64,7 @@ def test_defaults_apply_when_a_section_is_absent() -> None:
         (lambda d: d["standardize"].update(outputPrefix="prediction-data"), "'standardize.outputPrefix'"),
         (lambda d: d["standardize"].update(outputPrefix="meta-data/out/"), "'standardize.outputPrefix'"),
         (lambda d: d["standardize"].update(jobNamePrefix="Std_Job"), "'standardize.jobNamePrefix'"),
+        (lambda d: d["standardize"].update(jobNamePrefix="std\n"), "'standardize.jobNamePrefix'"),
         (lambda d: d["standardize"].update(jobNamePrefix="a" * 25), "'standardize.jobNamePrefix'"),
         (lambda d: d["standardize"].update(imageUri="docker.io/me/x:1"), "'standardize.imageUri'"),
         (lambda d: d["standardize"].update(excludeColumns="id"), "'standardize.excludeColumns'"),
