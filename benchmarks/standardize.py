@@ -5,8 +5,9 @@ Data (generated once into benchmarks/data/, git-ignored): an id, an ISO timestam
 columns printed with 6 decimals, 1% missing cells, one column at 1e9 + N(0, 1). Every variant
 runs in its own subprocess: wall time, CPU (``getrusage(RUSAGE_CHILDREN)`` before and after) and
 peak RSS (``ru_maxrss`` of that child, from ``os.wait4``). The machine may be shared, so the
-polars variants run ``--repeats`` times, interleaved, and the best wall and CPU time and the
-largest peak count. Goals (each one failing makes the exit status 1):
+polars variants run ``--repeats`` times, interleaved, each ``--settle`` seconds (default 15)
+after the previous output was deleted, and the best wall and CPU time and the largest peak
+count. Goals (each one failing makes the exit status 1):
 
 - wall time <= 2.0x a plain polars ``scan_csv -> sink_csv`` copy of the same file, at every size;
 - CPU time 10x lower than the tutorial pandas version (read_csv, (x - mean) / std, to_csv),
@@ -192,8 +193,9 @@ def measure(cmd: Sequence[str], log: Path) -> Run:
 
 
 def bench_size(
-    size_gb: float, repeats: int, pandas: bool, work: Path, full_precision: bool
+    size_gb: float, repeats: int, pandas: bool, work: Path, full_precision: bool, settle: float
 ) -> tuple[list[Row], int, int]:
+    """Copy and standardize, interleaved, each started `settle` seconds after the last output went."""
     src, rows = dataset(size_gb, full_precision)
     warm(src)
     work.mkdir(parents=True, exist_ok=True)
@@ -205,11 +207,13 @@ def bench_size(
     copy = Row(size_gb, "polars copy", [])
     ours = Row(size_gb, "standardize", [])
     for _ in range(repeats):
+        time.sleep(settle)
         cmd = [sys.executable, "-c", COPY_CODE, str(src), str(copy_out)]
         copy.runs.append(measure(cmd, work / "copy.log"))
         copy.out_bytes = copy_out.stat().st_size
         copy_out.unlink()
         shutil.rmtree(out, ignore_errors=True)
+        time.sleep(settle)
         cmd = [sys.executable, str(PROGRAM), "--input", str(inp), "--output", str(out)]
         ours.runs.append(measure(cmd, work / "standardize.log"))
         ours.out_bytes = (out / "part_1.csv").stat().st_size
@@ -222,6 +226,7 @@ def bench_size(
         pandas_out = work / "pandas.csv"
         cmd = [sys.executable, "-c", PANDAS_CODE, str(src), str(pandas_out)]
         print(f"pandas at {size_gb:g} GB (one run, a few minutes) ...", flush=True)
+        time.sleep(settle)
         result.append(Row(size_gb, "pandas (1 run)", [measure(cmd, work / "pandas.log")]))
         result[-1].out_bytes = pandas_out.stat().st_size
         pandas_out.unlink()
@@ -372,18 +377,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="write the floats with 17 significant digits instead of 6 decimals (output ~1.0x input)",
     )
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=15.0,
+        help="seconds to wait before every polars run, after the last output is deleted, so that every "
+        "run starts with the same free memory (see benchmarks/README.md; default: 15, 0 with --quick)",
+    )
     parser.add_argument("--quick", action="store_true", help="smoke run: 20 MB, 1 repeat, accuracy goal only")
     parser.add_argument("--work", type=Path, default=DATA_DIR / "work", help="scratch directory")
     args = parser.parse_args(argv)
     if args.quick:
         args.size_gb, args.repeats, args.pandas_gb, args.accuracy_rows = [0.02], 1, 0.02, 20_000
+        args.settle = 0.0
     rows: list[Row] = []
     inputs: dict[float, tuple[int, int]] = {}
     try:
         for size in sorted(args.size_gb):
             print(f"measuring {size:g} GB ...", flush=True)
             pandas = size == args.pandas_gb
-            found, in_bytes, nrows = bench_size(size, args.repeats, pandas, args.work, args.full_precision)
+            found, in_bytes, nrows = bench_size(
+                size, args.repeats, pandas, args.work, args.full_precision, args.settle
+            )
             rows += found
             inputs[size] = (in_bytes, nrows)
         acc = accuracy(args.accuracy_rows, args.work)
