@@ -24,8 +24,8 @@ class EnvironmentStacks:
     nag_acknowledged: list[tuple[str, str, str]] = field(default_factory=list)
 
 
-def build(app: App, env_config: EnvConfig, *, nag: bool = True) -> EnvironmentStacks:
-    """Add the stacks of ``env_config`` to ``app``, with cdk-nag's AwsSolutions pack unless ``nag`` is off."""
+def build(app: App, env_config: EnvConfig) -> EnvironmentStacks:
+    """Add the stacks of ``env_config`` to ``app``, with cdk-nag's AwsSolutions pack."""
     aws_env = Environment(account=env_config.account, region=env_config.region)
     shared = SharedStack(
         app,
@@ -57,4 +57,4 @@ def build(app: App, env_config: EnvConfig, *, nag: bool = True) -> EnvironmentSt
         if stack is not None:
             Tags.of(stack).add("project", "ml-pipelines")
             Tags.of(stack).add("environment", env_config.name)
-    return EnvironmentStacks(shared, standardize, forecast, add_nag(app) if nag else [])
+    return EnvironmentStacks(shared, standardize, forecast, add_nag(app))

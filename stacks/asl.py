@@ -41,21 +41,22 @@ def intrinsic_string(value: str) -> str:
     return json_string(escaped)
 
 
-def check_substitutions(name: str, substitutions: Mapping[str, str]) -> None:
-    """Raise ``ValueError`` unless every placeholder of ``name`` has a substitution and vice versa."""
-    used = placeholders(asl_text(name))
+def check_substitutions(name: str, substitutions: Mapping[str, str]) -> str:
+    """The text of ``name``; ``ValueError`` unless each placeholder has a substitution and vice versa."""
+    text = asl_text(name)
+    used = placeholders(text)
     missing, unused = used - set(substitutions), set(substitutions) - used
     if missing or unused:
         raise ValueError(
             f"{asl_path(name).name}: placeholders without substitution {sorted(missing)}, "
             f"substitutions without placeholder {sorted(unused)}"
         )
+    return text
 
 
 def render(name: str, substitutions: Mapping[str, str]) -> dict[str, object]:
     """The definition with every placeholder replaced by plain strings (for offline runs and checks)."""
-    check_substitutions(name, substitutions)
-    text = PLACEHOLDER.sub(lambda m: substitutions[m.group(1)], asl_text(name))
+    text = PLACEHOLDER.sub(lambda m: substitutions[m.group(1)], check_substitutions(name, substitutions))
     result: dict[str, object] = json.loads(text)
     return result
 
@@ -69,10 +70,10 @@ def state_machine_definition(
     template holds the real definition and cfn-lint checks it; values that are tokens (ARNs of
     resources created on deploy) are left to ``DefinitionSubstitutions``.
     """
-    check_substitutions(name, substitutions)
+    text = check_substitutions(name, substitutions)
     deferred = {k: v for k, v in substitutions.items() if Token.is_unresolved(v)}
     text = PLACEHOLDER.sub(
-        lambda m: m.group(0) if m.group(1) in deferred else substitutions[m.group(1)], asl_text(name)
+        lambda m: m.group(0) if m.group(1) in deferred else substitutions[m.group(1)], text
     )
     return sfn.DefinitionBody.from_string(text), deferred
 

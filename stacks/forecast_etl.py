@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from aws_cdk import Acknowledgment, ArnFormat, CfnResource, Duration, Stack, Validations
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
@@ -15,7 +13,7 @@ from constructs import Construct
 from stacks.config import EnvConfig
 from stacks.forecast_events import etl_job_name
 from stacks.forecast_network import ForecastNetwork
-from stacks.nag import acknowledge
+from stacks.nag import acknowledge, objects_under
 from stacks.paths import PROCESSING, load_script
 
 GLUE_SCRIPT = PROCESSING / "glue_etl.py"
@@ -293,7 +291,7 @@ class GlueEtl(Construct):
                 r"Resource::arn:[-a-z]+:ec2:.*:network-interface/\*",
                 r"Resource::arn:[-a-z]+:logs:.*:log-group:/aws-glue/.*",
                 r"Resource::arn:[-a-z]+:glue:.*:table/.*/\*",
-                r"Resource::arn:[-a-z]+:s3:::[^/]+/" + re.escape(output) + r"\*",
+                objects_under(output),
                 r"Resource::arn:[-a-z]+:s3:::cdk-[a-z0-9]+-assets-.*/\*",
                 r"Action::(s3:GetObject|s3:GetBucket|s3:List|kms:GenerateDataKey|kms:ReEncrypt)\*",
             ]

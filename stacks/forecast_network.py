@@ -17,7 +17,7 @@ class ForecastNetwork(Construct):
     requires on a JDBC connection (all TCP from itself).
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, cfg: NetworkConfig, region: str) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, cfg: NetworkConfig) -> None:
         super().__init__(scope, construct_id)
         if cfg.vpc_id:
             self.vpc = ec2.Vpc.from_vpc_attributes(

@@ -20,7 +20,7 @@ from stacks.config import EnvConfig, ForecastConfig
 from stacks.deepar import INFERENCE_CONFIG, deepar_image_uri
 from stacks.forecast_events import FAILED, SUCCEEDED, glue_job_state_pattern
 from stacks.forecast_network import ForecastNetwork
-from stacks.nag import acknowledge
+from stacks.nag import acknowledge, objects_under
 from stacks.paths import LAMBDAS
 from stacks.pipeline_state_machine import PipelineStateMachine, sagemaker_logs_statement
 from stacks.python_function import RUNTIME, PythonFunction
@@ -174,19 +174,16 @@ class ForecastPipeline(Construct):
         )
         acknowledge(
             self.write_forecast.role,
-            findings=r"Resource::\*"
-            + r"|Resource::arn:[-a-z]+:s3:::[^/]+/"
-            + re.escape(cfg.work_prefix)
-            + r"\*|Resource::arn:[-a-z]+:secretsmanager:.*-\?\?\?\?\?\?",
+            findings=r"Resource::\*|"
+            + objects_under(cfg.work_prefix)
+            + r"|Resource::arn:[-a-z]+:secretsmanager:.*-\?\?\?\?\?\?",
             IAM5="A function in a VPC manages its network interfaces, for which AWS allows only "
             "Resource '*'; it reads the run's files under the forecast work prefix only; a secret "
             "named without its random suffix can only be matched with '-??????'.",
         )
         acknowledge(
             self.generate_dataset.role,
-            findings=r"Resource::\*|Resource::arn:[-a-z]+:s3:::[^/]+/("
-            + "|".join(re.escape(p) for p in (cfg.etl_table_prefix, cfg.work_prefix))
-            + r")\*",
+            findings=r"Resource::\*|" + objects_under(cfg.etl_table_prefix, cfg.work_prefix),
             IAM5="Run files are only known at run time: it reads the ETL prefix of its source table and "
             "writes the forecast work prefix, nothing else of the bucket.",
         )
@@ -215,8 +212,8 @@ class ForecastPipeline(Construct):
         self.sagemaker_role.add_to_policy(sagemaker_logs_statement(self, "TrainingJobs", "TransformJobs"))
         acknowledge(
             self.sagemaker_role,
-            findings=r"Resource::arn:[-a-z]+:s3:::[^/]+/" + re.escape(cfg.work_prefix) + r"\*"
-            r"|Resource::arn:[-a-z]+:logs:.*:log-group:/aws/sagemaker/(TrainingJobs|TransformJobs):\*",
+            findings=objects_under(cfg.work_prefix)
+            + r"|Resource::arn:[-a-z]+:logs:.*:log-group:/aws/sagemaker/(TrainingJobs|TransformJobs):\*",
             IAM5="Run files are only known at run time, so access is scoped to the forecast work prefix; "
             "SageMaker names log streams per job under its own log groups.",
         )

@@ -36,9 +36,7 @@ class ForecastStack(Stack):
             shared, "the data bucket, alerts topic and database secret live in the shared stack"
         )
         bucket = s3.Bucket.from_bucket_name(self, "DataBucket", env_config.data_bucket_name)
-        self.network = ForecastNetwork(
-            self, "Network", cfg=env_config.forecast.network, region=env_config.region
-        )
+        self.network = ForecastNetwork(self, "Network", cfg=env_config.forecast.network)
         self.etl = GlueEtl(
             self, "Etl", env=env_config, bucket=bucket, secret=shared.database_secret, network=self.network
         )

@@ -43,6 +43,11 @@ def acknowledge(scope: IConstruct, *, findings: str = ".*", **reasons: str) -> N
         scope.node.add_metadata(_METADATA, {"rule": f"{PACK}-{rule}", "finding": findings, "reason": reason})
 
 
+def objects_under(*prefixes: str) -> str:
+    """The IAM5 finding of a wildcard over the objects under any of ``prefixes`` of a bucket."""
+    return r"Resource::arn:[-a-z]+:s3:::[^/]+/(" + "|".join(map(re.escape, prefixes)) + r")\*"
+
+
 def acceptances(construct: IConstruct) -> list[Acceptance]:
     """The acceptances declared on ``construct`` and its ancestors."""
     found: list[Acceptance] = []

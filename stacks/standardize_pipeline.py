@@ -20,7 +20,7 @@ from constructs import Construct
 from stacks.alerts import Alerts
 from stacks.asl import intrinsic_string, json_string
 from stacks.config import ECR_IMAGE_URI, EnvConfig, StandardizeConfig
-from stacks.nag import acknowledge
+from stacks.nag import acknowledge, objects_under
 from stacks.paths import LAMBDAS, PROCESSING
 from stacks.pipeline_state_machine import PipelineStateMachine, sagemaker_logs_statement
 from stacks.python_function import PythonFunction
@@ -217,11 +217,11 @@ class StandardizePipeline(Construct):
             )
         )
         role.add_to_policy(sagemaker_logs_statement(self, "ProcessingJobs"))
-        prefixes = "|".join(re.escape(p) for p in (cfg.input_prefix, cfg.output_prefix))
         acknowledge(
             role,
-            findings=rf"Resource::(\*|arn:[-a-z]+:s3:::[^/]+/({prefixes})\*"
-            r"|arn:[-a-z]+:logs:.*:log-group:/aws/sagemaker/ProcessingJobs:\*)",
+            findings=r"Resource::\*|"
+            + objects_under(cfg.input_prefix, cfg.output_prefix)
+            + r"|Resource::arn:[-a-z]+:logs:.*:log-group:/aws/sagemaker/ProcessingJobs:\*",
             IAM5="Objects are only known at run time, so S3 access is scoped to the meta-data/ (read) and "
             "prediction-data/ (write) prefixes; SageMaker names log streams per job under the "
             "/aws/sagemaker/ProcessingJobs log group; ecr:GetAuthorizationToken supports only Resource '*'.",

@@ -1,7 +1,8 @@
 """A real MySQL/MariaDB server for tests, as pytest fixtures.
 
 * ``MYSQL_URL`` set (``mysql://user:pass@host:port/db``): that server is used; its user needs
-  CREATE/DROP DATABASE. If it cannot be reached, tests fail (the setting was explicit).
+  CREATE/DROP DATABASE, and CREATE USER for the password-rotation test (a skip, or a failure
+  under ``CI=true``, without it). If it cannot be reached, tests fail (the setting was explicit).
 * Otherwise a throwaway MariaDB is started: ``mariadb-install-db`` into a temporary data
   directory, ``mariadbd`` on 127.0.0.1 at a free port with its socket in that directory, a test
   user with a random password. It is stopped by its PID at the end of the session (or at exit),
@@ -27,10 +28,15 @@ import pytest
 from localrun.mariadb import MySQLDatabase, MySQLServer, ServerUnavailable, ThrowawayMariaDB, parse_mysql_url
 
 
-def _unavailable(message: str) -> NoReturn:
+def missing(what: str, message: str) -> NoReturn:
+    """Skip the test for lack of ``what``; fail it under ``CI=true``, where nothing may be missing."""
     if os.environ.get("CI", "").strip().lower() == "true":
-        pytest.fail(f"CI=true but no MySQL/MariaDB server for the tests: {message}", pytrace=False)
-    pytest.skip(f"no MySQL/MariaDB server: {message}")
+        pytest.fail(f"CI=true but {what}: {message}", pytrace=False)
+    pytest.skip(f"{what}: {message}")
+
+
+def _unavailable(message: str) -> NoReturn:
+    missing("no MySQL/MariaDB server for the tests", message)
 
 
 def _check(server: MySQLServer) -> None:
