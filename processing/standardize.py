@@ -197,23 +197,6 @@ class FileStats:
         }
 
 
-def container_command(
-    input_dir: str = CONTAINER_INPUT_DIR,
-    output_dir: str = CONTAINER_OUTPUT_DIR,
-    exclude: Sequence[str] = (),
-    include: Sequence[str] = (),
-    round_digits: int | None = None,
-) -> tuple[list[str], list[str]]:
-    """(ContainerEntrypoint, ContainerArguments) for the processing job; defaults: container paths."""
-    Options(include=frozenset(include), exclude=frozenset(exclude), round_digits=round_digits)
-    args = ["--input", input_dir, "--output", output_dir]
-    args += [f"--exclude={name}" for name in exclude]
-    args += [f"--include={name}" for name in include]
-    if round_digits is not None:
-        args += ["--round", str(round_digits)]
-    return ["python3", PROGRAM_PATH], args
-
-
 def is_id_name(name: str) -> bool:
     """True for ``id`` and names ending in ``_id``, case-insensitive."""
     lowered = name.lower()

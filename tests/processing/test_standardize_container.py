@@ -32,7 +32,6 @@ def test_dockerfile_copies_the_program_to_program_path() -> None:
 def test_dockerfile_entrypoint_runs_program_path() -> None:
     (entrypoint,) = [args for op, args in dockerfile_instructions() if op == "ENTRYPOINT"]
     assert json.loads(entrypoint) == ["python3", sz.PROGRAM_PATH]
-    assert sz.container_command()[0] == json.loads(entrypoint)
 
 
 def test_dockerfile_base_image_is_a_pinned_slim_python() -> None:
@@ -63,24 +62,29 @@ def test_dockerignore_keeps_other_processing_files_out() -> None:
         assert needed in patterns
 
 
-def test_container_command_defaults() -> None:
-    entrypoint, arguments = sz.container_command()
-    assert entrypoint == ["python3", "/opt/program/standardize.py"]
-    assert arguments == ["--input", "/opt/ml/processing/input", "--output", "/opt/ml/processing/output"]
+def test_container_paths_are_sagemakers_defaults() -> None:
+    # The state machine reads these constants (tests/infra/test_asl.py checks the ASL against them).
+    assert sz.PROGRAM_PATH == "/opt/program/standardize.py"
+    assert (sz.CONTAINER_INPUT_DIR, sz.CONTAINER_OUTPUT_DIR) == (
+        "/opt/ml/processing/input",
+        "/opt/ml/processing/output",
+    )
 
 
-def test_container_command_round_trips_through_the_parser() -> None:
-    _, arguments = sz.container_command(exclude=["-odd name", "ts"], include=["user_id"], round_digits=6)
+def test_the_parser_takes_the_state_machine_arguments_and_dash_led_names() -> None:
+    arguments = ["--input", sz.CONTAINER_INPUT_DIR, "--output", sz.CONTAINER_OUTPUT_DIR]
     args = sz._parser().parse_args(arguments)
-    assert args.exclude == ["-odd name", "ts"]
-    assert args.include == ["user_id"]
-    assert args.round_digits == 6
-    assert args.input == sz.CONTAINER_INPUT_DIR and args.output == sz.CONTAINER_OUTPUT_DIR
-
-
-def test_container_command_rejects_contradictions() -> None:
-    with pytest.raises(sz.UsageError):
-        sz.container_command(exclude=["x"], include=["x"])
+    assert (args.input, args.output, args.exclude, args.include, args.round_digits) == (
+        sz.CONTAINER_INPUT_DIR,
+        sz.CONTAINER_OUTPUT_DIR,
+        [],
+        [],
+        None,
+    )
+    args = sz._parser().parse_args(
+        [*arguments, "--exclude=-odd name", "--exclude", "ts", "--include=user_id", "--round", "6"]
+    )
+    assert (args.exclude, args.include, args.round_digits) == (["-odd name", "ts"], ["user_id"], 6)
 
 
 def test_import_does_no_work() -> None:
