@@ -45,6 +45,8 @@ def acknowledge(scope: IConstruct, *, findings: str = ".*", **reasons: str) -> N
 
 def objects_under(*prefixes: str) -> str:
     """The IAM5 finding of a wildcard over the objects under any of ``prefixes`` of a bucket."""
+    if not prefixes or not all(prefixes):
+        raise ValueError(f"objects_under needs non-empty prefixes, got {prefixes!r}")
     return r"Resource::arn:[-a-z]+:s3:::[^/]+/(" + "|".join(map(re.escape, prefixes)) + r")\*"
 
 

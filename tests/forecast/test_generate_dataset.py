@@ -134,7 +134,7 @@ def test_handler_writes_train_test_manifest_and_returns_the_contract(
     assert result["series_count"] == 1
     assert result["points"] == 8
     for key in ("training_job_name", "model_name", "transform_job_name"):
-        assert NAME.match(result[key]) and len(result[key]) <= 63 and result[key] == result[key].lower()
+        assert NAME.fullmatch(result[key]) and len(result[key]) <= 63 and result[key] == result[key].lower()
     assert len({result["training_job_name"], result["model_name"], result["transform_job_name"]}) == 3
 
     target = [1.0, 2.0, 3.0, "NaN", 5.0, 6.0, 7.0, 8.0]
@@ -338,6 +338,7 @@ def test_a_runaway_timestamp_is_rejected_before_allocating(s3: Any) -> None:
     [
         (glue_event(state="FAILED"), "'FAILED', not SUCCEEDED"),
         (glue_event(run_id="jr_../../x"), "jobRunId"),
+        (glue_event(run_id="jr_1\n"), "jobRunId"),
         ({"detail-type": "Glue Job State Change"}, "no 'detail'"),
     ],
 )
@@ -351,7 +352,7 @@ def test_handler_rejects_a_payload_without_execution_name(generate_dataset_handl
         generate_dataset_handler.handler({"event": glue_event()})
 
 
-@pytest.mark.parametrize("name", ["", "has space", "a" * 81, "x/y"])
+@pytest.mark.parametrize("name", ["", "has space", "a" * 81, "x/y", "run-1\n"])
 def test_bad_execution_names_are_rejected(name: str) -> None:
     with pytest.raises(dataset.InvalidEvent):
         dataset.validate_run_key(name)
@@ -398,11 +399,17 @@ def test_bad_configuration(name: str, value: str, problem: str) -> None:
         dataset.Config.from_env(env(**{name: value}))
 
 
+@pytest.mark.parametrize("prefix", ["Forecast", "forecast\n", "-forecast", "a" * 37])
+def test_job_names_reject_a_bad_prefix(prefix: str) -> None:
+    with pytest.raises(dataset.ConfigurationError, match="NAME_PREFIX"):
+        dataset.job_names(prefix, "run-1")
+
+
 def test_job_names_fit_sagemaker_limits_at_the_longest_prefix() -> None:
     prefix = "p" * dataset.MAX_NAME_PREFIX
     names = dataset.job_names(prefix, "x" * 80)
     assert len(names["transform_job_name"]) == 63
-    assert all(NAME.match(n) and len(n) <= 63 for n in names.values())
+    assert all(NAME.fullmatch(n) and len(n) <= 63 for n in names.values())
     assert dataset.job_names("forecast", "run-1") == dataset.job_names("forecast", "run-1")
     assert dataset.job_names("forecast", "run-1") != dataset.job_names("forecast", "run-2")
     assert dataset.job_names("forecast", "run-1")["model_name"].startswith("forecast-model-")

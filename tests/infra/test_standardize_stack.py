@@ -8,8 +8,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aws_cdk.assertions import Match, Template
 
+from stacks.nag import objects_under
 from tests.infra.conftest import Synthesized, synthesize
 from tests.infra.iam import actions, as_list, role_id, statement_for, statements
 
@@ -322,3 +324,14 @@ def test_every_nag_acknowledgment_has_a_reason_and_every_acceptance_is_used(synt
                 declared.add((acc.rule, acc.reason))
     used = {(re.sub(r"\[.*", "", finding, flags=re.S), reason) for _, finding, reason in made}
     assert declared == used, f"acceptances that match no finding: {declared - used}"
+
+
+def test_objects_under_matches_only_objects_under_its_prefixes() -> None:
+    finding = objects_under("meta-data/", "a.b/")
+    assert re.fullmatch(finding, "Resource::arn:aws:s3:::bucket/meta-data/*")
+    assert re.fullmatch(finding, "Resource::arn:aws-cn:s3:::bucket/a.b/*")
+    for other in ("Resource::arn:aws:s3:::bucket/*", "Resource::arn:aws:s3:::bucket/axb/*", "Resource::*"):
+        assert not re.fullmatch(finding, other), other
+    for bad in ((), ("",), ("meta-data/", "")):
+        with pytest.raises(ValueError, match="non-empty prefixes"):
+            objects_under(*bad)

@@ -71,7 +71,8 @@ def test_container_paths_are_sagemakers_defaults() -> None:
     )
 
 
-def test_the_parser_takes_the_state_machine_arguments_and_dash_led_names() -> None:
+def test_the_parser_takes_the_container_arguments_and_dash_led_names() -> None:
+    # The ASL passes exactly these (tests/infra/test_asl.py); STANDARDIZE_* variables add columns.
     arguments = ["--input", sz.CONTAINER_INPUT_DIR, "--output", sz.CONTAINER_OUTPUT_DIR]
     args = sz._parser().parse_args(arguments)
     assert (args.input, args.output, args.exclude, args.include, args.round_digits) == (

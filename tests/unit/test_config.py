@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 import pytest
@@ -78,6 +79,18 @@ def test_bad_settings_name_the_setting_and_the_environment(mutate: Any, setting:
         parse_env("dev", data)
     assert "environment 'dev'" in str(err.value)
     assert setting in str(err.value)
+
+
+def test_a_list_setting_rejects_a_value_with_a_final_newline() -> None:
+    data = raw("china")
+    data["forecast"]["network"]["privateSubnetIds"][1] += "\n"
+    with pytest.raises(ConfigError, match=re.escape("'forecast.network.privateSubnetIds'")):
+        parse_env("china", data)
+
+
+def test_an_environment_name_with_a_final_newline_is_rejected() -> None:
+    with pytest.raises(ConfigError, match="the name must match"):
+        parse_env("dev\n", raw())
 
 
 def test_unknown_or_missing_environment_lists_the_known_ones() -> None:
