@@ -74,6 +74,10 @@ class Run:
     peak_mib: float
 
 
+#: (column, max |dz| in ulp, mean error in ulp, std error in ulp) per accuracy column.
+Accuracy = list[tuple[str, float, float, float]]
+
+
 @dataclass
 class Row:
     size_gb: float
@@ -271,7 +275,7 @@ def ulps(got: np.ndarray, want: np.ndarray) -> np.ndarray:
     return np.abs(got - want) / np.spacing(np.abs(want))
 
 
-def accuracy(rows: int, work: Path) -> list[tuple[str, float, float, float]]:
+def accuracy(rows: int, work: Path) -> Accuracy:
     """(column, worst z error in ulp, mean error in ulp, std error in ulp) per numeric column."""
     work.mkdir(parents=True, exist_ok=True)
     inp, out = work / "acc_input", work / "acc_output"
@@ -308,13 +312,16 @@ def accuracy(rows: int, work: Path) -> list[tuple[str, float, float, float]]:
 # --------------------------------------------------------------------------- report
 
 
-def goals(
-    rows: list[Row], acc: list[tuple[str, float, float, float]], quick: bool, pandas_sizes: Sequence[float]
-) -> list[Goal]:
+def by_variant(rows: list[Row]) -> dict[tuple[float, str], Row]:
+    """Rows by (size, variant name without its "(1 run)" note)."""
+    return {(r.size_gb, r.variant.split(" (")[0]): r for r in rows}
+
+
+def goals(rows: list[Row], acc: Accuracy, quick: bool, pandas_sizes: Sequence[float]) -> list[Goal]:
     """The goals of the issue; a CPU goal at a --pandas-gb size that pandas skipped fails."""
     result = []
     sizes = sorted({r.size_gb for r in rows})
-    by = {(r.size_gb, r.variant.split(" (")[0]): r for r in rows}
+    by = by_variant(rows)
     for size in sizes:
         ratio = by[size, "standardize"].wall / by[size, "polars copy"].wall
         name = f"wall <= {WALL_RATIO_LIMIT}x polars copy at {size:g} GB"
@@ -341,13 +348,10 @@ def goals(
     return result
 
 
-Accuracy = list[tuple[str, float, float, float]]
-
-
 def print_report(
     rows: list[Row], inputs: dict[float, tuple[int, int]], acc: Accuracy, result: list[Goal]
 ) -> None:
-    by = {(r.size_gb, r.variant.split(" (")[0]): r for r in rows}
+    by = by_variant(rows)
     cores = len(os.sched_getaffinity(0))
     print()
     print(

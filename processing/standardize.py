@@ -67,6 +67,7 @@ Sizing
 
 from __future__ import annotations
 
+import _csv
 import argparse
 import contextlib
 import csv
@@ -80,7 +81,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -244,7 +245,7 @@ def _read_header(src: Path, label: str) -> _Header:
     except UnicodeDecodeError as exc:
         raise InputError(label, f"header is not valid UTF-8 (byte {exc.start})", line=1) from None
     try:
-        rows = list(csv.reader(io.StringIO(text, newline=""), strict=True))
+        rows = list(_csv_reader(io.StringIO(text, newline=""), strict=True))
     except csv.Error as exc:
         raise InputError(label, f"malformed header row: {exc}", line=1) from None
     names = rows[0] if rows else []
@@ -376,12 +377,18 @@ class _StructureCheck(threading.Thread):
         with open(self.src, "rb") as fh:
             fh.seek(point.offset)
             text = io.TextIOWrapper(fh, encoding="utf-8", errors="replace", newline="")
-            reader = csv.reader(text)
+            reader = _csv_reader(text)
             before = 0
             for _ in range(record - point.record):
                 next(reader, None)
                 before = reader.line_num
         return point.line + before
+
+
+def _csv_reader(text: Iterable[str], strict: bool = False) -> _csv.Reader:
+    """csv.reader that takes fields up to _MAX_RECORD (the module's default stops at 128 KiB)."""
+    csv.field_size_limit(_MAX_RECORD)  # process-wide, and only ever raised
+    return csv.reader(text, strict=strict)
 
 
 def _last_record_end(buf: bytes | bytearray, cut: int) -> int:
@@ -429,11 +436,10 @@ def _diagnose(
             carry = data[cut:]
             if not block:
                 break
-    csv.field_size_limit(_MAX_RECORD)
     with open(src, "rb") as fh:
         fh.seek(start.offset)
         text = io.TextIOWrapper(fh, encoding="utf-8", errors="replace", newline="")
-        reader = csv.reader(text, strict=True)
+        reader = _csv_reader(text, strict=True)
         first = 0
         while limit is None or fh.tell() < limit:
             try:
@@ -665,6 +671,14 @@ def _read_sample(src: Path) -> pl.DataFrame | None:
     return None
 
 
+def _mark_text(col: _Column, label: str, locate: _Locator) -> None:
+    """A candidate column holds a non-number: it passes through, unless --include forced it."""
+    if col.forced:
+        line = locate(col, "text")
+        raise InputError(label, "--include column has a non-numeric value", line=line, column=col.name)
+    col.kind = "text"
+
+
 def _classify(
     columns: list[_Column], sample: pl.DataFrame | None, size: int, label: str, locate: _Locator
 ) -> None:
@@ -679,12 +693,7 @@ def _classify(
         x = pl.col(col.name)
         parsed = sample.select(_as_number(x)).to_series()
         if sample.select(_non_number(x).any()).item():
-            if col.forced:
-                line = locate(col, "text")
-                raise InputError(
-                    label, "--include column has a non-numeric value", line=line, column=col.name
-                )
-            col.kind = "text"
+            _mark_text(col, label, locate)
             continue
         values = parsed.filter(parsed.is_finite()).to_numpy()
         spread = mean = 0.0
@@ -715,14 +724,7 @@ def _full_classify(columns: list[_Column], scan: _Scan, label: str, locate: _Loc
     )
     for col in columns:
         if col.numeric and row[f"{col.index}:bad"]:
-            if col.forced:
-                raise InputError(
-                    label,
-                    "--include column has a non-numeric value",
-                    line=locate(col, "text"),
-                    column=col.name,
-                )
-            col.kind = "text"
+            _mark_text(col, label, locate)
 
 
 def _stats_pass(columns: list[_Column], scan: _Scan, label: str, locate: _Locator, first: bool) -> int:
@@ -802,8 +804,8 @@ def _z_exprs(columns: list[_Column]) -> list[pl.Expr]:
             continue
         if col.has_nan:
             x = x.fill_nan(None)
-        if col.count == 0 or col.mean is None or col.std is None:
-            exprs.append(pl.col(col.name).fill_nan(None))  # a literal would give one row
+        if col.mean is None or col.std is None:  # no values (NaN already dropped above)
+            exprs.append(x)  # a literal would give one row
         elif col.std == 0.0:
             exprs.append(pl.when(x.is_null()).then(None).otherwise(pl.lit(0.0)).alias(col.name))
         else:
@@ -932,11 +934,7 @@ def standardize_file(
 
 
 def _numbers(col: _Column) -> tuple[int | None, float | None, float | None]:
-    if not col.numeric:
-        return None, None, None
-    if col.count == 0:
-        return 0, None, None
-    return col.count, col.mean, col.std
+    return (col.count, col.mean, col.std) if col.numeric else (None, None, None)
 
 
 def _first_line(exc: BaseException) -> str:

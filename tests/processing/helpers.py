@@ -5,15 +5,30 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from processing import standardize as sz
+from stacks.paths import PROCESSING, ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
-PROCESSING = ROOT / "processing"
+__all__ = ["PROCESSING", "ROOT", "Job", "run_cli", "sz"]
 
-__all__ = ["PROCESSING", "ROOT", "Job", "sz"]
+
+def run_cli(*args: str, cwd: Path, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``python processing/standardize.py ARGS`` in a fresh process, with ``env`` added to ours."""
+    return subprocess.run(
+        [sys.executable, str(PROCESSING / "standardize.py"), *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **(env or {})},
+        timeout=120,
+        check=False,
+    )
 
 
 class Job:

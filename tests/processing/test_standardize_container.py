@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import PROCESSING, ROOT, sz
+from .helpers import PROCESSING, ROOT, run_cli, sz
 
 
 def dockerfile_instructions() -> list[tuple[str, str]]:
@@ -109,22 +108,12 @@ def test_configured_columns_arrive_through_the_environment(tmp_path: Path) -> No
     (work / "in").mkdir()
     (work / "in" / "p_1.csv").write_text("id,code,x\n1,10,1.0\n2,20,3.0\n")
     env = {"STANDARDIZE_EXCLUDE": json.dumps(["code"]), "STANDARDIZE_INCLUDE": json.dumps(["id"])}
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(PROCESSING / "standardize.py"),
-            "--input",
-            str(work / "in"),
-            "--output",
-            str(work / "out"),
-        ],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **env},
-        timeout=120,
-    )
+    proc = run_cli("--input", str(work / "in"), "--output", str(work / "out"), cwd=work, env=env)
     assert proc.returncode == 0, proc.stderr
     assert (work / "out" / "p_1.csv").read_text().splitlines() == ["id,code,x", "-1.0,10,-1.0", "1.0,20,1.0"]
+
+
+def test_env_columns_parses_a_json_list() -> None:
     assert sz.env_columns("X", {"X": ""}) == frozenset()
     with pytest.raises(sz.UsageError, match="X must be a JSON list"):
         sz.env_columns("X", {"X": "code"})

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pytest
 
-from .helpers import PROCESSING, Job, sz
+from .helpers import Job, run_cli, sz
 
 
 def fails(job: Job, match: str, **options: object) -> sz.InputError:
@@ -184,19 +181,6 @@ def test_failure_message_is_truncated(tmp_path: Path) -> None:
     assert len((tmp_path / "message").read_text()) == 1000
 
 
-def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    return subprocess.run(
-        [sys.executable, str(PROCESSING / "standardize.py"), *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        timeout=60,
-        check=False,
-    )
-
-
 def test_cli_exit_code_and_message_on_stderr(job: Job, tmp_path: Path) -> None:
     job.write("f.csv", b"id,t\n1,ok\n2,b\xffd\n")
     done = run_cli("--input", str(job.input), "--output", str(job.output), cwd=tmp_path)
@@ -260,3 +244,17 @@ def test_sample_from_the_head_equals_the_first_rows_of_the_file(
         monkeypatch.setattr(sz, "_SAMPLE_BYTES", size)
         got = sz._read_sample(src)
         assert got is not None and got.equals(want), size
+
+
+def test_fields_over_128_kib_do_not_stop_the_line_lookup_or_the_header(job: Job, tmp_path: Path) -> None:
+    # A fresh process: the csv module's 128 KiB field limit is process-wide state.
+    long_text = "t" * 200_000
+    job.write("f.csv", f"t,x\n{long_text},1\nok,2\nok,inf\n")
+    done = run_cli("--input", str(job.input), "--output", str(job.output), cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    assert "InputError: f.csv: line 4, column 'x': infinite value" in done.stderr
+    assert job.files() == []
+    job.write("f.csv", f"{long_text},x\nok,1\nok,3\n")
+    done = run_cli("--input", str(job.input), "--output", str(job.output), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (job.output / "f.csv").read_text().splitlines()[1:] == ["ok,-1.0", "ok,1.0"]
