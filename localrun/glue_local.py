@@ -8,11 +8,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from localrun.databases import Database
+from processing import glue_etl
 from stacks.config import EnvConfig
 from stacks.forecast_events import etl_job_name
-from stacks.paths import PROCESSING, load_script
-
-glue_etl = load_script(PROCESSING / "glue_etl.py")
 
 
 def run_etl(env: EnvConfig, database: Database, s3: Any, *, job_run_id: str | None = None) -> dict[str, Any]:

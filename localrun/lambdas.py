@@ -8,11 +8,11 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-LAMBDAS = Path(__file__).resolve().parent.parent / "lambdas"
+from stacks.paths import LAMBDAS
+
 _ENVIRON_LOCK = threading.Lock()
 
 

@@ -32,7 +32,7 @@ def build(app: App, env_config: EnvConfig) -> EnvironmentStacks:
         env_config.stack_name("Shared"),
         env_config=env_config,
         env=aws_env,
-        description=f"ML pipelines ({env_config.name}): data bucket and alerts topic",
+        description=f"ML pipelines ({env_config.name}): retained data bucket, alerts topic, secret",
         termination_protection=True,
     )
     standardize = StandardizeStack(

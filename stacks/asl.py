@@ -7,9 +7,10 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from aws_cdk import CfnResource, Token
+from aws_cdk import Token
 from aws_cdk import aws_stepfunctions as sfn
 
+from stacks.nag import ignore_cfn_lint
 from stacks.paths import STATEMACHINES
 
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
@@ -86,9 +87,5 @@ def note_partition_for_cfn_lint(state_machine: sfn.StateMachine, partition: str)
     """
     if partition == "aws":
         return
-    resource = state_machine.node.default_child
-    assert isinstance(resource, CfnResource)
     reason = f"Task resources are in the {partition} partition; cfn-lint's ASL schema knows only the aws one"
-    resource.add_metadata(
-        "cfn-lint", {"config": {"ignore_checks": ["E3601"], "ignore_reasons": {"E3601": reason}}}
-    )
+    ignore_cfn_lint(state_machine, "E3601", reason)

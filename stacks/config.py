@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from processing import glue_etl
 from stacks.paths import ROOT
 
 CDK_JSON = ROOT / "cdk.json"
@@ -24,7 +25,8 @@ _REGION = re.compile(r"^(us|eu|ap|sa|ca|me|af|il|mx|cn)(-gov)?-[a-z]+-\d$")
 _NAME_PREFIX = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 _ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 _BUCKET = re.compile(r"^(?!xn--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,63}$")
+#: MySQL names the Lambdas and the Glue job accept too (no ``$``, which MySQL would allow).
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
 _VPC = re.compile(r"^vpc-[0-9a-f]{8,17}$")
 _SUBNET = re.compile(r"^subnet-[0-9a-f]{8,17}$")
@@ -271,10 +273,8 @@ class _Reader:
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
             raise self.fail(key, f"must be a list of non-empty strings, got {value!r}")
         bad = [v for v in value if pattern is not None and not pattern.fullmatch(v)]
-        if bad:
-            raise self.fail(
-                key, f"has an invalid value {bad[0]!r} (expected {pattern.pattern if pattern else ''})"
-            )
+        if bad and pattern is not None:
+            raise self.fail(key, f"has an invalid value {bad[0]!r} (expected {pattern.pattern})")
         return tuple(value)
 
     def number(self, key: str, default: float, low: float, high: float) -> float:
@@ -308,14 +308,10 @@ def _standardize(reader: _Reader) -> StandardizeConfig:
     if len(prefix) > MAX_JOB_NAME_PREFIX:
         raise reader.fail("jobNamePrefix", f"must be at most {MAX_JOB_NAME_PREFIX} characters")
     image_uri = reader.optional_string("imageUri", ECR_IMAGE_URI)
-    input_prefix = reader.prefix("inputPrefix", d.input_prefix)
-    output_prefix = reader.prefix("outputPrefix", d.output_prefix)
-    if input_prefix.startswith(output_prefix) or output_prefix.startswith(input_prefix):
-        raise reader.fail("outputPrefix", f"must not overlap inputPrefix {input_prefix!r}")
-    return StandardizeConfig(
-        input_prefix=input_prefix,
+    return StandardizeConfig(  # _check_prefixes keeps the prefixes apart
+        input_prefix=reader.prefix("inputPrefix", d.input_prefix),
         input_suffix=reader.string("inputSuffix", d.input_suffix, re.compile(r"^\.[A-Za-z0-9]+$")),
-        output_prefix=output_prefix,
+        output_prefix=reader.prefix("outputPrefix", d.output_prefix),
         job_name_prefix=prefix,
         instance_type=reader.string("instanceType", d.instance_type, _INSTANCE),
         instance_count=reader.integer("instanceCount", d.instance_count, 1, 100),
@@ -354,7 +350,7 @@ def _network(reader: _Reader) -> NetworkConfig:
 
 def _database(reader: _Reader) -> DatabaseConfig:
     reader.reject_unknown({_camel(f.name) for f in fields(DatabaseConfig)})
-    return DatabaseConfig(
+    config = DatabaseConfig(
         host=reader.string("host", pattern=_HOST),
         port=reader.integer("port", 3306, 1, 65535),
         database=reader.string("database", pattern=_IDENT),
@@ -365,6 +361,11 @@ def _database(reader: _Reader) -> DatabaseConfig:
         forecast_table=reader.string("forecastTable", DatabaseConfig.forecast_table, _IDENT),
         secret_arn=reader.optional_string("secretArn", _SECRET_ARN),
     )
+    try:  # the Glue job's own rule: the columns must be distinct (case-insensitively)
+        glue_etl.ColumnSpec(config.timestamp_column, config.value_column, config.series_column)
+    except glue_etl.JobArgumentError as exc:
+        raise reader.fail("valueColumn", f"(or timestampColumn/seriesColumn) is invalid: {exc}") from None
+    return config
 
 
 def _deepar(reader: _Reader) -> DeepArConfig:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, ArnFormat, CfnResource, Duration, Stack, Validations
+from aws_cdk import Acknowledgment, ArnFormat, Duration, Stack, Validations
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -10,11 +10,13 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from processing import glue_etl
 from stacks.config import EnvConfig
+from stacks.data_bucket import grant_prefix
 from stacks.forecast_events import etl_job_name
 from stacks.forecast_network import ForecastNetwork
-from stacks.nag import acknowledge, objects_under
-from stacks.paths import PROCESSING, load_script
+from stacks.nag import acknowledge, ignore_cfn_lint, objects_under
+from stacks.paths import PROCESSING
 
 GLUE_SCRIPT = PROCESSING / "glue_etl.py"
 #: What a Glue job or crawler in a VPC does with network interfaces; AWS allows no narrower resource.
@@ -62,7 +64,7 @@ class GlueEtl(Construct):
             database_name=f"ml_pipelines_{env.name.replace('-', '_')}",
             description="Tables the forecast crawler finds in the MySQL source",
         )
-        self.catalog_table = load_script(GLUE_SCRIPT).catalog_table_name(db.database, db.source_table)
+        self.catalog_table = glue_etl.catalog_table_name(db.database, db.source_table)
 
         self.key = kms.Key(
             self,
@@ -182,20 +184,13 @@ class GlueEtl(Construct):
             )
         )
         output = cfg.etl_table_prefix
-        self.job_role.add_to_policy(
-            iam.PolicyStatement(
-                sid="WriteEtlOutput",
-                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
-                resources=[bucket.arn_for_objects(f"{output}*")],
-            )
-        )
-        self.job_role.add_to_policy(
-            iam.PolicyStatement(
-                sid="ListEtlOutput",
-                actions=["s3:ListBucket"],
-                resources=[bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{output}*"]}},
-            )
+        grant_prefix(
+            self.job_role,
+            bucket,
+            output,
+            ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+            sid="WriteEtlOutput",
+            list_sid="ListEtlOutput",
         )
 
         self.crawler = glue.CfnCrawler(
@@ -312,9 +307,5 @@ class GlueEtl(Construct):
 def _accept_configured_az(connection: glue.Connection) -> None:
     """A Glue connection names its subnet's AZ; for an imported subnet that AZ is configuration."""
     reason = "The AZ is the configured AZ of an imported private subnet, which the connection must name."
-    resource = connection.node.default_child
-    assert isinstance(resource, CfnResource)
-    resource.add_metadata(
-        "cfn-lint", {"config": {"ignore_checks": ["W3010"], "ignore_reasons": {"W3010": reason}}}
-    )
+    resource = ignore_cfn_lint(connection, "W3010", reason)
     Validations.of(resource).acknowledge(Acknowledgment(id="CloudFormation-Validate::W3010", reason=reason))

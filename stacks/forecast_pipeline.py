@@ -17,6 +17,7 @@ from stacks.alerts import Alerts
 from stacks.asl import json_string
 from stacks.bundling import bundled_code
 from stacks.config import EnvConfig, ForecastConfig
+from stacks.data_bucket import grant_prefix
 from stacks.deepar import INFERENCE_CONFIG, deepar_image_uri
 from stacks.forecast_events import FAILED, SUCCEEDED, glue_job_state_pattern
 from stacks.forecast_network import ForecastNetwork
@@ -119,20 +120,13 @@ class ForecastPipeline(Construct):
             memory_size=1024,
             timeout_seconds=300,
         )
-        self.generate_dataset.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="ReadEtlOutput",
-                actions=["s3:GetObject"],
-                resources=[bucket.arn_for_objects(f"{cfg.etl_table_prefix}*")],
-            )
-        )
-        self.generate_dataset.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="ListEtlOutput",
-                actions=["s3:ListBucket"],
-                resources=[bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{cfg.etl_table_prefix}*"]}},
-            )
+        grant_prefix(
+            self.generate_dataset.role,
+            bucket,
+            cfg.etl_table_prefix,
+            ["s3:GetObject"],
+            sid="ReadEtlOutput",
+            list_sid="ListEtlOutput",
         )
         self.generate_dataset.role.add_to_policy(
             iam.PolicyStatement(
@@ -194,20 +188,13 @@ class ForecastPipeline(Construct):
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description="Forecast DeepAR training, model and transform: the forecast work prefix only",
         )
-        self.sagemaker_role.add_to_policy(
-            iam.PolicyStatement(
-                sid="RunFiles",
-                actions=["s3:GetObject", "s3:PutObject"],
-                resources=[bucket.arn_for_objects(work)],
-            )
-        )
-        self.sagemaker_role.add_to_policy(
-            iam.PolicyStatement(
-                sid="ListRunFiles",
-                actions=["s3:ListBucket"],
-                resources=[bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [work]}},
-            )
+        grant_prefix(
+            self.sagemaker_role,
+            bucket,
+            work,
+            ["s3:GetObject", "s3:PutObject"],
+            sid="RunFiles",
+            list_sid="ListRunFiles",
         )
         self.sagemaker_role.add_to_policy(sagemaker_logs_statement(self, "TrainingJobs", "TransformJobs"))
         acknowledge(

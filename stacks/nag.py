@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from aws_cdk import Acknowledgment, App, Validations
+from aws_cdk import Acknowledgment, App, CfnResource, Validations
 from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 
@@ -48,6 +48,16 @@ def objects_under(*prefixes: str) -> str:
     if not prefixes or not all(prefixes):
         raise ValueError(f"objects_under needs non-empty prefixes, got {prefixes!r}")
     return r"Resource::arn:[-a-z]+:s3:::[^/]+/(" + "|".join(map(re.escape, prefixes)) + r")\*"
+
+
+def ignore_cfn_lint(construct: IConstruct, check: str, reason: str) -> CfnResource:
+    """Tell cfn-lint to skip ``check`` on ``construct``'s CloudFormation resource, and why."""
+    resource = construct.node.default_child
+    assert isinstance(resource, CfnResource), construct.node.path
+    resource.add_metadata(
+        "cfn-lint", {"config": {"ignore_checks": [check], "ignore_reasons": {check: reason}}}
+    )
+    return resource
 
 
 def acceptances(construct: IConstruct) -> list[Acceptance]:

@@ -20,6 +20,7 @@ from constructs import Construct
 from stacks.alerts import Alerts
 from stacks.asl import intrinsic_string, json_string
 from stacks.config import ECR_IMAGE_URI, EnvConfig, StandardizeConfig
+from stacks.data_bucket import grant_prefix
 from stacks.nag import acknowledge, objects_under
 from stacks.paths import LAMBDAS, PROCESSING
 from stacks.pipeline_state_machine import PipelineStateMachine, sagemaker_logs_statement
@@ -194,20 +195,8 @@ class StandardizePipeline(Construct):
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description="Standardize processing jobs: read meta-data/, write prediction-data/, own logs",
         )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="ReadPartitions",
-                actions=["s3:GetObject"],
-                resources=[bucket.arn_for_objects(f"{cfg.input_prefix}*")],
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="ListPartitions",
-                actions=["s3:ListBucket"],
-                resources=[bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{cfg.input_prefix}*"]}},
-            )
+        grant_prefix(
+            role, bucket, cfg.input_prefix, ["s3:GetObject"], sid="ReadPartitions", list_sid="ListPartitions"
         )
         role.add_to_policy(
             iam.PolicyStatement(

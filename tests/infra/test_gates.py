@@ -80,6 +80,7 @@ def test_cfn_lint_finds_no_errors_or_warnings(cli_synth: tuple[str, Path]) -> No
         capture_output=True,
         text=True,
         timeout=600,
+        cwd=ROOT,  # cfn-lint reads .cfnlintrc.yaml from the working directory
     )
     assert proc.returncode == 0 and not proc.stdout.strip(), f"cfn-lint ({env}):\n{proc.stdout}{proc.stderr}"
 

@@ -88,6 +88,24 @@ def test_a_list_setting_rejects_a_value_with_a_final_newline() -> None:
         parse_env("china", data)
 
 
+@pytest.mark.parametrize(
+    ("setting", "value", "problem"),
+    [
+        ("valueColumn", "amount$", "'forecast.database.valueColumn' has an invalid value"),
+        ("sourceTable", "hourly$sales", "'forecast.database.sourceTable' has an invalid value"),
+        ("forecastTable", "fc$1", "'forecast.database.forecastTable' has an invalid value"),
+        ("valueColumn", "TS", "must be distinct"),
+        ("seriesColumn", "amount", "must be distinct"),
+    ],
+)
+def test_database_names_follow_the_glue_job_and_lambda_rules(setting: str, value: str, problem: str) -> None:
+    # MySQL allows `$` and case-variant names; the Glue job and the Lambdas reject them at run time.
+    data = raw()
+    data["forecast"]["database"][setting] = value
+    with pytest.raises(ConfigError, match=re.escape(problem)):
+        parse_env("dev", data)
+
+
 def test_an_environment_name_with_a_final_newline_is_rejected() -> None:
     with pytest.raises(ConfigError, match="the name must match"):
         parse_env("dev\n", raw())
