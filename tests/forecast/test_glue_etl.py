@@ -59,6 +59,7 @@ def test_module_imports_without_spark_or_glue(monkeypatch: pytest.MonkeyPatch) -
     spec.loader.exec_module(probe)  # a fresh, separate import of the script
     assert sys.modules["awsglue"] is None
     assert sys.modules["pyspark"] is None
+    assert callable(probe.main) and probe.catalog_table_name("Sales", "Hourly") == "sales_hourly"
 
 
 @pytest.mark.parametrize(
