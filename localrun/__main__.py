@@ -119,7 +119,6 @@ def main(argv: list[str] | None = None) -> int:
         allow_mariadb=not getattr(args, "sqlite", False),
         printer=printer,
     ) as session:
-        os.environ["AWS_DEFAULT_REGION"] = session.aws.region
         if args.command == "demo":
             from localrun.demo_data import partition_csv
 

@@ -13,11 +13,13 @@ import contextlib
 import re
 import secrets
 import sqlite3
-import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+
+import pymysql
+import pymysql.cursors
 
 from localrun.mariadb import MySQLDatabase, MySQLServer, ServerUnavailable, ThrowawayMariaDB, parse_mysql_url
 from localrun.sqlite_repository import SQLiteForecastRepository
@@ -32,7 +34,7 @@ def _ident(name: str) -> str:
 
 
 class Database(Protocol):
-    """What the runner needs of a database."""
+    """What the runner needs of a database (a :class:`ServerDatabase` or a :class:`SQLiteDatabase`)."""
 
     label: str
 
@@ -40,38 +42,36 @@ class Database(Protocol):
 
     def read_source(self, table: str, columns: Sequence[str]) -> list[dict[str, Any]]: ...
 
-    def secret(self) -> dict[str, Any] | None: ...
-
-    def sqlite_repository(self, table: str) -> SQLiteForecastRepository | None: ...
-
     def read_forecast(self, table: str) -> list[dict[str, Any]]: ...
 
     def execute(self, sql: str) -> None: ...
 
 
+_NO_SUCH_TABLE = 1146  # ER_NO_SUCH_TABLE
+
+
 @dataclass
 class ServerDatabase:
-    """A database on a MySQL/MariaDB server; write-forecast reaches it through its secret."""
+    """A database on a MySQL/MariaDB server; write-forecast reaches it through :meth:`secret`."""
 
-    server: MySQLServer
-    name: str
+    db: MySQLDatabase
     label: str
 
-    def _connect(self) -> Any:
-        return self.server.connect(self.name)
+    def secret(self) -> dict[str, Any]:
+        return self.db.secret()
 
     def execute(self, sql: str) -> None:
-        self.server.execute(sql, self.name)
+        self.db.server.execute(sql, self.db.name)
 
     def load_source(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         ts, value, *rest = (f"`{_ident(c)}`" for c in columns)
         series = f", {rest[0]} VARCHAR(255)" if rest else ""
-        self.execute(f"DROP TABLE IF EXISTS `{_ident(table)}`")
-        self.execute(f"CREATE TABLE `{table}` ({ts} DATETIME NOT NULL, {value} DOUBLE NULL{series})")
-        conn = self._connect()
+        marks = ", ".join(["%s"] * len(columns))
+        conn = self.db.connect()
         try:
             with conn.cursor() as cur:
-                marks = ", ".join(["%s"] * len(columns))
+                cur.execute(f"DROP TABLE IF EXISTS `{_ident(table)}`")
+                cur.execute(f"CREATE TABLE `{table}` ({ts} DATETIME NOT NULL, {value} DOUBLE NULL{series})")
                 cur.executemany(f"INSERT INTO `{table}` VALUES ({marks})", [tuple(r) for r in rows])
             conn.commit()
         finally:
@@ -81,26 +81,19 @@ class ServerDatabase:
         return self._rows(f"SELECT {', '.join(f'`{_ident(c)}`' for c in columns)} FROM `{_ident(table)}`")
 
     def _rows(self, sql: str) -> list[dict[str, Any]]:
-        conn = self._connect()
+        conn = self.db.connect(cursorclass=pymysql.cursors.DictCursor)
         try:
             with conn.cursor() as cur:
                 cur.execute(sql)
-                names = [d[0] for d in cur.description]
-                return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+                return list(cur.fetchall())
         finally:
             conn.close()
-
-    def secret(self) -> dict[str, Any]:
-        return MySQLDatabase(self.server, self.name).secret()
-
-    def sqlite_repository(self, table: str) -> None:
-        return None
 
     def read_forecast(self, table: str) -> list[dict[str, Any]]:
         try:
             return self._rows(f"SELECT * FROM `{_ident(table)}` ORDER BY series_id, forecast_time")
-        except Exception as exc:  # an absent table means nothing was written
-            if "doesn't exist" in str(exc):
+        except pymysql.err.ProgrammingError as exc:  # an absent table means nothing was written
+            if exc.args and exc.args[0] == _NO_SUCH_TABLE:
                 return []
             raise
 
@@ -140,9 +133,6 @@ class SQLiteDatabase:
         finally:
             conn.close()
 
-    def secret(self) -> None:
-        return None
-
     def sqlite_repository(self, table: str) -> SQLiteForecastRepository:
         return SQLiteForecastRepository(self.path, table)
 
@@ -152,32 +142,44 @@ class SQLiteDatabase:
 
 @contextlib.contextmanager
 def open_database(url: str | None, workdir: Path, *, allow_mariadb: bool = True) -> Iterator[Database]:
-    """The database to use (see the module docstring); a throwaway one is removed on exit."""
+    """The database to use (see the module docstring); one this function created is removed on exit."""
     if url:
         server = parse_mysql_url(url)
-        name = server.database or f"offline_{uuid.uuid4().hex[:12]}"
-        if not server.database:
-            _create_database(server, name)
-        yield ServerDatabase(server, name, f"MySQL at {server.host}:{server.port}/{name}")
+        if server.database:
+            yield ServerDatabase(MySQLDatabase(server, server.database), _label(server, server.database))
+            return
+        with _scratch_database(server) as db:
+            yield ServerDatabase(db, _label(server, db.name))
         return
+    throwaway: ThrowawayMariaDB | None = None
     if allow_mariadb:
-        with contextlib.suppress(ServerUnavailable):
+        try:
             throwaway = ThrowawayMariaDB.from_path()
-            try:
-                server = throwaway.start()
-            except (ServerUnavailable, OSError) as exc:
-                throwaway.stop()
+            server = throwaway.start()
+        except ServerUnavailable as exc:
+            if throwaway is not None:
                 print(f"  (could not start MariaDB: {exc}; using SQLite)")
-            else:
-                try:
-                    name = f"offline_{secrets.token_hex(6)}"
-                    _create_database(server, name)
-                    yield ServerDatabase(server, name, "MariaDB (throwaway, local)")
-                finally:
-                    throwaway.stop()
-                return
-    yield SQLiteDatabase(workdir / "forecast.sqlite3")
+            throwaway = None
+    if throwaway is None:
+        yield SQLiteDatabase(workdir / "forecast.sqlite3")
+        return
+    try:
+        with _scratch_database(server) as db:
+            yield ServerDatabase(db, "MariaDB (throwaway, local)")
+    finally:
+        throwaway.stop()
 
 
-def _create_database(server: MySQLServer, name: str) -> None:
-    server.execute(f"CREATE DATABASE IF NOT EXISTS `{_ident(name)}` CHARACTER SET utf8mb4")
+def _label(server: MySQLServer, name: str) -> str:
+    return f"MySQL at {server.host}:{server.port}/{name}"
+
+
+@contextlib.contextmanager
+def _scratch_database(server: MySQLServer) -> Iterator[MySQLDatabase]:
+    """A new ``offline_<hex>`` database on ``server``, dropped on exit."""
+    name = f"offline_{secrets.token_hex(6)}"
+    server.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    try:
+        yield MySQLDatabase(server, name)
+    finally:
+        server.execute(f"DROP DATABASE IF EXISTS `{name}`")

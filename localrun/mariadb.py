@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import quote, unquote, urlparse
 
 import pymysql
 
@@ -46,6 +46,11 @@ class MySQLServer:
     user: str
     password: str = field(repr=False)
     database: str | None = None
+
+    def url(self) -> str:
+        """``mysql://user:pass@host:port[/db]``, the form :func:`parse_mysql_url` reads."""
+        auth = f"{quote(self.user, safe='')}:{quote(self.password, safe='')}"
+        return f"mysql://{auth}@{self.host}:{self.port}/{quote(self.database or '', safe='')}"
 
     def connect(self, database: str | None = None, **options: Any) -> pymysql.Connection:
         params: dict[str, Any] = {
@@ -168,6 +173,17 @@ class ThrowawayMariaDB:
         return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
 
     def start(self) -> MySQLServer:
+        """Install, start and return the server; any failure is ServerUnavailable, nothing left running."""
+        try:
+            return self._start()
+        except ServerUnavailable:
+            self.stop()
+            raise
+        except (OSError, subprocess.SubprocessError, pymysql.err.MySQLError) as exc:
+            self.stop()
+            raise ServerUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+    def _start(self) -> MySQLServer:
         self.base = Path(tempfile.mkdtemp(prefix="mariadb-test-"))
         atexit.register(self.stop)
         as_root = ["--user=root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []

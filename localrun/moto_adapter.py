@@ -114,6 +114,8 @@ from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
 from moto.utilities.utils import get_partition
 
 LOG = logging.getLogger(__name__)
+#: The longest pause between two polls of a running execution (the first is poll_interval).
+MAX_POLL_INTERVAL = 0.1
 
 MOTO_CONFIG: Final[DefaultConfig] = {
     "stepfunctions": {"execute_state_machine": True},
@@ -217,12 +219,10 @@ class OfflineAws:
             self._clients[service] = boto3.client(service, region_name=self.region)
         return self._clients[service]
 
-    def create_state_machine(
-        self, name: str, definition: Mapping[str, Any] | str, role_arn: str | None = None
-    ) -> str:
-        """Create a STANDARD state machine and return its ARN; the role defaults to a dummy one."""
-        text = definition if isinstance(definition, str) else json.dumps(definition)
-        role = role_arn or f"arn:{self.partition}:iam::123456789012:role/offline-states"
+    def create_state_machine(self, name: str, definition: Mapping[str, Any]) -> str:
+        """Create a STANDARD state machine with a placeholder role and return its ARN."""
+        role = f"arn:{self.partition}:iam::123456789012:role/offline-states"
+        text = json.dumps(definition)
         response = self.client("stepfunctions").create_state_machine(name=name, definition=text, roleArn=role)
         return str(response["stateMachineArn"])
 
@@ -260,17 +260,21 @@ class OfflineAws:
     ) -> ExecutionResult:
         """Wait for a started execution to end (default at most 30 s) and return its result.
 
-        ``on_state`` sees every state entry and exit while the execution runs, within one
-        ``poll_interval``. After ``timeout`` seconds the execution is stopped and TimeoutError raised.
+        Polls every ``poll_interval`` at first, then twice as long each time up to
+        ``MAX_POLL_INTERVAL``; ``on_state`` sees every state entry and exit while the execution runs,
+        one poll late at most. After ``timeout`` seconds the execution is stopped and TimeoutError
+        raised.
         """
         sfn = self.client("stepfunctions")
         deadline = time.monotonic() + timeout
         reported = 0
         entered: dict[str, datetime] = {}
+        events: list[dict[str, Any]] | None = None
+        delay = poll_interval
         while True:
             description = sfn.describe_execution(executionArn=execution_arn)
             if on_state is not None:
-                events = _history(sfn, execution_arn)
+                events = _history(sfn, execution_arn)  # read after the description: complete once it ended
                 for event in events[reported:]:
                     state_event = _state_event(event, entered)
                     if state_event is not None:
@@ -283,9 +287,11 @@ class OfflineAws:
                 events = _history(sfn, execution_arn)
                 path = [e.name for e in _state_events(events) if e.phase == "entered"]
                 raise TimeoutError(f"{execution_arn} still running after {timeout}s; path so far {path}")
-            time.sleep(poll_interval)
+            time.sleep(delay)
+            delay = min(2 * delay, max(poll_interval, MAX_POLL_INTERVAL))
         output = description.get("output")
-        events = _history(sfn, execution_arn)  # complete: the execution has ended
+        if events is None:
+            events = _history(sfn, execution_arn)
         state_events = _state_events(events)
         return ExecutionResult(
             execution_arn=execution_arn,

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import time
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from localrun.databases import Database, open_database
+from localrun.databases import Database, ServerDatabase, SQLiteDatabase, open_database
 from localrun.glue_local import run_etl
 from localrun.lambdas import bound, load
 from localrun.moto_adapter import ExecutionResult, OfflineAws, StateEvent, offline_aws
@@ -47,6 +46,11 @@ class Printer:
     def say(self, text: str) -> None:
         if self.enabled:
             print(text, flush=True)
+
+    @property
+    def on_state(self) -> Callable[[StateEvent], None] | None:
+        """:meth:`state` when printing, else None (so no execution history is read while waiting)."""
+        return self.state if self.enabled else None
 
     def state(self, event: StateEvent) -> None:
         if event.phase == "entered":
@@ -76,6 +80,7 @@ class OfflineSession:
         self.sagemaker = LocalSageMaker(self.s3, workdir / "sagemaker")
         self.bucket = env.data_bucket_name
         self.runs: list[Run] = []
+        self._alerts: list[str] = []
         if aws.region == "us-east-1":
             self.s3.create_bucket(Bucket=self.bucket)
         else:
@@ -92,9 +97,19 @@ class OfflineSession:
         for kind in ("processing", "training", "model", "transform"):
             aws.bind_sagemaker(kind, getattr(self.sagemaker, kind))
         self._standardize_arn = self._create_standardize()
+        self._trigger = self._bound("trigger", {"STATE_MACHINE_ARN": self._standardize_arn})
         self._forecast_arn = self._create_forecast() if env.forecast and database else None
 
     # -- setup -----------------------------------------------------------------------------------
+
+    def _lambda_env(self, env: Mapping[str, str]) -> dict[str, str]:
+        """``env`` plus the region variables Lambda sets in every function's environment."""
+        return {**env, "AWS_REGION": self.aws.region, "AWS_DEFAULT_REGION": self.aws.region}
+
+    def _bound(
+        self, function: str, env: Mapping[str, str], call: Callable[[Any], Any] | None = None
+    ) -> Callable[[Any], Any]:
+        return bound(function, self._lambda_env(env), call)
 
     def _arn(self, service: str, resource: str) -> str:
         return f"arn:{self.aws.partition}:{service}:{self.aws.region}:{self.env.account}:{resource}"
@@ -102,7 +117,7 @@ class OfflineSession:
     def _create_standardize(self) -> str:
         cfg = self.env.standardize
         batch_arn = self._arn("lambda", "function:get-batch-id")
-        self.aws.bind_lambda(batch_arn, bound("get_batch_id", {"JOB_NAME_PREFIX": cfg.job_name_prefix}))
+        self.aws.bind_lambda(batch_arn, self._bound("get_batch_id", {"JOB_NAME_PREFIX": cfg.job_name_prefix}))
         subs = standardize_substitutions(
             cfg,
             partition=self.aws.partition,
@@ -118,31 +133,24 @@ class OfflineSession:
         cfg = self.env.forecast
         generate_arn = self._arn("lambda", "function:generate-dataset")
         write_arn = self._arn("lambda", "function:write-forecast")
-        secret = self.database.secret()
-        secret_arn = "unused"
-        if secret is not None:
-            created = self.aws.client("secretsmanager").create_secret(
-                Name="forecast-db", SecretString=json.dumps(secret)
-            )
-            secret_arn = created["ARN"]
         self.aws.bind_lambda(
-            generate_arn, bound("generate_dataset", generate_dataset_environment(cfg, self.bucket))
+            generate_arn, self._bound("generate_dataset", generate_dataset_environment(cfg, self.bucket))
         )
-        write_env = write_forecast_environment(cfg, secret_arn)
-        repository = self.database.sqlite_repository(cfg.database.forecast_table)
-        if repository is None:
-            load("write_forecast", "mysql_connection").clear_secret_cache()
-            self.aws.bind_lambda(write_arn, bound("write_forecast", write_env))
-        else:
-            module = load("write_forecast")
-            self.aws.bind_lambda(
-                write_arn,
-                bound(
-                    "write_forecast",
-                    write_env,
-                    lambda event: module.write_forecast(self.s3, event, lambda table: repository, os.environ),
-                ),
+        if isinstance(self.database, SQLiteDatabase):  # write-forecast's logic, a SQLite repository
+            write_env = self._lambda_env(write_forecast_environment(cfg, "unused"))
+            module, repository_for = load("write_forecast"), self.database.sqlite_repository
+            write = self._bound(
+                "write_forecast",
+                write_env,
+                lambda event: module.write_forecast(self.s3, event, repository_for, write_env),
             )
+        else:  # the real handler: MySQL credentials from the (mocked) secret
+            assert isinstance(self.database, ServerDatabase)
+            secret = json.dumps(self.database.secret())
+            created = self.aws.client("secretsmanager").create_secret(Name="forecast-db", SecretString=secret)
+            load("write_forecast", "mysql_connection").clear_secret_cache()
+            write = self._bound("write_forecast", write_forecast_environment(cfg, created["ARN"]))
+        self.aws.bind_lambda(write_arn, write)
         subs = forecast_substitutions(
             self.env,
             partition=self.aws.partition,
@@ -187,8 +195,7 @@ class OfflineSession:
         ]
         if not records:
             return []
-        arn = self._standardize_arn
-        result = bound("trigger", {"STATE_MACHINE_ARN": arn})({"Records": records})
+        result = self._trigger({"Records": records})
         return list(result["executions"])
 
     def standardize(self, key: str, body: bytes) -> Run | None:
@@ -200,7 +207,7 @@ class OfflineSession:
             return None
         start = time.monotonic()
         execution_arn = self._execution_arn(self._standardize_arn, names[0])
-        result = self.aws.wait(execution_arn, timeout=EXECUTION_TIMEOUT, on_state=self.printer.state)
+        result = self.aws.wait(execution_arn, timeout=EXECUTION_TIMEOUT, on_state=self.printer.on_state)
         run = Run("standardize", result, time.monotonic() - start, {"key": key})
         self.runs.append(run)
         return run
@@ -228,17 +235,22 @@ class OfflineSession:
             return None
         start = time.monotonic()
         result = self.aws.run(
-            self._forecast_arn, event, timeout=EXECUTION_TIMEOUT, on_state=self.printer.state
+            self._forecast_arn, event, timeout=EXECUTION_TIMEOUT, on_state=self.printer.on_state
         )
         run = Run("forecast", result, time.monotonic() - start, {"job_run_id": event["detail"]["jobRunId"]})
         self.runs.append(run)
         return run
 
     def alerts(self) -> list[str]:
-        """The messages published to the alerts topic so far."""
+        """Every message published to the alerts topic so far (the queue is drained into a list)."""
         sqs = self.aws.client("sqs")
-        messages = sqs.receive_message(QueueUrl=self.alerts_queue, MaxNumberOfMessages=10).get("Messages", [])
-        return [json.loads(m["Body"]).get("Message", "") for m in messages]
+        while messages := sqs.receive_message(QueueUrl=self.alerts_queue, MaxNumberOfMessages=10).get(
+            "Messages", []
+        ):
+            for message in messages:
+                self._alerts.append(json.loads(message["Body"]).get("Message", ""))
+                sqs.delete_message(QueueUrl=self.alerts_queue, ReceiptHandle=message["ReceiptHandle"])
+        return list(self._alerts)
 
     def list_keys(self, prefix: str) -> list[str]:
         pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
@@ -258,7 +270,6 @@ def open_session(
     forecast: bool = True,
     allow_mariadb: bool = True,
     printer: Printer | None = None,
-    demo: bool = True,
 ) -> Iterator[OfflineSession]:
     """A ready :class:`OfflineSession` for ``env_name`` of ``cdk.json`` (default ``dev``)."""
     env = load_env(env_name, read_cdk_context())
@@ -270,6 +281,4 @@ def open_session(
             database = stack.enter_context(open_database(mysql_url, workdir, allow_mariadb=allow_mariadb))
             printer.say(f"database: {database.label}")
         aws = stack.enter_context(offline_aws(env.region))
-        session = OfflineSession(env, aws, database, workdir, printer)
-        session.sagemaker.demo = demo
-        yield session
+        yield OfflineSession(env, aws, database, workdir, printer)

@@ -54,6 +54,10 @@ class LocalSageMaker:
     jobs: list[JobRecord] = field(default_factory=list)
 
     def _timed(self, kind: str, name: str, run: Callable[[Path], dict[str, Any]]) -> dict[str, Any]:
+        """Run one job in its own directory and record it; ``run`` returns its ``Status`` and details.
+
+        Returns the describe fields: ``<Kind>JobName``, ``<Kind>JobStatus`` and the details.
+        """
         start = time.monotonic()
         job_dir = self.workdir / kind / name
         job_dir.mkdir(parents=True, exist_ok=True)
@@ -66,15 +70,14 @@ class LocalSageMaker:
         self.jobs.append(
             JobRecord(kind, name, status, time.monotonic() - start, result.get("FailureReason", ""))
         )
-        return result | {"Status": status}
+        noun = kind.capitalize()
+        return {f"{noun}JobName": name, f"{noun}JobStatus": status, **result}
 
     # -- processing ------------------------------------------------------------------------------
 
     def processing(self, params: Mapping[str, Any]) -> dict[str, Any]:
         name = params["ProcessingJobName"]
-        result = self._timed("processing", name, lambda job_dir: self._process(params, job_dir))
-        status = result.pop("Status")
-        return {"ProcessingJobName": name, "ProcessingJobStatus": status, **result}
+        return self._timed("processing", name, lambda job_dir: self._process(params, job_dir))
 
     def _process(self, params: Mapping[str, Any], job_dir: Path) -> dict[str, Any]:
         contract = container_contract()
@@ -122,11 +125,9 @@ class LocalSageMaker:
         name = params["TrainingJobName"]
         output = params["OutputDataConfig"]["S3OutputPath"].rstrip("/") + f"/{name}/output/"
         result = self._timed("training", name, lambda job_dir: self._train(params, job_dir, output))
-        status = result.pop("Status")
-        artifacts = (
-            {"ModelArtifacts": {"S3ModelArtifacts": output + "model.tar.gz"}} if status == "Completed" else {}
-        )
-        return {"TrainingJobName": name, "TrainingJobStatus": status, **artifacts, **result}
+        if result["TrainingJobStatus"] == "Completed":
+            result["ModelArtifacts"] = {"S3ModelArtifacts": output + "model.tar.gz"}
+        return result
 
     def _train(self, params: Mapping[str, Any], job_dir: Path, output: str) -> dict[str, Any]:
         from localrun import deepar_local
@@ -152,13 +153,11 @@ class LocalSageMaker:
             "ModelDataUrl": container["ModelDataUrl"],
             "Environment": dict(container.get("Environment", {})),
         }
-        return {"ModelArn": f"arn:aws:sagemaker:local:000000000000:model/{params['ModelName']}"}
+        return {}  # the adapter answers with the model's ARN in this partition and region
 
     def transform(self, params: Mapping[str, Any]) -> dict[str, Any]:
         name = params["TransformJobName"]
-        result = self._timed("transform", name, lambda job_dir: self._transform(params, job_dir))
-        status = result.pop("Status")
-        return {"TransformJobName": name, "TransformJobStatus": status, **result}
+        return self._timed("transform", name, lambda job_dir: self._transform(params, job_dir))
 
     def _transform(self, params: Mapping[str, Any], job_dir: Path) -> dict[str, Any]:
         from localrun import deepar_local

@@ -1,4 +1,5 @@
-"""Test-wide safety: fake AWS credentials and region, so nothing can reach a real AWS endpoint."""
+"""Test-wide safety (fake AWS credentials and region: nothing can reach a real AWS endpoint) and
+the MySQL fixtures."""
 
 from __future__ import annotations
 
@@ -26,3 +27,8 @@ os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+# One session-wide server for every test that needs MySQL (a throwaway MariaDB or MYSQL_URL).
+from tests.mysql_server import mysql_database, mysql_server  # noqa: E402
+
+__all__ = ["mysql_database", "mysql_server"]

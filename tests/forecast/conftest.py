@@ -21,9 +21,6 @@ for _sub in ("lambdas/generate_dataset", "lambdas/write_forecast", "processing")
         sys.path.insert(0, _path)
 
 from localrun.lambdas import load, reset_clients  # noqa: E402
-from tests.mysql_server import MySQLDatabase, MySQLServer, mysql_database, mysql_server  # noqa: E402
-
-__all__ = ["MySQLDatabase", "MySQLServer", "mysql_database", "mysql_server"]
 
 
 def _handler(function: str) -> Iterator[ModuleType]:

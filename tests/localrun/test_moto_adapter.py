@@ -18,6 +18,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task import (
 )
 from moto.stepfunctions.parser.asl.parse.intrinsic.intrinsic_parser import IntrinsicParser
 
+from localrun.lambdas import bound, load
 from localrun.moto_adapter import OfflineAws, StateEvent, offline_aws
 from stacks.asl import intrinsic_string, render
 from stacks.config import StandardizeConfig, load_env, read_cdk_context
@@ -590,11 +591,12 @@ GET_BATCH_ID = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:get-batch-id"
 
 
 def get_batch_id(payload: dict[str, Any]) -> dict[str, Any]:
-    """A stub of lambdas/get_batch_id: ``<name>_<N>.csv`` -> N, else InvalidPartitionName."""
-    token = payload["key"].rsplit("_", 1)[-1].removesuffix(".csv")
-    if not token.isdigit():
-        raise InvalidPartitionName(f"key {payload['key']!r}: batch id {token!r} is not an integer")
-    return {"batch_id": int(token), "job_name": f"standardize-{token}-{payload['execution_name'][:8]}"}
+    """The real get-batch-id function, with the default job name prefix."""
+    return dict(bound("get_batch_id", {"JOB_NAME_PREFIX": StandardizeConfig().job_name_prefix})(payload))
+
+
+def processing_job_name(batch: int, execution_name: str) -> str:
+    return str(load("get_batch_id", "batch_id").processing_job_name("standardize", batch, execution_name))
 
 
 @pytest.fixture
@@ -628,14 +630,14 @@ def test_standardize_runs_end_to_end(aws: OfflineAws, standardize: str) -> None:
     assert result.succeeded, (result.error, result.cause)
     assert result.path == ("CheckFileName", "GetBatchId", "CheckBatchId", "Standardize", "Done")
     [job] = jobs
-    assert job["ProcessingJobName"] == "standardize-2333-abcdef12"
+    assert job["ProcessingJobName"] == processing_job_name(2333, "abcdef123456")
     assert job["ProcessingInputs"][0]["S3Input"]["S3Uri"] == f"s3://{BUCKET}/meta-data/partition_2333.csv"
     output = job["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
     assert output == f"s3://{BUCKET}/prediction-data/2333/"
     assert job["ProcessingResources"]["ClusterConfig"]["InstanceCount"] == 1
     assert job["StoppingCondition"]["MaxRuntimeInSeconds"] == 3600
     assert result.output["processing"] == {
-        "ProcessingJobName": "standardize-2333-abcdef12",
+        "ProcessingJobName": processing_job_name(2333, "abcdef123456"),
         "ProcessingJobStatus": "Completed",
         "ProcessingEndTime": 1_700_000_000_000,
     }

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import pytest
 
 from localrun.demo_data import hourly_series, partition_csv
+from localrun.mariadb import MySQLServer
 from localrun.runner import OfflineSession, Printer, open_session
 from localrun.s3files import split_uri
 
@@ -53,6 +55,33 @@ def test_good_partition_is_standardized_into_prediction_data(session: OfflineSes
     assert header.split(",")[:2] == ["id", "timestamp"] and len(lines) == 200
     temperature = [float(line.split(",")[2]) for line in lines]
     assert abs(sum(temperature) / len(temperature)) < 1e-9
+
+
+def test_functions_run_in_the_environments_region_whatever_the_process_default(tmp_path: Path) -> None:
+    # conftest sets AWS_DEFAULT_REGION=us-east-1; china's functions must still reach cn-north-1.
+    with open_session("china", workdir=tmp_path, forecast=False, printer=Printer(False)) as s:
+        run = s.standardize("meta-data/partition_7.csv", partition_csv(rows=20).encode())
+    assert os.environ["AWS_DEFAULT_REGION"] == "us-east-1"
+    assert run is not None and run.result.status == "SUCCEEDED", run and run.result.cause
+    assert run.result.execution_arn.startswith("arn:aws-cn:states:cn-north-1:")
+
+
+def test_a_quiet_session_reads_the_execution_history_once(
+    session: OfflineSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from localrun import moto_adapter
+
+    reads: list[str] = []
+    real = moto_adapter._history
+
+    def counted(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
+        reads.append(execution_arn)
+        return real(sfn, execution_arn)
+
+    monkeypatch.setattr(moto_adapter, "_history", counted)
+    run = session.standardize("meta-data/partition_2333.csv", partition_csv(rows=20).encode())
+    assert run is not None and run.result.status == "SUCCEEDED"
+    assert reads == [run.result.execution_arn]
 
 
 def test_bad_file_name_fails_as_invalid_file_name(session: OfflineSession) -> None:
@@ -171,6 +200,7 @@ def test_not_enough_history_alerts_and_fails_in_generate_dataset(session: Offlin
     assert run.result.path == ("GenerateDataset", "NotifyGenerateDatasetFailed", "GenerateDatasetFailed")
     assert run.result.error == "GenerateDatasetFailed" and "NotEnoughHistory" in (run.result.cause or "")
     [alert] = session.alerts()
+    assert session.alerts() == [alert]  # a second read still sees it
     assert "NotEnoughHistory" in alert and run.result.execution_arn.rsplit(":", 1)[1] in alert
 
 
@@ -224,12 +254,15 @@ def test_database_that_refuses_the_write_fails_as_write_forecast_failed(session:
 
 
 @pytest.mark.slow
-def test_demo_forecast_with_the_local_deepar_twin(tmp_path: Path) -> None:
-    with open_session("dev", workdir=tmp_path, printer=Printer(False)) as session:
-        if os.environ.get("CI", "").strip().lower() == "true":  # no silent SQLite fallback in CI
-            assert session.database is not None and "SQLite" not in session.database.label, (
-                "CI=true but no MariaDB for the demo"
-            )
+@pytest.mark.mysql
+def test_demo_forecast_with_the_local_deepar_twin(tmp_path: Path, mysql_server: MySQLServer) -> None:
+    # The tests' server (MYSQL_URL or a throwaway MariaDB; missing under CI=true fails, see
+    # tests/mysql_server.py), in a scratch database the session creates and drops.
+    url = replace(mysql_server, database=None).url()
+    with open_session("dev", workdir=tmp_path, mysql_url=url, printer=Printer(False)) as session:
+        assert session.database is not None and "SQLite" not in session.database.label, (
+            "the demo must write through write-forecast's MySQL repository"
+        )
         session.load_source(hourly_series())
         run = session.forecast()
         assert run is not None
