@@ -7,7 +7,9 @@ runs in its own subprocess: wall time, CPU (``getrusage(RUSAGE_CHILDREN)`` befor
 peak RSS (``ru_maxrss`` of that child, from ``os.wait4``). The machine may be shared, so the
 polars variants run ``--repeats`` times, interleaved, every run ``--settle`` seconds (default 15)
 after the previous output was deleted, and the best wall and CPU time and the largest peak
-count. Goals (each one failing makes the exit status 1):
+count. First it measures how fast the machine writes 1 GiB through the page cache and with
+direct I/O: printed as a property of the machine, not a goal. Goals (each one failing makes the
+exit status 1):
 
 - wall time <= 2.0x a plain polars ``scan_csv -> sink_csv`` copy of the same file, at every size;
 - CPU time 10x lower than the tutorial pandas version (read_csv, (x - mean) / std, to_csv),
@@ -26,7 +28,9 @@ dominates the performance ratios.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
+import mmap
 import os
 import platform
 import resource
@@ -200,6 +204,45 @@ def measure(cmd: Sequence[str], log: Path) -> Run:
     return Run(wall=wall, cpu=cpu, peak_mib=usage.ru_maxrss / 1024)
 
 
+@dataclass(frozen=True)
+class WriteSpeed:
+    """GB/s of writing `mib` MiB into the page cache, and with direct I/O (None: not supported)."""
+
+    mib: int
+    buffered: float
+    direct: float | None
+
+
+def write_speed(work: Path, settle: float, mib: int = 1024) -> WriteSpeed:
+    """How fast this machine writes a file, each way started `settle` s after the last deletion.
+
+    A probe of the machine, not of the engine: where the page cache is much slower than direct
+    I/O, freed memory is expensive to write into again (see benchmarks/README.md).
+    """
+    block = mmap.mmap(-1, 8 << 20)  # page-aligned, as O_DIRECT needs
+    block.write(b"0123456789.012345,\n" * (len(block) // 20) + b"\n" * (len(block) % 20))
+    work.mkdir(parents=True, exist_ok=True)
+    target = work / "write_probe.bin"
+
+    def timed(flags: int) -> float:
+        time.sleep(settle)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | flags, 0o644)
+        try:
+            start = time.perf_counter()
+            for _ in range(mib * (1 << 20) // len(block)):
+                os.write(fd, block)
+            return mib * (1 << 20) / 1e9 / (time.perf_counter() - start)
+        finally:
+            os.close(fd)
+            target.unlink()
+
+    buffered = timed(0)
+    direct = None
+    with contextlib.suppress(AttributeError, OSError):  # no O_DIRECT here, or not on this file system
+        direct = timed(os.O_DIRECT)
+    return WriteSpeed(mib, buffered, direct)
+
+
 def pandas_fits(src: Path) -> bool:
     """Whether pandas on src (PANDAS_MEMORY_FACTOR x its size) fits MemAvailable; says so if not."""
     meminfo = Path("/proc/meminfo")
@@ -349,7 +392,11 @@ def goals(rows: list[Row], acc: Accuracy, quick: bool, pandas_sizes: Sequence[fl
 
 
 def print_report(
-    rows: list[Row], inputs: dict[float, tuple[int, int]], acc: Accuracy, result: list[Goal]
+    rows: list[Row],
+    inputs: dict[float, tuple[int, int]],
+    acc: Accuracy,
+    result: list[Goal],
+    speed: WriteSpeed,
 ) -> None:
     by = by_variant(rows)
     cores = len(os.sched_getaffinity(0))
@@ -363,6 +410,8 @@ def print_report(
         f"{'input':<22} {'variant':<16} {'runs':>4} {'wall s':>8} {'CPU s':>8} {'peak MiB':>9} "
         f"{'wall/copy':>9} {'CPU/pandas':>10} {'out/in':>7}"
     )
+    direct = f"{speed.direct:.2f} GB/s" if speed.direct is not None else "not supported here"
+    print(f"writing {speed.mib} MiB: {speed.buffered:.2f} GB/s into the page cache, direct I/O {direct}")
     print(header)
     print("-" * len(header))
     for size, (in_bytes, nrows) in sorted(inputs.items()):
@@ -425,6 +474,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows: list[Row] = []
     inputs: dict[float, tuple[int, int]] = {}
     try:
+        speed = write_speed(args.work, args.settle, 64 if args.quick else 1024)
         for size in sorted(args.size_gb):
             print(f"measuring {size:g} GB ...", flush=True)
             pandas = size in args.pandas_gb
@@ -437,7 +487,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         shutil.rmtree(args.work, ignore_errors=True)
     result = goals(rows, acc, args.quick, args.pandas_gb)
-    print_report(rows, inputs, acc, result)
+    print_report(rows, inputs, acc, result, speed)
     return 0 if all(g.ok for g in result if g.enforced) else 1
 
 
