@@ -1,0 +1,1 @@
+"""Measurements of the project against its performance goals (see README.md here)."""
