@@ -11,24 +11,32 @@ import jsii
 from aws_cdk import BundlingOptions, DockerImage, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
 
-#: Wheels for Lambda's arm64 Python; ``--only-binary`` keeps pip from building anything.
-PLATFORM = "manylinux2014_aarch64"
+#: pip's platform tag of the wheels for each Lambda architecture.
+PLATFORMS = {
+    lambda_.Architecture.ARM_64.name: "manylinux2014_aarch64",
+    lambda_.Architecture.X86_64.name: "manylinux2014_x86_64",
+}
 
 
 @jsii.implements(ILocalBundling)
 class PipInstall:
-    """``pip install --target`` of ``requirements.txt`` for the Lambda platform, then the sources."""
+    """``pip install --target`` of ``requirements.txt`` for the Lambda platform, then the sources.
 
-    def __init__(self, source: Path, python_version: str) -> None:
+    ``--only-binary`` keeps pip from building anything, so a package without a wheel for the
+    platform fails the synth instead of shipping a build for the wrong machine.
+    """
+
+    def __init__(self, source: Path, python_version: str, platform: str) -> None:
         self.source = source
         self.python_version = python_version
+        self.platform = platform
 
     def try_bundle(self, output_dir: str, *, image: DockerImage, **_: object) -> bool:
         requirements = self.source / "requirements.txt"
         subprocess.run(
             [
                 sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                "--no-compile", "--target", output_dir, "--platform", PLATFORM,
+                "--no-compile", "--target", output_dir, "--platform", self.platform,
                 "--implementation", "cp", "--python-version", self.python_version,
                 "--only-binary=:all:", "--requirement", str(requirements),
             ],
@@ -39,7 +47,7 @@ class PipInstall:
         return True
 
 
-def bundled_code(source: Path, runtime: lambda_.Runtime) -> lambda_.Code:
+def bundled_code(source: Path, runtime: lambda_.Runtime, architecture: lambda_.Architecture) -> lambda_.Code:
     """``source`` (a ``lambdas/<function>/`` folder) with its requirements, bundled without Docker."""
     version = runtime.name.removeprefix("python")
     return lambda_.Code.from_asset(
@@ -47,7 +55,7 @@ def bundled_code(source: Path, runtime: lambda_.Runtime) -> lambda_.Code:
         exclude=["__pycache__", "*.pyc", ".mypy_cache"],
         bundling=BundlingOptions(
             image=runtime.bundling_image,
-            local=PipInstall(source, version),
+            local=PipInstall(source, version, PLATFORMS[architecture.name]),
             command=["false"],  # never used: local bundling always succeeds or raises
         ),
     )

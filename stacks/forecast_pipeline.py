@@ -15,7 +15,6 @@ from constructs import Construct
 
 from stacks.alerts import Alerts
 from stacks.asl import json_string
-from stacks.bundling import bundled_code
 from stacks.config import EnvConfig, ForecastConfig
 from stacks.data_bucket import grant_prefix
 from stacks.deepar import INFERENCE_CONFIG, deepar_image_uri
@@ -24,7 +23,7 @@ from stacks.forecast_network import ForecastNetwork
 from stacks.nag import acknowledge, objects_under
 from stacks.paths import LAMBDAS
 from stacks.pipeline_state_machine import PipelineStateMachine, sagemaker_logs_statement
-from stacks.python_function import RUNTIME, PythonFunction
+from stacks.python_function import PythonFunction
 
 ASL_NAME = "forecast"
 
@@ -138,7 +137,6 @@ class ForecastPipeline(Construct):
             self,
             "WriteForecast",
             source=LAMBDAS / "write_forecast",
-            code=bundled_code(LAMBDAS / "write_forecast", RUNTIME),
             description="Writes the DeepAR forecast to MySQL in one transaction",
             environment=write_forecast_environment(cfg, secret.secret_arn),
             memory_size=512,

@@ -11,16 +11,20 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from stacks.bundling import bundled_code
 from stacks.nag import acknowledge
 
 #: The newest Python runtime; cdk-nag's AwsSolutions-L1 asks for it.
 RUNTIME = lambda_.Runtime.PYTHON_3_14
-ASSET_EXCLUDES = ["__pycache__", "*.pyc", ".mypy_cache", "requirements.txt"]
+ARCHITECTURE = lambda_.Architecture.ARM_64
+ASSET_EXCLUDES = ["__pycache__", "*.pyc", ".mypy_cache"]
 
 
 class PythonFunction(Construct):
     """``lambdas/<folder>/handler.py`` as a function; its role may only write its own log group.
 
+    A folder with a ``requirements.txt`` ships those pinned packages too, installed for the
+    function's platform at synth (stacks/bundling.py); without one, the folder ships as it is.
     Defaults: 256 MB, 30 s timeout, arm64, one-month log retention, active tracing.
     """
 
@@ -32,7 +36,6 @@ class PythonFunction(Construct):
         source: Path,
         description: str,
         environment: Mapping[str, str] | None = None,
-        code: lambda_.Code | None = None,
         memory_size: int = 256,
         timeout_seconds: int = 30,
         **function_props: object,
@@ -55,9 +58,9 @@ class PythonFunction(Construct):
             self,
             "Function",
             runtime=RUNTIME,
-            architecture=lambda_.Architecture.ARM_64,
+            architecture=ARCHITECTURE,
             handler="handler.handler",
-            code=code or lambda_.Code.from_asset(str(source), exclude=ASSET_EXCLUDES),
+            code=_code(source),
             description=description,
             environment=dict(environment or {}),
             memory_size=memory_size,
@@ -73,3 +76,9 @@ class PythonFunction(Construct):
             IAM5="X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions, "
             "so AWS requires Resource '*'; logs are granted on this function's own log group only.",
         )
+
+
+def _code(source: Path) -> lambda_.Code:
+    if (source / "requirements.txt").exists():
+        return bundled_code(source, RUNTIME, ARCHITECTURE)
+    return lambda_.Code.from_asset(str(source), exclude=ASSET_EXCLUDES)

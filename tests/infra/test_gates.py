@@ -14,7 +14,7 @@ import pytest
 
 from stacks.asl import PLACEHOLDER
 from stacks.config import load_env, read_cdk_context
-from stacks.paths import ROOT, STATEMACHINES
+from stacks.paths import LAMBDAS, ROOT, STATEMACHINES
 
 ENVIRONMENTS = sorted(read_cdk_context()["environments"])
 CDK = ROOT / "node_modules" / ".bin" / "cdk"
@@ -68,6 +68,42 @@ def test_cli_synth_writes_every_stack(cli_synth: tuple[str, Path]) -> None:
     assert report.exists(), "cdk-nag wrote no validation report: the validation plugin did not run"
     data = json.loads(report.read_text())
     assert all(r.get("conclusion") != "failure" for r in data.get("pluginReports", [])), data
+
+
+def test_lambda_assets_hold_their_sources_and_pinned_packages(cli_synth: tuple[str, Path]) -> None:
+    """Each function ships its folder's modules; a folder with requirements.txt also gets exactly
+    those pinned packages, installed for the function's architecture (arm64)."""
+    _, out = cli_synth
+    functions = {}
+    for template in out.glob("*.template.json"):
+        for resource in json.loads(template.read_text())["Resources"].values():
+            meta = resource.get("Metadata", {})
+            path = meta.get("aws:cdk:path", "")
+            if resource["Type"] == "AWS::Lambda::Function" and path.endswith("/Function/Resource"):
+                folder = path.split("/")[-3]  # .../<Name>/Function/Resource: a PythonFunction
+                functions[folder] = (out / meta["aws:asset:path"], resource["Properties"])
+    sources = {p.name: p for p in LAMBDAS.iterdir() if (p / "handler.py").exists()}
+    names = {"".join(w.title() for w in name.split("_")): name for name in sources}
+    assert {"GetBatchId", "Trigger"} <= set(functions) <= set(names), sorted(functions)
+    for folder, (asset, props) in functions.items():
+        source = sources[names[folder]]
+        modules = {p.name for p in source.glob("*.py")}
+        shipped = {p.name for p in asset.iterdir()}
+        assert props["Architectures"] == ["arm64"], folder
+        requirements = source / "requirements.txt"
+        if not requirements.exists():
+            assert shipped == modules, f"{folder}: ships {sorted(shipped)}"
+            continue
+        assert modules <= shipped, f"{folder}: sources missing from {sorted(shipped)}"
+        dist_infos = {p.name.lower(): p for p in asset.glob("*.dist-info")}
+        pinned = requirements.read_text().split()
+        assert len(dist_infos) == len(pinned), f"{folder}: {sorted(dist_infos)} for {pinned}"
+        for line in pinned:
+            package, version = line.split("==")
+            dist_info = dist_infos.get(f"{package.lower()}-{version}.dist-info")
+            assert dist_info is not None, f"{folder}: {line} not bundled, found {sorted(dist_infos)}"
+            tags = (dist_info / "WHEEL").read_text()
+            assert "aarch64" in tags or "-none-any" in tags, f"{folder}: {line} is for another platform"
 
 
 def test_cfn_lint_finds_no_errors_or_warnings(cli_synth: tuple[str, Path]) -> None:
