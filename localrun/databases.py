@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import secrets
 import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -148,7 +147,7 @@ def open_database(url: str | None, workdir: Path, *, allow_mariadb: bool = True)
         if server.database:
             yield ServerDatabase(MySQLDatabase(server, server.database), _label(server, server.database))
             return
-        with _scratch_database(server) as db:
+        with server.scratch_database("offline") as db:
             yield ServerDatabase(db, _label(server, db.name))
         return
     throwaway: ThrowawayMariaDB | None = None
@@ -164,7 +163,7 @@ def open_database(url: str | None, workdir: Path, *, allow_mariadb: bool = True)
         yield SQLiteDatabase(workdir / "forecast.sqlite3")
         return
     try:
-        with _scratch_database(server) as db:
+        with server.scratch_database("offline") as db:
             yield ServerDatabase(db, "MariaDB (throwaway, local)")
     finally:
         throwaway.stop()
@@ -172,14 +171,3 @@ def open_database(url: str | None, workdir: Path, *, allow_mariadb: bool = True)
 
 def _label(server: MySQLServer, name: str) -> str:
     return f"MySQL at {server.host}:{server.port}/{name}"
-
-
-@contextlib.contextmanager
-def _scratch_database(server: MySQLServer) -> Iterator[MySQLDatabase]:
-    """A new ``offline_<hex>`` database on ``server``, dropped on exit."""
-    name = f"offline_{secrets.token_hex(6)}"
-    server.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
-    try:
-        yield MySQLDatabase(server, name)
-    finally:
-        server.execute(f"DROP DATABASE IF EXISTS `{name}`")

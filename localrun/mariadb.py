@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,10 +77,20 @@ class MySQLServer:
         finally:
             conn.close()
 
+    @contextlib.contextmanager
+    def scratch_database(self, prefix: str) -> Iterator[MySQLDatabase]:
+        """A new empty ``<prefix>_<hex>`` database (utf8mb4), dropped on exit."""
+        name = f"{prefix}_{secrets.token_hex(8)}"
+        self.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+        try:
+            yield MySQLDatabase(self, name)
+        finally:
+            self.execute(f"DROP DATABASE IF EXISTS `{name}`")
+
 
 @dataclass(frozen=True)
 class MySQLDatabase:
-    """One test's database on ``server``."""
+    """A database on ``server``."""
 
     server: MySQLServer
     name: str

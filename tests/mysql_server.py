@@ -17,7 +17,6 @@ dropped afterwards). Use them from a ``conftest.py`` with
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from typing import NoReturn
 
@@ -72,9 +71,5 @@ def mysql_server() -> Iterator[MySQLServer]:
 @pytest.fixture
 def mysql_database(mysql_server: MySQLServer) -> Iterator[MySQLDatabase]:
     """A new empty database (utf8mb4), dropped after the test."""
-    name = f"test_{uuid.uuid4().hex[:16]}"
-    mysql_server.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
-    try:
-        yield MySQLDatabase(mysql_server, name)
-    finally:
-        mysql_server.execute(f"DROP DATABASE IF EXISTS `{name}`")
+    with mysql_server.scratch_database("test") as database:
+        yield database
