@@ -11,6 +11,8 @@ import jsii
 from aws_cdk import BundlingOptions, DockerImage, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
 
+#: Never shipped in a function's code.
+ASSET_EXCLUDES = ["__pycache__", "*.pyc", ".mypy_cache"]
 #: pip's platform tag of the wheels for each Lambda architecture.
 PLATFORMS = {
     lambda_.Architecture.ARM_64.name: "manylinux2014_aarch64",
@@ -52,7 +54,7 @@ def bundled_code(source: Path, runtime: lambda_.Runtime, architecture: lambda_.A
     version = runtime.name.removeprefix("python")
     return lambda_.Code.from_asset(
         str(source),
-        exclude=["__pycache__", "*.pyc", ".mypy_cache"],
+        exclude=ASSET_EXCLUDES,
         bundling=BundlingOptions(
             image=runtime.bundling_image,
             local=PipInstall(source, version, PLATFORMS[architecture.name]),

@@ -11,13 +11,12 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from stacks.bundling import bundled_code
+from stacks.bundling import ASSET_EXCLUDES, bundled_code
 from stacks.nag import acknowledge
 
 #: The newest Python runtime; cdk-nag's AwsSolutions-L1 asks for it.
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 ARCHITECTURE = lambda_.Architecture.ARM_64
-ASSET_EXCLUDES = ["__pycache__", "*.pyc", ".mypy_cache"]
 
 
 class PythonFunction(Construct):
