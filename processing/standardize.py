@@ -607,10 +607,12 @@ class _Locator:
             hit = frame.with_row_index("__row").filter(bad).select("__row").head(1).collect()
         except pl.exceptions.PolarsError:
             return None
-        if hit.height == 0:
-            return None
+        return self.line_of(int(hit.item())) if hit.height else None
+
+    def line_of(self, record: int) -> int:
+        """1-based line where 0-based data record `record` starts (waits for the check)."""
         self.check.join()
-        return self.check.line_of(int(hit.item()))
+        return self.check.line_of(record)
 
 
 @dataclass
@@ -650,31 +652,38 @@ def _non_number(x: pl.Expr) -> pl.Expr:
 def _read_sample(src: Path) -> pl.DataFrame | None:
     """The first _SAMPLE_ROWS rows as text, or None when they do not parse.
 
-    Parses only the first _SAMPLE_BYTES, cut after a newline outside quotes, when that holds
-    enough rows (polars would otherwise index the whole file first); else the file.
+    Reads the first _SAMPLE_BYTES once: a smaller file is parsed from them whole; a larger one
+    from its head cut after a newline outside quotes when that holds enough rows (polars would
+    otherwise index the whole file first), else from the file.
     """
     with open(src, "rb") as fh:
         head = fh.read(_SAMPLE_BYTES)
-    sources: list[Path | io.BytesIO] = [src]
-    if len(head) == _SAMPLE_BYTES:  # a larger file: its head, cut after its last whole record
+    sources: list[Path | io.BytesIO] = []
+    if len(head) < _SAMPLE_BYTES:  # the whole file
+        sources.append(io.BytesIO(head))
+    else:
         newline = head.rfind(b"\n") + 1
         cut = _last_record_end(head, newline) if newline else 0
         if cut:
-            sources.insert(0, io.BytesIO(head[:cut]))
+            sources.append(io.BytesIO(head[:cut]))
+        sources.append(src)
     for source in sources:
         try:
             sample = pl.read_csv(source, infer_schema=False, n_rows=_SAMPLE_ROWS, raise_if_empty=False)
         except pl.exceptions.PolarsError:
             continue  # the full passes report the problem with its line
-        if source is src or sample.height == _SAMPLE_ROWS:  # quoted newlines: fewer rows
+        if source is sources[-1] or sample.height == _SAMPLE_ROWS:  # quoted newlines: fewer rows
             return sample
     return None
 
 
-def _mark_text(col: _Column, label: str, locate: _Locator) -> None:
-    """A candidate column holds a non-number: it passes through, unless --include forced it."""
+def _mark_text(col: _Column, label: str, locate: _Locator, record: int | None = None) -> None:
+    """A candidate column holds a non-number: it passes through, unless --include forced it.
+
+    `record` is the first offending data record when known; otherwise the file is searched.
+    """
     if col.forced:
-        line = locate(col, "text")
+        line = locate.line_of(record) if record is not None else locate(col, "text")
         raise InputError(label, "--include column has a non-numeric value", line=line, column=col.name)
     col.kind = "text"
 
@@ -692,8 +701,9 @@ def _classify(
             continue
         x = pl.col(col.name)
         parsed = sample.select(_as_number(x)).to_series()
-        if sample.select(_non_number(x).any()).item():
-            _mark_text(col, label, locate)
+        bad = sample.select(_present(x)).to_series() & parsed.is_null()
+        if bad.any():
+            _mark_text(col, label, locate, record=int(bad.arg_true()[0]))
             continue
         values = parsed.filter(parsed.is_finite()).to_numpy()
         spread = mean = 0.0
@@ -897,7 +907,7 @@ def standardize_file(
                 scan.frame().select(exprs).sink_csv(
                     tmp_csv, float_precision=options.round_digits, null_value="", check_extension=False
                 )
-        except pl.exceptions.PolarsError as exc:  # pass 1 read this file in full with this schema
+        except (pl.exceptions.PolarsError, OSError) as exc:  # pass 1 read this file in full already
             raise OutputError(f"{label}: writing {dst.name} failed: {_first_line(exc)}") from None
         result = FileStats(
             source=label,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,17 @@ def test_include_of_a_text_column_names_the_line(job: Job) -> None:
     fails(job, r"f\.csv: line 2, column 'x': --include column has a non-numeric value", include={"x"})
 
 
+def test_include_of_a_text_value_in_the_first_rows_takes_its_line_from_the_sample(
+    job: Job, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_search(*args: object) -> None:
+        raise AssertionError("searched the file for a value the sample already holds")
+
+    monkeypatch.setattr(sz._Locator, "__call__", no_search)
+    job.write("f.csv", "id,x\n1,1.5\n2,NA\n3,\n4,b\n")
+    fails(job, r"f\.csv: line 5, column 'x': --include column has a non-numeric value", include={"x"})
+
+
 def test_include_with_a_late_non_number_names_the_line(job: Job) -> None:
     rows = "".join(f"{i},{i}\n" for i in range(sz._SAMPLE_ROWS + 5))
     job.write("f.csv", "id,x\n" + rows + "1,oops\n")
@@ -106,16 +118,26 @@ def test_failed_file_leaves_earlier_outputs_complete(job: Job) -> None:
     assert job.files() == ["a.csv", "stats/a.json"]
 
 
-def test_failure_while_writing_leaves_no_file(job: Job, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (pl.exceptions.ComputeError("disk went away"), "disk went away"),
+        # polars raises a plain OSError for a full volume ("No space left on device (os error 28)")
+        (OSError(errno.ENOSPC, "No space left on device"), r"\[Errno 28\] No space left on device"),
+    ],
+)
+def test_failure_while_writing_leaves_no_file(
+    job: Job, monkeypatch: pytest.MonkeyPatch, error: Exception, reason: str
+) -> None:
     original = pl.LazyFrame.sink_csv
 
     def broken_sink(self: pl.LazyFrame, path: Path, **kwargs: Any) -> None:
         original(self, path, **kwargs)  # a complete file under the temporary name...
-        raise pl.exceptions.ComputeError("disk went away")  # ...then the write fails
+        raise error  # ...then the write fails
 
     monkeypatch.setattr(pl.LazyFrame, "sink_csv", broken_sink)
     job.write("f.csv", "x\n1\n2\n")
-    with pytest.raises(sz.OutputError, match=r"f\.csv: writing f\.csv failed: disk went away"):
+    with pytest.raises(sz.OutputError, match=rf"f\.csv: writing f\.csv failed: {reason}"):
         job.run()
     assert job.files() == []
 
