@@ -219,27 +219,29 @@ def write_speed(work: Path, settle: float, mib: int = 1024) -> WriteSpeed:
     A probe of the machine, not of the engine: where the page cache is much slower than direct
     I/O, freed memory is expensive to write into again (see benchmarks/README.md).
     """
-    block = mmap.mmap(-1, 8 << 20)  # page-aligned, as O_DIRECT needs
-    block.write(b"0123456789.012345,\n" * (len(block) // 20) + b"\n" * (len(block) % 20))
+    block = mmap.mmap(-1, 8 << 20)  # page-aligned (as O_DIRECT needs) and zeroed
     work.mkdir(parents=True, exist_ok=True)
     target = work / "write_probe.bin"
 
     def timed(flags: int) -> float:
         time.sleep(settle)
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | flags, 0o644)
-        try:
-            start = time.perf_counter()
-            for _ in range(mib * (1 << 20) // len(block)):
-                os.write(fd, block)
-            return mib * (1 << 20) / 1e9 / (time.perf_counter() - start)
+        try:  # the file may exist even when opening it fails (O_DIRECT refused after O_CREAT)
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | flags, 0o644)
+            try:
+                start = time.perf_counter()
+                for _ in range(mib * (1 << 20) // len(block)):
+                    os.write(fd, block)
+                return mib * (1 << 20) / 1e9 / (time.perf_counter() - start)
+            finally:
+                os.close(fd)
         finally:
-            os.close(fd)
-            target.unlink()
+            target.unlink(missing_ok=True)
 
-    buffered = timed(0)
-    direct = None
-    with contextlib.suppress(AttributeError, OSError):  # no O_DIRECT here, or not on this file system
-        direct = timed(os.O_DIRECT)
+    with block:
+        buffered = timed(0)
+        direct = None
+        with contextlib.suppress(AttributeError, OSError):  # no O_DIRECT here, or not on this file system
+            direct = timed(os.O_DIRECT)
     return WriteSpeed(mib, buffered, direct)
 
 
