@@ -24,13 +24,7 @@ import pymysql
 import pytest
 
 from localrun.mariadb import MySQLDatabase, MySQLServer, ServerUnavailable, ThrowawayMariaDB, parse_mysql_url
-
-
-def missing(what: str, message: str) -> NoReturn:
-    """Skip the test for lack of ``what``; fail it under ``CI=true``, where nothing may be missing."""
-    if os.environ.get("CI", "").strip().lower() == "true":
-        pytest.fail(f"CI=true but {what}: {message}", pytrace=False)
-    pytest.skip(f"{what}: {message}")
+from tests.ci import missing
 
 
 def _unavailable(message: str) -> NoReturn:

@@ -23,7 +23,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from moto import mock_aws
 
-from tests.mysql_server import MySQLDatabase, missing
+from tests.ci import missing
+from tests.mysql_server import MySQLDatabase
 
 BUCKET = "forecast-test-bucket"
 RUN = "run-0001"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
-import os
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -15,12 +14,13 @@ import pytest
 from localrun import deepar_local as dl
 from stacks.config import DeepArConfig
 from stacks.deepar import INFERENCE_CONFIG
+from tests.ci import on_ci
 
 HAVE_GLUONTS = (
     importlib.util.find_spec("gluonts") is not None and importlib.util.find_spec("torch") is not None
 )
-if not HAVE_GLUONTS and os.environ.get("CI", "").lower() == "true":
-    raise RuntimeError("CI=true but gluonts/torch are missing: `make setup` installs requirements-demo.txt")
+if not HAVE_GLUONTS and on_ci():
+    raise RuntimeError("CI is set but gluonts/torch are missing: `make setup` installs requirements-demo.txt")
 needs_gluonts = pytest.mark.skipif(not HAVE_GLUONTS, reason="needs requirements-demo.txt (gluonts, torch)")
 
 BASE_HP = {"time_freq": "1H", "prediction_length": "24", "context_length": "48", "epochs": "3"}
