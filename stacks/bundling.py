@@ -52,12 +52,16 @@ class PipInstall:
 def bundled_code(source: Path, runtime: lambda_.Runtime, architecture: lambda_.Architecture) -> lambda_.Code:
     """``source`` (a ``lambdas/<function>/`` folder) with its requirements, bundled without Docker."""
     version = runtime.name.removeprefix("python")
+    platform = PLATFORMS[architecture.name]
     return lambda_.Code.from_asset(
         str(source),
         exclude=ASSET_EXCLUDES,
         bundling=BundlingOptions(
             image=runtime.bundling_image,
-            local=PipInstall(source, version, PLATFORMS[architecture.name]),
+            local=PipInstall(source, version, platform),
             command=["false"],  # never used: local bundling always succeeds or raises
+            # The asset hash covers the source and these options, not the local bundler's state:
+            # naming the platform here gives each architecture its own asset.
+            environment={"PIP_PLATFORM": platform},
         ),
     )

@@ -272,9 +272,10 @@ class _Reader:
         value = self.data.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
             raise self.fail(key, f"must be a list of non-empty strings, got {value!r}")
-        bad = [v for v in value if pattern is not None and not pattern.fullmatch(v)]
-        if bad and pattern is not None:
-            raise self.fail(key, f"has an invalid value {bad[0]!r} (expected {pattern.pattern})")
+        if pattern is not None:
+            bad = [v for v in value if not pattern.fullmatch(v)]
+            if bad:
+                raise self.fail(key, f"has an invalid value {bad[0]!r} (expected {pattern.pattern})")
         return tuple(value)
 
     def number(self, key: str, default: float, low: float, high: float) -> float:

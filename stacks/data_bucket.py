@@ -15,9 +15,9 @@ def grant_prefix(
 ) -> None:
     """Give ``role`` ``actions`` on the objects under ``prefix`` and ListBucket of that prefix only.
 
-    ``prefix`` may end in ``*`` already; objects_under() in stacks/nag.py names the IAM5 finding.
+    objects_under() in stacks/nag.py names the IAM5 finding of the resulting wildcard.
     """
-    pattern = prefix if prefix.endswith("*") else f"{prefix}*"
+    pattern = f"{prefix}*"
     role.add_to_principal_policy(
         iam.PolicyStatement(sid=sid, actions=list(actions), resources=[bucket.arn_for_objects(pattern)])
     )

@@ -22,7 +22,7 @@ from stacks.forecast_events import FAILED, SUCCEEDED, glue_job_state_pattern
 from stacks.forecast_network import ForecastNetwork
 from stacks.nag import acknowledge, objects_under
 from stacks.paths import LAMBDAS
-from stacks.pipeline_state_machine import PipelineStateMachine, sagemaker_logs_statement
+from stacks.pipeline_state_machine import PipelineStateMachine, grant_sagemaker_logs
 from stacks.python_function import PythonFunction
 
 ASL_NAME = "forecast"
@@ -189,16 +189,15 @@ class ForecastPipeline(Construct):
         grant_prefix(
             self.sagemaker_role,
             bucket,
-            work,
+            cfg.work_prefix,
             ["s3:GetObject", "s3:PutObject"],
             sid="RunFiles",
             list_sid="ListRunFiles",
         )
-        self.sagemaker_role.add_to_policy(sagemaker_logs_statement(self, "TrainingJobs", "TransformJobs"))
+        logs = grant_sagemaker_logs(self.sagemaker_role, "TrainingJobs", "TransformJobs")
         acknowledge(
             self.sagemaker_role,
-            findings=objects_under(cfg.work_prefix)
-            + r"|Resource::arn:[-a-z]+:logs:.*:log-group:/aws/sagemaker/(TrainingJobs|TransformJobs):\*",
+            findings=f"{objects_under(cfg.work_prefix)}|{logs}",
             IAM5="Run files are only known at run time, so access is scoped to the forecast work prefix; "
             "SageMaker names log streams per job under its own log groups.",
         )

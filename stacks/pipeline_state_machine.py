@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
 from aws_cdk import ArnFormat, RemovalPolicy, Stack
@@ -28,28 +29,33 @@ SYNC_RULES: Mapping[str, str] = {
 }
 
 
-def sagemaker_logs_statement(scope: Construct, *job_kinds: str) -> iam.PolicyStatement:
-    """Let a SageMaker role write its jobs' logs: ``/aws/sagemaker/<kind>`` log groups only,
-    e.g. ``sagemaker_logs_statement(self, "ProcessingJobs")``."""
-    stack = Stack.of(scope)
-    return iam.PolicyStatement(
-        sid="OwnLogs",
-        actions=[
-            "logs:CreateLogGroup",
-            "logs:CreateLogStream",
-            "logs:PutLogEvents",
-            "logs:DescribeLogStreams",
-        ],
-        resources=[
-            stack.format_arn(
-                service="logs",
-                resource="log-group",
-                resource_name=f"/aws/sagemaker/{kind}:*",
-                arn_format=ArnFormat.COLON_RESOURCE_NAME,
-            )
-            for kind in job_kinds
-        ],
+def grant_sagemaker_logs(role: iam.IRole, *job_kinds: str) -> str:
+    """Let a SageMaker role write its jobs' logs, in ``/aws/sagemaker/<kind>`` log groups only,
+    e.g. ``grant_sagemaker_logs(role, "ProcessingJobs")``; returns the cdk-nag IAM5 finding of
+    those log groups' stream wildcard, for the role's acknowledgment."""
+    stack = Stack.of(role)
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            sid="OwnLogs",
+            actions=[
+                "logs:CreateLogGroup",
+                "logs:CreateLogStream",
+                "logs:PutLogEvents",
+                "logs:DescribeLogStreams",
+            ],
+            resources=[
+                stack.format_arn(
+                    service="logs",
+                    resource="log-group",
+                    resource_name=f"/aws/sagemaker/{kind}:*",
+                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                )
+                for kind in job_kinds
+            ],
+        )
     )
+    kinds = "|".join(map(re.escape, job_kinds))
+    return rf"Resource::arn:[-a-z]+:logs:.*:log-group:/aws/sagemaker/({kinds}):\*"
 
 
 class PipelineStateMachine(Construct):

@@ -23,7 +23,7 @@ from stacks.config import ECR_IMAGE_URI, EnvConfig, StandardizeConfig
 from stacks.data_bucket import grant_prefix
 from stacks.nag import acknowledge, objects_under
 from stacks.paths import LAMBDAS, PROCESSING
-from stacks.pipeline_state_machine import PipelineStateMachine, sagemaker_logs_statement
+from stacks.pipeline_state_machine import PipelineStateMachine, grant_sagemaker_logs
 from stacks.python_function import PythonFunction
 
 ASL_NAME = "standardize"
@@ -205,12 +205,10 @@ class StandardizePipeline(Construct):
                 resources=[bucket.arn_for_objects(f"{cfg.output_prefix}*")],
             )
         )
-        role.add_to_policy(sagemaker_logs_statement(self, "ProcessingJobs"))
+        logs = grant_sagemaker_logs(role, "ProcessingJobs")
         acknowledge(
             role,
-            findings=r"Resource::\*|"
-            + objects_under(cfg.input_prefix, cfg.output_prefix)
-            + r"|Resource::arn:[-a-z]+:logs:.*:log-group:/aws/sagemaker/ProcessingJobs:\*",
+            findings=rf"Resource::\*|{objects_under(cfg.input_prefix, cfg.output_prefix)}|{logs}",
             IAM5="Objects are only known at run time, so S3 access is scoped to the meta-data/ (read) and "
             "prediction-data/ (write) prefixes; SageMaker names log streams per job under the "
             "/aws/sagemaker/ProcessingJobs log group; ecr:GetAuthorizationToken supports only Resource '*'.",

@@ -1,8 +1,10 @@
-"""Fixtures for the forecast pipeline's code: import paths, MariaDB, Lambda handlers.
+"""Fixtures for the forecast pipeline's code: import paths and Lambda handlers.
 
 Each Lambda folder is its own deployment root (``handler.py`` imports its siblings by plain
 name), so the folders go on ``sys.path``; the ``*_handler`` fixtures load the two ``handler``
-modules as the offline runner does. Fake AWS credentials come from ``tests/conftest.py``.
+modules as the offline runner does. The Glue script is imported as ``processing.glue_etl``, the
+module the stacks' config uses too. Fake AWS credentials and the MySQL fixtures come from
+``tests/conftest.py``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from types import ModuleType
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-for _sub in ("lambdas/generate_dataset", "lambdas/write_forecast", "processing"):
+for _sub in ("lambdas/generate_dataset", "lambdas/write_forecast"):
     _path = str(ROOT / _sub)
     if _path not in sys.path:
         sys.path.insert(0, _path)

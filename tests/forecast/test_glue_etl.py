@@ -12,11 +12,12 @@ from decimal import Decimal
 from typing import Any
 
 import dataset
-import glue_etl
 import pytest
-from glue_etl import ColumnSpec, JobArgumentError
 from hypothesis import given
 from hypothesis import strategies as st
+
+from processing import glue_etl
+from processing.glue_etl import ColumnSpec, JobArgumentError
 
 GLUE_ARGV = [
     "glue_etl.py",
