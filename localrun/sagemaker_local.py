@@ -48,7 +48,6 @@ class LocalSageMaker:
 
     s3: Any
     workdir: Path
-    demo: bool = True
     python: str = sys.executable
     models: dict[str, dict[str, Any]] = field(default_factory=dict)
     jobs: list[JobRecord] = field(default_factory=list)
@@ -143,7 +142,7 @@ class LocalSageMaker:
                 "Status": "Failed",
                 "FailureReason": f"ClientError: expected one train file, found {len(train_files)}",
             }
-        deepar_local.train(params["HyperParameters"], train_files[0], job_dir / "model", demo=self.demo)
+        deepar_local.train(params["HyperParameters"], train_files[0], job_dir / "model", demo=True)
         upload_directory(self.s3, job_dir / "model", output)
         return {"Status": "Completed"}
 

@@ -18,17 +18,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import NoReturn
 
 import pymysql
 import pytest
 
 from localrun.mariadb import MySQLDatabase, MySQLServer, ServerUnavailable, ThrowawayMariaDB, parse_mysql_url
 from tests.ci import missing
-
-
-def _unavailable(message: str) -> NoReturn:
-    missing("no MySQL/MariaDB server for the tests", message)
 
 
 def _check(server: MySQLServer) -> None:
@@ -50,12 +45,9 @@ def mysql_server() -> Iterator[MySQLServer]:
         return
     try:
         throwaway = ThrowawayMariaDB.from_path()
+        server = throwaway.start()  # stops itself when it fails
     except ServerUnavailable as exc:
-        _unavailable(str(exc))
-    try:
-        server = throwaway.start()
-    except ServerUnavailable as exc:
-        _unavailable(str(exc))
+        missing("no MySQL/MariaDB server for the tests", str(exc))
     try:
         yield server
     finally:

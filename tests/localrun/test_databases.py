@@ -26,7 +26,7 @@ def scratch_names(server: MySQLServer) -> set[str]:
 
 
 @pytest.mark.mysql
-def test_a_server_url_without_a_database_gets_a_scratch_database_dropped_on_exit(
+def test_a_server_url_without_a_database_gets_a_scratch_database_dropped_on_exit_and_on_failure(
     mysql_server: MySQLServer, tmp_path: Path
 ) -> None:
     server = replace(mysql_server, database=None)
@@ -39,14 +39,8 @@ def test_a_server_url_without_a_database_gets_a_scratch_database_dropped_on_exit
         assert db.read_forecast("forecast") == []  # no table yet: nothing written
     assert scratch_names(server) == before
 
-
-@pytest.mark.mysql
-def test_the_scratch_database_is_dropped_when_the_session_fails(
-    mysql_server: MySQLServer, tmp_path: Path
-) -> None:
-    server = replace(mysql_server, database=None)
-    before = scratch_names(server)
-    with pytest.raises(RuntimeError, match="the session failed"), open_database(server.url(), tmp_path):
+    with pytest.raises(RuntimeError, match="the session failed"), open_database(server.url(), tmp_path) as db:
+        assert isinstance(db, ServerDatabase) and db.db.name in scratch_names(server)
         raise RuntimeError("the session failed")
     assert scratch_names(server) == before
 

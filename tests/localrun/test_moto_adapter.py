@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
@@ -590,13 +590,18 @@ BUCKET = "data-bucket"
 GET_BATCH_ID = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:get-batch-id"
 
 
-def get_batch_id(payload: dict[str, Any]) -> dict[str, Any]:
-    """The real get-batch-id function, with the default job name prefix."""
-    return dict(bound("get_batch_id", {"JOB_NAME_PREFIX": StandardizeConfig().job_name_prefix})(payload))
+JOB_NAME_PREFIX = StandardizeConfig().job_name_prefix
+
+
+def get_batch_id() -> Callable[[Any], Any]:
+    """The real get-batch-id function, loaded once per test, with the default job name prefix."""
+    return bound("get_batch_id", {"JOB_NAME_PREFIX": JOB_NAME_PREFIX})
 
 
 def processing_job_name(batch: int, execution_name: str) -> str:
-    return str(load("get_batch_id", "batch_id").processing_job_name("standardize", batch, execution_name))
+    name = load("get_batch_id", "batch_id").processing_job_name(JOB_NAME_PREFIX, batch, execution_name)
+    assert name.startswith(f"standardize-{batch}-"), name  # the documented <prefix>-<N>-<hex> form
+    return str(name)
 
 
 @pytest.fixture
@@ -623,7 +628,7 @@ def test_standardize_runs_end_to_end(aws: OfflineAws, standardize: str) -> None:
         jobs.append(params)
         return {"ProcessingJobStatus": "Completed", "ProcessingEndTime": 1_700_000_000_000}
 
-    aws.bind_lambda(GET_BATCH_ID, get_batch_id)
+    aws.bind_lambda(GET_BATCH_ID, get_batch_id())
     aws.bind_sagemaker("processing", processing)
     result = aws.run(standardize, s3_event("meta-data/partition_2333.csv"), name="abcdef123456")
 
@@ -674,7 +679,7 @@ def test_standardize_rejects_bad_keys_in_named_fail_states(
     error: str,
     cause: str,
 ) -> None:
-    aws.bind_lambda(GET_BATCH_ID, get_batch_id)
+    aws.bind_lambda(GET_BATCH_ID, get_batch_id())
     result = aws.run(standardize, execution_input)
     assert (result.status, result.path, result.error) == ("FAILED", path, error)
     assert result.cause is not None and result.cause.startswith(cause), result.cause
@@ -697,7 +702,7 @@ def test_standardize_fails_when_the_batch_id_is_not_numeric(aws: OfflineAws, sta
 
 
 def test_standardize_processing_failure_ends_in_processing_failed(aws: OfflineAws, standardize: str) -> None:
-    aws.bind_lambda(GET_BATCH_ID, get_batch_id)
+    aws.bind_lambda(GET_BATCH_ID, get_batch_id())
     aws.bind_sagemaker(
         "processing",
         lambda params: {

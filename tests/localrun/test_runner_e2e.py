@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from localrun.databases import ServerDatabase
 from localrun.demo_data import hourly_series, partition_csv
 from localrun.mariadb import MySQLServer
 from localrun.runner import OfflineSession, Printer, open_session
@@ -260,16 +261,17 @@ def test_demo_forecast_with_the_local_deepar_twin(tmp_path: Path, mysql_server: 
     # tests/mysql_server.py), in a scratch database the session creates and drops.
     url = replace(mysql_server, database=None).url()
     with open_session("dev", workdir=tmp_path, mysql_url=url, printer=Printer(False)) as session:
-        assert session.database is not None and "SQLite" not in session.database.label, (
+        assert isinstance(session.database, ServerDatabase), (
             "the demo must write through write-forecast's MySQL repository"
         )
-        session.load_source(hourly_series())
+        series = hourly_series()
+        session.load_source(series)
         run = session.forecast()
         assert run is not None
         assert run.result.path == FORECAST_OK, run.result.cause
         rows = forecast_rows(session)
         assert len(rows) == 168
         assert all(r["p10"] <= r["p50"] <= r["p90"] for r in rows)
-        values = [v for _, v in hourly_series() if v is not None]
+        values = [v for _, v in series if v is not None]
         assert min(values) - 50 < sum(r["p50"] for r in rows) / len(rows) < max(values) + 50
         assert [j.kind for j in session.sagemaker.jobs] == ["training", "transform"]
