@@ -978,7 +978,8 @@ def run(input_dir: Path | str, output_dir: Path | str, options: Options | None =
                     seen.update(_read_header(src, src.name).names)
         unknown = sorted(named - seen)
         if unknown:
-            raise UsageError(f"--include/--exclude columns not in any input file: {', '.join(unknown)}")
+            sources = "--include/--exclude or STANDARDIZE_INCLUDE/STANDARDIZE_EXCLUDE"
+            raise UsageError(f"{sources} columns not in any input file: {', '.join(unknown)}")
     results = []
     for src in files:
         rel = src.relative_to(input_dir)

@@ -113,6 +113,16 @@ def test_configured_columns_arrive_through_the_environment(tmp_path: Path) -> No
     assert (work / "out" / "p_1.csv").read_text().splitlines() == ["id,code,x", "-1.0,10,-1.0", "1.0,20,1.0"]
 
 
+def test_a_configured_column_in_no_file_names_the_environment_setting(tmp_path: Path) -> None:
+    """A user who set excludeColumns in cdk.json must not be sent looking for a flag."""
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "p_1.csv").write_text("id,x\n1,1.0\n")
+    env = {"STANDARDIZE_EXCLUDE": json.dumps(["zz"])}
+    proc = run_cli("--input", str(tmp_path / "in"), "--output", str(tmp_path / "out"), cwd=tmp_path, env=env)
+    assert proc.returncode == 2
+    assert "STANDARDIZE_INCLUDE/STANDARDIZE_EXCLUDE columns not in any input file: zz" in proc.stderr
+
+
 def test_env_columns_parses_a_json_list() -> None:
     assert sz.env_columns("X", {"X": ""}) == frozenset()
     with pytest.raises(sz.UsageError, match="X must be a JSON list"):
