@@ -1,4 +1,4 @@
-"""Glue 4/5 PySpark job: copy the crawled MySQL table to CSV for one job run.
+"""Glue 5.0 PySpark job (Spark 3.5.4, Python 3.11): copy the crawled MySQL table to CSV for one run.
 
 Reads the Data Catalog table ``CATALOG_TABLE`` of ``CATALOG_DATABASE`` (created by the JDBC
 crawler, read through the Glue JDBC connection), keeps the timestamp, value and optional series
@@ -7,20 +7,28 @@ columns, casts them (timestamp, double, string) and writes CSV with a header row
 The generate-dataset Lambda reads exactly that prefix.
 
 Every run copies the whole table (no job bookmark: the forecast needs the full history).
-Timestamps are written in UTC as ``yyyy-MM-dd HH:mm:ss``; a NULL is an empty field.
+
+The CSV dialect (:data:`CSV_OPTIONS`, every option Spark would otherwise default set explicitly):
+UTF-8, ``,`` between fields, ``\n`` after each record, a header row. A field holding ``,``,
+``"``, ``\n`` or ``\r`` is quoted, with ``"`` doubled inside (RFC 4180, what Python's ``csv``
+reads); leading and trailing spaces are kept. A NULL, and an empty string, is an empty field.
+Timestamps are UTC (the JVM and the session run in UTC) as ``yyyy-MM-dd HH:mm:ss.SSSSSS``, so a
+``DATETIME(6)`` keeps its microseconds. Doubles are Java's ``Double.toString``: ``1.0E7``,
+``1.0E-5``, ``0.001``.
 
 Job arguments (``--NAME value``; Glue adds ``JOB_NAME`` and ``JOB_RUN_ID``): ``BUCKET``,
 ``OUTPUT_PREFIX`` (e.g. ``etl/``), ``CATALOG_DATABASE``, ``CATALOG_TABLE``, ``SOURCE_TABLE``,
 ``TIMESTAMP_COLUMN``, ``VALUE_COLUMN`` and, optional, ``SERIES_COLUMN`` (absent or empty: a single
 series).
 
-Everything but :func:`main` is plain Python, so this module imports without pyspark/awsglue and
-the offline runner can reuse :func:`write_csv` to produce the same CSV from rows.
+Everything but :func:`main` is plain Python, so this module imports without pyspark/awsglue.
+:func:`write_csv` is the script's plain-Python twin, for the offline runner without a JVM: it
+writes the bytes Spark writes (tests hold it to Spark's output), except that for a few doubles
+Java 17 prints more digits than needed (``4.9E-324`` for ``5e-324``), which parse to the same value.
 """
 
 from __future__ import annotations
 
-import csv
 import math
 import re
 import sys
@@ -43,14 +51,28 @@ REQUIRED_ARGS = (
 )
 OPTIONAL_ARGS = ("SERIES_COLUMN",)
 #: Spark's ``timestampFormat`` for the CSV, and the same format in Python.
-SPARK_TIMESTAMP_FORMAT = "yyyy-MM-dd HH:mm:ss"
-TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
+SPARK_TIMESTAMP_FORMAT = "yyyy-MM-dd HH:mm:ss.SSSSSS"
+TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+#: The Spark CSV writer's options. Spark's defaults differ where noted, and each was wrong for
+#: Python's ``csv`` reader or lost data.
 CSV_OPTIONS = {
     "header": "true",
-    "timestampFormat": SPARK_TIMESTAMP_FORMAT,
+    "sep": ",",
+    "lineSep": "\n",
+    "encoding": "UTF-8",
+    "quote": '"',
+    "escape": '"',  # default ``\``: ``he said "hi"`` became ``"he said \"hi\""``, misread by csv
+    "escapeQuotes": "true",
+    "quoteAll": "false",
+    "ignoreLeadingWhiteSpace": "false",  # default true: ``  a`` became ``a``
+    "ignoreTrailingWhiteSpace": "false",  # default true: ``a  `` became ``a``
+    "timestampFormat": SPARK_TIMESTAMP_FORMAT,  # default ISO with ``T``, milliseconds and offset
     "nullValue": "",
-    "emptyValue": "",
+    "emptyValue": "",  # default ``""``; an empty id is rejected downstream either way
+    "compression": "none",
 }
+#: The characters that make Spark (univocity) quote a field with the options above.
+_QUOTE_TRIGGERS = frozenset(',"\n\r')
 
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _PREFIX = re.compile(r"^([A-Za-z0-9_.=-]+/)*$")
@@ -230,19 +252,36 @@ def format_timestamp(value: Any) -> str:
     return parsed.strftime(TIMESTAMP_FORMAT)
 
 
-def format_double(value: Any) -> str:
-    """Like ``CAST(x AS DOUBLE)``; '' if NULL or not a finite number.
+def java_double(number: float) -> str:
+    """``number`` as Java's ``Double.toString`` writes it (Spark's CSV text of a double).
 
-    Python writes ``repr(float)`` (``10000000.0``) where Spark writes Java's ``1.0E7``: the text
-    differs for large or tiny numbers, the parsed value does not.
+    Plain notation for 1e-3 <= |x| < 1e7 (``0.001``, ``1234567.0``), else ``d.dddE<n>``
+    (``1.0E7``, ``-2.5E-7``). Digits are Python's shortest round-trip ones, which Java 17 matches
+    except for a few values where it prints more (``2.82879384806159008E17``); both parse back to
+    the same double.
     """
+    if number == 0:
+        return "-0.0" if math.copysign(1.0, number) < 0 else "0.0"
+    sign = "-" if number < 0 else ""
+    magnitude = abs(number)
+    if 1e-3 <= magnitude < 1e7:
+        return sign + repr(magnitude)  # Python's repr is plain notation in this range, as Java's
+    digits_tuple = Decimal(repr(magnitude)).normalize().as_tuple()
+    digits = "".join(map(str, digits_tuple.digits))
+    exponent = int(digits_tuple.exponent) + len(digits) - 1
+    return f"{sign}{digits[0]}.{digits[1:] or '0'}E{exponent}"
+
+
+def format_double(value: Any) -> str:
+    """Like ``CAST(x AS DOUBLE)`` written by Spark (:func:`java_double`); '' if NULL or not a
+    finite number."""
     if value is None or isinstance(value, bool):
         return ""
     try:
         number = float(Decimal(str(value).strip())) if not isinstance(value, float) else value
     except (InvalidOperation, ValueError):
         return ""
-    return repr(number) if math.isfinite(number) else ""
+    return java_double(number) if math.isfinite(number) else ""
 
 
 def format_string(value: Any) -> str:
@@ -257,16 +296,23 @@ def csv_record(row: Mapping[str, Any], spec: ColumnSpec) -> list[str]:
     return record
 
 
+def csv_field(text: str) -> str:
+    """One field as Spark writes it with :data:`CSV_OPTIONS`: quoted, ``"`` doubled, if it holds
+    ``,``, ``"``, ``\n`` or ``\r``; as it is otherwise (spaces included)."""
+    if _QUOTE_TRIGGERS.isdisjoint(text):
+        return text
+    return '"' + text.replace('"', '""') + '"'
+
+
 def write_csv(rows: Iterable[Mapping[str, Any]], spec: ColumnSpec, out_file: TextIO) -> int:
-    """Write the job's CSV shape (header + cast columns) for ``rows`` to ``out_file``.
+    """Write the job's CSV (header + cast columns, Spark's dialect) for ``rows`` to ``out_file``.
 
     ``out_file`` should be opened with ``newline=""``. Returns the number of data rows.
     """
-    writer = csv.writer(out_file, lineterminator="\n")
-    writer.writerow(spec.columns)
+    out_file.write(",".join(spec.columns) + "\n")
     count = 0
     for row in rows:
-        writer.writerow(csv_record(row, spec))
+        out_file.write(",".join(csv_field(text) for text in csv_record(row, spec)) + "\n")
         count += 1
     return count
 
@@ -274,7 +320,7 @@ def write_csv(rows: Iterable[Mapping[str, Any]], spec: ColumnSpec, out_file: Tex
 # --------------------------------------------------------------------------- Glue
 
 
-def main(argv: Sequence[str] | None = None) -> None:  # pragma: no cover - runs on Glue only
+def main(argv: Sequence[str] | None = None) -> None:
     args = parse_job_args(sys.argv if argv is None else argv)
 
     from awsglue.context import GlueContext

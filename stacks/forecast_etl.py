@@ -13,10 +13,11 @@ from constructs import Construct
 from processing import glue_etl
 from stacks.config import EnvConfig
 from stacks.data_bucket import grant_prefix
-from stacks.forecast_events import etl_job_name
+from stacks.forecast_events import catalog_database_name, etl_job_arguments, etl_job_name
 from stacks.forecast_network import ForecastNetwork
 from stacks.nag import acknowledge, ignore_cfn_lint, objects_under
 from stacks.paths import PROCESSING
+from stacks.runtimes import GLUE
 
 GLUE_SCRIPT = PROCESSING / "glue_etl.py"
 #: What a Glue job or crawler in a VPC does with network interfaces; AWS allows no narrower resource.
@@ -61,7 +62,7 @@ class GlueEtl(Construct):
         self.catalog = glue.Database(
             self,
             "Catalog",
-            database_name=f"ml_pipelines_{env.name.replace('-', '_')}",
+            database_name=catalog_database_name(env),
             description="Tables the forecast crawler finds in the MySQL source",
         )
         self.catalog_table = glue_etl.catalog_table_name(db.database, db.source_table)
@@ -214,17 +215,7 @@ class GlueEtl(Construct):
             ),
         )
 
-        arguments = {
-            "--BUCKET": bucket.bucket_name,
-            "--OUTPUT_PREFIX": cfg.etl_prefix,
-            "--CATALOG_DATABASE": self.catalog.database_name,
-            "--CATALOG_TABLE": self.catalog_table,
-            "--SOURCE_TABLE": db.source_table,
-            "--TIMESTAMP_COLUMN": db.timestamp_column,
-            "--VALUE_COLUMN": db.value_column,
-            "--SERIES_COLUMN": db.series_column or "",
-            "--job-bookmark-option": "job-bookmark-disable",
-        }
+        arguments = etl_job_arguments(env, bucket.bucket_name)
         self.job = glue.PySparkEtlJob(
             self,
             "Job",
@@ -232,7 +223,7 @@ class GlueEtl(Construct):
             description=f"Copies {db.database}.{db.source_table} to s3://<bucket>/{output}run=<job run id>/",
             script=glue.Code.from_asset(str(GLUE_SCRIPT)),
             role=self.job_role,
-            glue_version=glue.GlueVersion.V4_0,
+            glue_version=getattr(glue.GlueVersion, GLUE.cdk_name),
             worker_configuration=glue.WorkerConfiguration(
                 worker_type=getattr(glue.WorkerType, cfg.glue_worker_type.replace(".", "_")),
                 number_of_workers=cfg.glue_workers,

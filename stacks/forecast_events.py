@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from processing import glue_etl
 from stacks.config import EnvConfig
 
 SUCCEEDED = ("SUCCEEDED",)
@@ -16,6 +17,29 @@ def etl_job_name(env: EnvConfig) -> str:
     assert env.forecast is not None, "etl_job_name needs a forecast config"
     table = env.forecast.database.source_table.lower().replace("_", "-")
     return f"ml-pipelines-{env.name}-{table}-etl"
+
+
+def catalog_database_name(env: EnvConfig) -> str:
+    """The Data Catalog database the crawler fills: ``ml_pipelines_<env>`` (underscores for dashes)."""
+    return f"ml_pipelines_{env.name.replace('-', '_')}"
+
+
+def etl_job_arguments(env: EnvConfig, bucket_name: str) -> dict[str, str]:
+    """The Glue job's default arguments (``--NAME``: value), as the stack deploys them and the
+    offline runner passes them to the script's ``main()``."""
+    assert env.forecast is not None, "etl_job_arguments needs a forecast config"
+    db = env.forecast.database
+    return {
+        "--BUCKET": bucket_name,
+        "--OUTPUT_PREFIX": env.forecast.etl_prefix,
+        "--CATALOG_DATABASE": catalog_database_name(env),
+        "--CATALOG_TABLE": glue_etl.catalog_table_name(db.database, db.source_table),
+        "--SOURCE_TABLE": db.source_table,
+        "--TIMESTAMP_COLUMN": db.timestamp_column,
+        "--VALUE_COLUMN": db.value_column,
+        "--SERIES_COLUMN": db.series_column or "",
+        "--job-bookmark-option": "job-bookmark-disable",
+    }
 
 
 def glue_job_state_pattern(job_name: str, states: Iterable[str]) -> dict[str, Any]:

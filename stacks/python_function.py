@@ -13,9 +13,10 @@ from constructs import Construct
 
 from stacks.bundling import ASSET_EXCLUDES, bundled_code
 from stacks.nag import acknowledge
+from stacks.runtimes import lambda_runtime_member
 
-#: The newest Python runtime; cdk-nag's AwsSolutions-L1 asks for it.
-RUNTIME = lambda_.Runtime.PYTHON_3_14
+#: :data:`stacks.runtimes.LAMBDA_PYTHON`, the newest Python runtime (cdk-nag's AwsSolutions-L1).
+RUNTIME: lambda_.Runtime = getattr(lambda_.Runtime, lambda_runtime_member())
 ARCHITECTURE = lambda_.Architecture.ARM_64
 
 

@@ -1,5 +1,5 @@
 """Test-wide safety (fake AWS credentials and region: nothing can reach a real AWS endpoint) and
-the MySQL fixtures."""
+the MySQL and Spark fixtures."""
 
 from __future__ import annotations
 
@@ -31,4 +31,7 @@ if str(ROOT) not in sys.path:
 # One session-wide server for every test that needs MySQL (a throwaway MariaDB or MYSQL_URL).
 from tests.mysql_server import mysql_database, mysql_server  # noqa: E402
 
-__all__ = ["mysql_database", "mysql_server"]
+# One session-wide local Spark of Glue's version for the Glue script and the offline runner.
+from tests.spark import glue_engine, spark  # noqa: E402
+
+__all__ = ["glue_engine", "mysql_database", "mysql_server", "spark"]

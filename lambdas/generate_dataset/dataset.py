@@ -20,8 +20,11 @@ Documented choices:
   other non-numeric or non-finite value raises :class:`InvalidInputData` naming file and line.
 * **Series.** With no series column there is one series whose id is ``""`` (the empty string;
   the same value write-forecast stores in its ``series_id`` key column). With a series column,
-  an empty series id is rejected. Series are ordered by id (plain string order), and the train
-  file, test file and manifest list them in that same order.
+  an id is kept exactly as the source holds it, leading and trailing spaces included (``" a"``
+  and ``"a"`` are two series, and the forecast is written back under the source's own id); an
+  empty (NULL or ``''``) or whitespace-only id is rejected, and so are two ids that differ only
+  in trailing spaces, which MySQL's key comparison would merge. Series are ordered by id (plain
+  string order), and the train file, test file and manifest list them in that same order.
 * **Length.** Every series (after regularizing) needs at least ``CONTEXT_LENGTH +
   PREDICTION_LENGTH`` points, else :class:`NotEnoughHistory`; no series is silently dropped.
   A series spanning more than ``MAX_POINTS`` grid steps (usually a typo'd timestamp or a wrong
@@ -386,9 +389,10 @@ def read_observations(
             ) from None
         series_id = ""
         if series_i is not None:
-            series_id = row[series_i].strip()
-            if not series_id:
-                raise InvalidInputData(f"{source} line {line}: {series_column} is empty")
+            series_id = row[series_i]  # as it is: leading and trailing spaces are part of the id
+            if not series_id.strip():
+                problem = "is empty" if not series_id else f"is only whitespace ({series_id!r})"
+                raise InvalidInputData(f"{source} line {line}: {series_column} {problem}")
         yield Observation(series_id, timestamp, value, source, line)
 
 
@@ -491,6 +495,14 @@ def build_series(observations: Iterable[Observation], step: timedelta) -> list[S
     groups: dict[str, list[Observation]] = {}
     for obs in observations:
         groups.setdefault(obs.series_id, []).append(obs)
+    padded: dict[str, str] = {}
+    for series_id in sorted(groups):
+        other = padded.setdefault(series_id.rstrip(" "), series_id)
+        if other != series_id:  # MySQL's PAD SPACE collations compare 'a' and 'a ' as equal
+            raise InvalidInputData(
+                f"series ids {other!r} and {series_id!r} differ only in trailing spaces, which the "
+                "forecast table's key (MySQL compares with trailing spaces ignored) cannot tell apart"
+            )
     return [regularize(series_id, groups[series_id], step) for series_id in sorted(groups)]
 
 

@@ -327,6 +327,29 @@ def test_empty_series_id_is_rejected(s3: Any) -> None:
         run(s3, SERIES_COLUMN="store")
 
 
+def test_a_whitespace_only_series_id_is_rejected(s3: Any) -> None:
+    put(s3, "part-0.csv", ["2024-01-01 00:00:00,1,  "], "ts,sales,store")
+    with pytest.raises(dataset.InvalidInputData, match=r"line 2: store is only whitespace \('  '\)"):
+        run(s3, SERIES_COLUMN="store")
+
+
+def test_series_ids_keep_leading_and_trailing_spaces(s3: Any) -> None:
+    rows = hourly("2024-01-01 00:00:00", range(6), "a") + hourly("2024-01-01 00:00:00", range(6), " a")
+    put(s3, "part-0.csv", rows, "ts,sales,store")
+    run(s3, SERIES_COLUMN="store")
+    manifest = json.loads(
+        s3.get_object(Bucket=BUCKET, Key=f"forecast/{EXECUTION}/series.json")["Body"].read()
+    )
+    assert [s["id"] for s in manifest["series"]] == [" a", "a"]
+
+
+def test_ids_differing_only_in_trailing_spaces_are_rejected(s3: Any) -> None:
+    rows = hourly("2024-01-01 00:00:00", range(6), "a") + hourly("2024-01-01 00:00:00", range(6), "a  ")
+    put(s3, "part-0.csv", rows, "ts,sales,store")
+    with pytest.raises(dataset.InvalidInputData, match=r"'a' and 'a  ' differ only in trailing spaces"):
+        run(s3, SERIES_COLUMN="store")
+
+
 def test_a_runaway_timestamp_is_rejected_before_allocating(s3: Any) -> None:
     put(s3, "part-0.csv", [*hourly("2024-01-01", [1, 2, 3, 4, 5, 6]), "9999-01-01 00:00:00,1"])
     with pytest.raises(dataset.InvalidInputData, match=r"9999-01-01 00:00:00 .*line 8.*TIME_FREQ"):

@@ -199,16 +199,19 @@ def test_write_csv_produces_the_job_shape() -> None:
             "store": "s",
         },
         {"sale_time": "garbage", "amount": "3e2", "store": "s"},
+        {"sale_time": "2024-01-03 00:00:00", "amount": 2e7, "store": ' he said "hi"\r'},
     ]
     out = io.StringIO(newline="")
-    assert glue_etl.write_csv(rows, spec, out) == 5
-    assert out.getvalue().splitlines() == [
+    assert glue_etl.write_csv(rows, spec, out) == 6
+    assert out.getvalue().split("\n") == [
         "sale_time,amount,store",
-        "2024-01-01 00:00:00,12.0,7",
-        '2024-01-01 01:00:00,1.5,"a,b"',
-        "2024-01-02 00:00:00,,",
-        "2024-01-02 06:00:00,,s",
+        "2024-01-01 00:00:00.000500,12.0,7",
+        '2024-01-01 01:00:00.000000,1.5,"a,b"',
+        "2024-01-02 00:00:00.000000,,",
+        "2024-01-02 06:00:00.000000,,s",
         ",300.0,s",
+        '2024-01-03 00:00:00.000000,2.0E7," he said ""hi""\r"',
+        "",
     ]
 
 
@@ -233,6 +236,13 @@ def test_write_csv_output_is_read_back_by_generate_dataset() -> None:
         (2.5, "2.5"),
         (Decimal("0.1"), "0.1"),
         (" 7 ", "7.0"),
+        (1e7, "1.0E7"),
+        (-1.23456789e7, "-1.23456789E7"),
+        (1e-5, "1.0E-5"),
+        (0.001, "0.001"),
+        (9999999.0, "9999999.0"),
+        (-0.0, "-0.0"),
+        (1.7976931348623157e308, "1.7976931348623157E308"),
         (True, ""),
         (float("nan"), ""),
         ("inf", ""),
