@@ -1,32 +1,87 @@
-"""A local twin of the forecast's Glue ETL job: the source table to CSV in S3, then its event."""
+"""The forecast's Glue ETL job, offline: the source table to CSV in S3, then the job's event.
+
+With a MySQL/MariaDB source and Glue's engine installed (pyspark of the Glue version, its Java,
+the MariaDB JDBC driver; see :mod:`localrun.glue_spark`), the Glue script's ``main()`` runs on
+local Spark, reading the table over JDBC, and its part files go into the emulated bucket. Without
+that engine, or with the SQLite source, the script's plain-Python twin (``glue_etl.write_csv``,
+held to Spark's bytes by the tests) writes one part from the rows. :class:`EtlRun` says which.
+"""
 
 from __future__ import annotations
 
 import io
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from localrun.databases import Database
+from localrun.databases import Database, ServerDatabase
+from localrun.glue_spark import JdbcTable, SparkUnavailable, check_engine, local_spark, run_glue_main
 from processing import glue_etl
 from stacks.config import EnvConfig
-from stacks.forecast_events import etl_job_name
+from stacks.forecast_events import catalog_database_name, etl_job_arguments, etl_job_name
 
 
-def run_etl(env: EnvConfig, database: Database, s3: Any, *, job_run_id: str | None = None) -> dict[str, Any]:
-    """Copy the source table to ``s3://<bucket>/<etl prefix><table>/run=<id>/`` with the Glue
-    script's own CSV writer, and return the "Glue Job State Change" event the job would emit."""
+@dataclass(frozen=True)
+class EtlRun:
+    """One offline job run: its "Glue Job State Change" event, the engine and the keys written."""
+
+    event: dict[str, Any]
+    engine: str
+    keys: list[str]
+
+
+def run_etl(
+    env: EnvConfig, database: Database, s3: Any, workdir: Path, *, job_run_id: str | None = None
+) -> EtlRun:
+    """Copy the source table to ``s3://<bucket>/<etl prefix><table>/run=<id>/``, on Spark when it
+    can run here (see the module docstring), and return the run with the job's SUCCEEDED event."""
+    assert env.forecast is not None
+    run_id = job_run_id or f"jr_{uuid.uuid4().hex}"
+    if isinstance(database, ServerDatabase):
+        try:
+            engine = check_engine()
+        except SparkUnavailable as exc:
+            reason = str(exc)
+        else:
+            keys = _run_on_spark(env, database, s3, workdir, run_id, engine_spark=local_spark(engine))
+            return EtlRun(
+                glue_job_event(env, run_id, "SUCCEEDED"), f"Glue script on {engine.describe()}", keys
+            )
+    else:
+        reason = "the SQLite source has no JDBC driver here"
+    keys = [_run_twin(env, database, s3, run_id)]
+    return EtlRun(
+        glue_job_event(env, run_id, "SUCCEEDED"), f"plain-Python twin of the Glue script ({reason})", keys
+    )
+
+
+def _run_on_spark(
+    env: EnvConfig, database: ServerDatabase, s3: Any, workdir: Path, run_id: str, *, engine_spark: Any
+) -> list[str]:
+    assert env.forecast is not None
+    db = env.forecast.database
+    arguments = etl_job_arguments(env, env.data_bucket_name)
+    argv = ["glue_etl.py", "--JOB_NAME", etl_job_name(env), "--JOB_RUN_ID", run_id]
+    argv += [item for pair in arguments.items() for item in pair]
+    catalog = {
+        (catalog_database_name(env), arguments["--CATALOG_TABLE"]): JdbcTable.of(database.db, db.source_table)
+    }
+    return run_glue_main(engine_spark, argv, catalog, s3, workdir / "glue" / run_id)
+
+
+def _run_twin(env: EnvConfig, database: Database, s3: Any, run_id: str) -> str:
     assert env.forecast is not None
     db = env.forecast.database
     spec = glue_etl.ColumnSpec(db.timestamp_column, db.value_column, db.series_column)
-    run_id = job_run_id or f"jr_{uuid.uuid4().hex}"
     rows = database.read_source(db.source_table, spec.columns)
     body = io.StringIO(newline="")
     glue_etl.write_csv(rows, spec, body)
     path = glue_etl.output_path(env.data_bucket_name, env.forecast.etl_prefix, db.source_table, run_id)
     key = path.split("/", 3)[3] + "part-00000.csv"
     s3.put_object(Bucket=env.data_bucket_name, Key=key, Body=body.getvalue().encode())
-    return glue_job_event(env, run_id, "SUCCEEDED")
+    return key
 
 
 def glue_job_event(env: EnvConfig, job_run_id: str, state: str) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from localrun.databases import Database, ServerDatabase, SQLiteDatabase, open_database
-from localrun.glue_local import run_etl
+from localrun.glue_local import EtlRun, run_etl
 from localrun.lambdas import bound, load
 from localrun.moto_adapter import ExecutionResult, OfflineAws, StateEvent, offline_aws
 from localrun.sagemaker_local import LocalSageMaker
@@ -76,6 +76,7 @@ class OfflineSession:
         self, env: EnvConfig, aws: OfflineAws, database: Database | None, workdir: Path, printer: Printer
     ) -> None:
         self.env, self.aws, self.database, self.workdir, self.printer = env, aws, database, workdir, printer
+        self.last_etl: EtlRun | None = None
         self.s3 = aws.client("s3")
         self.sagemaker = LocalSageMaker(self.s3, workdir / "sagemaker")
         self.bucket = env.data_bucket_name
@@ -225,10 +226,14 @@ class OfflineSession:
         self.database.load_source(db.source_table, columns, rows)
 
     def forecast(self) -> Run | None:
-        """Run the ETL twin, then the forecast state machine if its rule matches the event."""
+        """Run the ETL job, then the forecast state machine if its rule matches the event."""
         assert self.env.forecast is not None and self._forecast_arn is not None
-        self.printer.say(f"forecast: Glue job twin copies {self.env.forecast.database.source_table}")
-        event = run_etl(self.env, self.database, self.s3)  # type: ignore[arg-type]
+        assert self.database is not None
+        self.printer.say(f"forecast: the Glue job copies {self.env.forecast.database.source_table}")
+        etl = run_etl(self.env, self.database, self.s3, self.workdir)
+        self.last_etl = etl
+        self.printer.say(f"  engine: {etl.engine}; {len(etl.keys)} object(s) written")
+        event = etl.event
         pattern = glue_job_state_pattern(etl_job_name(self.env), SUCCEEDED)
         if not matches(pattern, event):
             self.printer.say("  the EventBridge rule does not match the event: no forecast")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -19,6 +20,7 @@ import pytest
 
 from localrun.databases import ServerDatabase
 from localrun.demo_data import hourly_series, partition_csv
+from localrun.glue_spark import Engine
 from localrun.mariadb import MySQLServer
 from localrun.runner import OfflineSession, Printer, open_session
 from localrun.s3files import split_uri
@@ -185,6 +187,7 @@ def test_forecast_writes_rows_and_a_rerun_updates_them(session: OfflineSession) 
     first = session.forecast()
     assert first is not None
     assert first.result.path == FORECAST_OK, first.result.cause
+    assert session.last_etl is not None and session.last_etl.engine.startswith("plain-Python twin")
     assert first.result.output["written"] == {"rows": 168}
     second = session.forecast()
     assert second is not None and second.result.status == "SUCCEEDED"
@@ -256,7 +259,9 @@ def test_database_that_refuses_the_write_fails_as_write_forecast_failed(session:
 
 @pytest.mark.slow
 @pytest.mark.mysql
-def test_demo_forecast_with_the_local_deepar_twin(tmp_path: Path, mysql_server: MySQLServer) -> None:
+def test_demo_forecast_with_the_local_deepar_twin(
+    tmp_path: Path, mysql_server: MySQLServer, glue_engine: Engine
+) -> None:
     # The tests' server (MYSQL_URL or a throwaway MariaDB; missing under CI=true fails, see
     # tests/mysql_server.py), in a scratch database the session creates and drops.
     url = replace(mysql_server, database=None).url()
@@ -269,6 +274,11 @@ def test_demo_forecast_with_the_local_deepar_twin(tmp_path: Path, mysql_server: 
         run = session.forecast()
         assert run is not None
         assert run.result.path == FORECAST_OK, run.result.cause
+        assert session.last_etl is not None
+        assert session.last_etl.engine == f"Glue script on {glue_engine.describe()}"
+        assert any(
+            re.search(r"/run=jr_[0-9a-f]+/part-00000-[-0-9a-f]+-c000\.csv$", k) for k in session.last_etl.keys
+        )
         rows = forecast_rows(session)
         assert len(rows) == 168
         assert all(r["p10"] <= r["p50"] <= r["p90"] for r in rows)
