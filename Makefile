@@ -6,13 +6,15 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CDK := node_modules/.bin/cdk
 CDK_FLAGS := --no-notices --no-version-reporting --no-lookups
+# Glue's Java major version, from the one place that declares Glue's runtime.
+GLUE_JAVA = $(shell $(PYTHON) -c 'from stacks.runtimes import GLUE; print(GLUE.java)')
 ENVS = $(shell $(PYTHON) -c 'import json; print(" ".join(json.load(open("cdk.json"))["context"]["environments"]))')
 
 # jsii prints a banner on Node 20 (the version this machine ships); the CDK itself runs fine on it.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: help setup demo synth test lint bench mysql-server clean
+.PHONY: help setup demo synth test lint bench system-packages clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -28,7 +30,7 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-demo: setup ## Run both pipelines end to end offline (moto, local DeepAR); artifacts in demo-out/
+demo: setup system-packages ## Run both pipelines end to end offline (moto, local DeepAR); artifacts in demo-out/
 	$(PY) -m localrun demo
 
 synth: setup ## Write the CloudFormation templates of every environment to cdk.out/<env>/
@@ -37,23 +39,34 @@ synth: setup ## Write the CloudFormation templates of every environment to cdk.o
 	  $(CDK) synth $(CDK_FLAGS) --quiet -c env=$$env -o cdk.out/$$env || exit 1; \
 	done
 
-mysql-server: ## Install a MariaDB server for the database tests when none is installed (needs root)
-	@if [ -n "$$MYSQL_URL" ] || command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || [ -x /usr/sbin/mysqld ]; then \
+system-packages: ## Install what the database and Spark tests run on when missing: MariaDB, Glue's Java, MariaDB JDBC (apt, root)
+	@need=""; \
+	if [ -z "$$MYSQL_URL" ] && ! command -v mariadbd >/dev/null && [ ! -x /usr/sbin/mariadbd ] && [ ! -x /usr/sbin/mysqld ]; then \
+	  need="mariadb-server"; \
+	fi; \
+	if ! { [ -n "$$JAVA_HOME" ] && [ -x "$$JAVA_HOME/bin/java" ]; } && ! java -version 2>&1 | grep -q 'version "$(GLUE_JAVA)[."]'; then \
+	  need="$$need openjdk-$(GLUE_JAVA)-jre-headless"; \
+	fi; \
+	if [ -z "$$MARIADB_JDBC_JAR" ] && ! dpkg -L libmariadb-java 2>/dev/null | grep -q 'mariadb-java-client.*\.jar$$'; then \
+	  need="$$need libmariadb-java"; \
+	fi; \
+	if [ -z "$$need" ]; then \
 	  exit 0; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  echo "installing mariadb-server for the database tests"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mariadb-server >/dev/null; \
+	  echo "installing$$need for the database and Spark tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$need >/dev/null; \
 	else \
-	  echo "no MariaDB/MySQL server found: install mariadb-server or set MYSQL_URL (database tests need one)"; \
+	  echo "missing:$$need (the database and Spark tests need them; install them or set MYSQL_URL, JAVA_HOME, MARIADB_JDBC_JAR)"; \
 	fi
 
-test: setup mysql-server lint ## Lint, then run the whole test suite (unit, infra, gates, database, end to end)
+test: setup system-packages lint ## Lint, then run the whole test suite (unit, infra, gates, database, end to end)
 	$(PY) -m pytest
 
-lint: setup ## ruff (lint and format) and mypy, each Lambda folder on its own
+lint: setup ## ruff (lint and format), mypy (each Lambda folder on its own) and the Python-version gate
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
+	$(PY) -m tools.version_gate
 	@for fn in lambdas/*/; do echo "mypy $$fn"; \
 	  (cd "$$fn" && $(CURDIR)/$(VENV)/bin/mypy --config-file $(CURDIR)/pyproject.toml --exclude '^$$' \
 	    --cache-dir $(CURDIR)/.mypy_cache/$$(basename $$fn) *.py) || exit 1; \

@@ -11,7 +11,8 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from stacks.deepar import deepar_image_uri
-from stacks.forecast_events import etl_job_name, glue_job_state_pattern, matches
+from stacks.forecast_events import etl_job_arguments, etl_job_name, glue_job_state_pattern, matches
+from stacks.runtimes import GLUE
 from tests.infra.conftest import Synthesized, synthesize
 from tests.infra.iam import actions, as_list, role_id, statement_for, statements
 
@@ -82,6 +83,8 @@ def test_etl_job_runs_the_processing_script_with_the_column_mapping(synthesized:
     props = job["Properties"]
     assert props["Name"] == etl_job_name(synthesized.config)
     assert props["Command"]["Name"] == "glueetl"
+    assert props["Command"]["PythonVersion"] == "3"
+    assert props["GlueVersion"] == GLUE.version == "5.0", "Glue 5.0 runs Python 3.11, as the script needs"
     assert props["SecurityConfiguration"]
     args = props["DefaultArguments"]
     assert args["--BUCKET"] == synthesized.config.data_bucket_name
@@ -90,6 +93,10 @@ def test_etl_job_runs_the_processing_script_with_the_column_mapping(synthesized:
     assert args["--TIMESTAMP_COLUMN"] == cfg.database.timestamp_column
     assert args["--VALUE_COLUMN"] == cfg.database.value_column
     assert args["--SERIES_COLUMN"] == (cfg.database.series_column or "")
+    ours = etl_job_arguments(synthesized.config, synthesized.config.data_bucket_name)
+    assert {k: args[k] for k in ours} == {**ours}, (
+        "the offline runner passes main() the arguments the stack deploys"
+    )
     assert len(props["Connections"]["Connections"]) == 1
 
 
