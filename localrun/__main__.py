@@ -80,7 +80,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     fc = sub.add_parser(
         "forecast",
         help="forecast your own hourly series",
-        description="Load a CSV into the source table and run the Glue twin and the forecast pipeline. "
+        description="Load a CSV into the source table, run the Glue job (its script on local Spark "
+        "when Java is installed) and the forecast pipeline. "
         "The CSV needs a header with the environment's timestamp and value columns (dev: ts, amount), "
         "or name them with --timestamp-column/--value-column. At least context_length + "
         "prediction_length points (dev: 672 + 168) are needed.",
