@@ -75,6 +75,8 @@ class StandardizeConfig:
     Defaults: input ``meta-data/*.csv``, output ``prediction-data/<N>/``, one ``ml.t3.medium``
     with a 30 GB volume and a one-hour limit. The volume holds the input plus the output, which
     is about 1.6-1.8x the input (doubles print 17 digits): size it at 3x the largest partition.
+    ``instance_count`` must be 1: the one input file is sent to every instance (FullyReplicated),
+    so more instances would each redo the whole file and write the same keys.
     """
 
     input_prefix: str = "meta-data/"
@@ -302,6 +304,19 @@ class _Reader:
         return _Reader(self.env, value, f"{self.path}{key}.")
 
 
+def _one_processing_instance(reader: _Reader) -> int:
+    """``standardize.instanceCount``: 1, the only meaningful value (see :class:`StandardizeConfig`)."""
+    count = reader.integer("instanceCount", StandardizeConfig.instance_count, 1, 100)
+    if count != 1:
+        raise reader.fail(
+            "instanceCount",
+            f"must be 1, got {count}: the job's input is one CSV file, sent to every instance "
+            "(FullyReplicated), so each further instance would standardize the whole file again and "
+            "write the same output keys; use a larger instanceType for a larger partition",
+        )
+    return count
+
+
 def _standardize(reader: _Reader) -> StandardizeConfig:
     reader.reject_unknown({_camel(f.name) for f in fields(StandardizeConfig)})
     d = StandardizeConfig()
@@ -315,7 +330,7 @@ def _standardize(reader: _Reader) -> StandardizeConfig:
         output_prefix=reader.prefix("outputPrefix", d.output_prefix),
         job_name_prefix=prefix,
         instance_type=reader.string("instanceType", d.instance_type, _INSTANCE),
-        instance_count=reader.integer("instanceCount", d.instance_count, 1, 100),
+        instance_count=_one_processing_instance(reader),
         volume_size_gb=reader.integer("volumeSizeGb", d.volume_size_gb, 1, 16384),
         max_runtime_seconds=reader.integer("maxRuntimeSeconds", d.max_runtime_seconds, 60, 432000),
         image_uri=image_uri,

@@ -60,6 +60,7 @@ def test_defaults_apply_when_a_section_is_absent() -> None:
         (lambda d: d.update(colour="blue"), "'colour' is not a known setting"),
         (lambda d: d["standardize"].update(instanceCount=0), "'standardize.instanceCount'"),
         (lambda d: d["standardize"].update(instanceCount="1"), "'standardize.instanceCount'"),
+        (lambda d: d["standardize"].update(instanceCount=2), "'standardize.instanceCount' must be 1, got 2"),
         (lambda d: d["standardize"].update(instanceType="t3.medium"), "'standardize.instanceType'"),
         (lambda d: d["standardize"].update(volumeSizeGb=True), "'standardize.volumeSizeGb'"),
         (lambda d: d["standardize"].update(outputPrefix="prediction-data"), "'standardize.outputPrefix'"),
