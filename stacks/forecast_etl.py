@@ -13,7 +13,7 @@ from constructs import Construct
 from processing import glue_etl
 from stacks.config import EnvConfig
 from stacks.data_bucket import grant_prefix
-from stacks.forecast_events import catalog_database_name, etl_job_arguments, etl_job_name
+from stacks.forecast_events import catalog_database_name, crawler_name, etl_job_arguments, etl_job_name
 from stacks.forecast_network import ForecastNetwork
 from stacks.nag import acknowledge, ignore_cfn_lint, objects_under
 from stacks.paths import PROCESSING
@@ -197,7 +197,7 @@ class GlueEtl(Construct):
         self.crawler = glue.CfnCrawler(
             self,
             "Crawler",
-            name=f"{names}-mysql-source",
+            name=crawler_name(env),
             role=self.crawler_role.role_arn,
             database_name=self.catalog.database_name,
             description=f"Catalogs {db.database}.{db.source_table} through {self.connection.connection_name}",

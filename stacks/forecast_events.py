@@ -10,6 +10,8 @@ from stacks.config import EnvConfig
 
 SUCCEEDED = ("SUCCEEDED",)
 FAILED = ("FAILED", "TIMEOUT", "STOPPED")
+#: The crawler states that stop the day's forecast (the workflow starts the job on success only).
+CRAWL_FAILED = ("Failed",)
 
 
 def etl_job_name(env: EnvConfig) -> str:
@@ -17,6 +19,20 @@ def etl_job_name(env: EnvConfig) -> str:
     assert env.forecast is not None, "etl_job_name needs a forecast config"
     table = env.forecast.database.source_table.lower().replace("_", "-")
     return f"ml-pipelines-{env.name}-{table}-etl"
+
+
+def crawler_name(env: EnvConfig) -> str:
+    """The JDBC crawler's name: ``ml-pipelines-<env>-mysql-source``."""
+    return f"ml-pipelines-{env.name}-mysql-source"
+
+
+def glue_crawler_state_pattern(name: str, states: Iterable[str]) -> dict[str, Any]:
+    """The pattern of "Glue Crawler State Change" events of crawler ``name`` in one of ``states``."""
+    return {
+        "source": ["aws.glue"],
+        "detail-type": ["Glue Crawler State Change"],
+        "detail": {"crawlerName": [name], "state": list(states)},
+    }
 
 
 def catalog_database_name(env: EnvConfig) -> str:

@@ -18,7 +18,14 @@ from stacks.asl import json_string
 from stacks.config import EnvConfig, ForecastConfig
 from stacks.data_bucket import grant_prefix
 from stacks.deepar import INFERENCE_CONFIG, deepar_image_uri
-from stacks.forecast_events import FAILED, SUCCEEDED, glue_job_state_pattern
+from stacks.forecast_events import (
+    CRAWL_FAILED,
+    FAILED,
+    SUCCEEDED,
+    crawler_name,
+    glue_crawler_state_pattern,
+    glue_job_state_pattern,
+)
 from stacks.forecast_network import ForecastNetwork
 from stacks.nag import acknowledge, objects_under
 from stacks.paths import LAMBDAS
@@ -260,12 +267,29 @@ class ForecastPipeline(Construct):
                 )
             ],
         )
-        events.Rule(
-            self,
-            "OnEtlFailed",
-            description=f"Alerts when {etl_job_name} fails, times out or is stopped",
-            event_pattern=_pattern(self.failure_pattern),
-            targets=[targets.SnsTopic(alerts.topic)],
+        self.alert_dead_letters = alerts.failure_queue(
+            self, "AlertFailures", holds=f"{name}: Glue job and crawler failure events that could not alert"
+        )
+
+        def alert(construct_id: str, description: str, pattern: dict[str, object]) -> None:
+            target = targets.SnsTopic(
+                alerts.topic,
+                dead_letter_queue=self.alert_dead_letters,
+                retry_attempts=5,
+                max_event_age=Duration.hours(6),
+            )
+            events.Rule(
+                self, construct_id, description=description, event_pattern=_pattern(pattern), targets=[target]
+            )
+
+        alert(
+            "OnEtlFailed", f"Alerts when {etl_job_name} fails, times out or is stopped", self.failure_pattern
+        )
+        self.crawl_failure_pattern = glue_crawler_state_pattern(crawler_name(env), CRAWL_FAILED)
+        alert(
+            "OnCrawlFailed",
+            f"Alerts when the crawler {crawler_name(env)} fails (the day's job then does not run)",
+            self.crawl_failure_pattern,
         )
 
 

@@ -11,7 +11,14 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from stacks.deepar import deepar_image_uri
-from stacks.forecast_events import etl_job_arguments, etl_job_name, glue_job_state_pattern, matches
+from stacks.forecast_events import (
+    crawler_name,
+    etl_job_arguments,
+    etl_job_name,
+    glue_crawler_state_pattern,
+    glue_job_state_pattern,
+    matches,
+)
 from stacks.runtimes import GLUE
 from tests.infra.conftest import Synthesized, synthesize
 from tests.infra.iam import actions, as_list, role_id, statement_for, statements
@@ -124,13 +131,31 @@ def test_event_rules_start_the_forecast_on_success_and_alert_on_failure(synthesi
             "Targets": [Match.object_like({"Arn": {"Ref": sm_id}, "DeadLetterConfig": Match.any_value()})],
         },
     )
-    template.has_resource_properties(
-        "AWS::Events::Rule",
-        {
-            "EventPattern": glue_job_state_pattern(job, ["FAILED", "TIMEOUT", "STOPPED"]),
-            "Targets": [Match.object_like({"Arn": Match.any_value()})],
-        },
-    )
+    rules = template.find_resources("AWS::Events::Rule")
+    alerting = {
+        json.dumps(r["Properties"]["EventPattern"], sort_keys=True): r["Properties"]["Targets"]
+        for r in rules.values()
+        if r["Properties"]["EventPattern"]["detail"]["state"] != ["SUCCEEDED"]
+    }
+    failures = [
+        glue_job_state_pattern(job, ["FAILED", "TIMEOUT", "STOPPED"]),
+        glue_crawler_state_pattern(crawler_name(synthesized.config), ["Failed"]),
+    ]
+    assert sorted(alerting) == sorted(json.dumps(p, sort_keys=True) for p in failures)
+    queues = {t["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0] for targets in alerting.values() for t in targets}
+    assert len(queues) == 1, "both failure rules share one dead-letter queue"
+    for targets in alerting.values():
+        (target,) = targets  # the alerts topic
+        assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 21600, "MaximumRetryAttempts": 5}
+    (queue,) = queues
+    alarms = template.find_resources("AWS::CloudWatch::Alarm")
+    assert any(
+        d.get("Name") == "QueueName" and d["Value"] == {"Fn::GetAtt": [queue, "QueueName"]}
+        for a in alarms.values()
+        for d in a["Properties"].get("Dimensions", [])
+    ), "a message in the alert dead-letter queue raises an alarm"
+    _, crawler = only(template.find_resources("AWS::Glue::Crawler"))
+    assert crawler["Properties"]["Name"] == crawler_name(synthesized.config)
 
 
 def test_the_pattern_is_data_that_matches_glue_events() -> None:
@@ -144,6 +169,18 @@ def test_the_pattern_is_data_that_matches_glue_events() -> None:
     assert not matches(pattern, {**event, "detail": {"jobName": "etl", "state": "FAILED"}})
     assert not matches(pattern, {**event, "detail": {"jobName": "other", "state": "SUCCEEDED"}})
     assert not matches(pattern, {"source": "aws.glue"})
+
+
+def test_the_crawler_pattern_matches_glue_crawler_failures_only() -> None:
+    pattern = glue_crawler_state_pattern("crawler", ["Failed"])
+    event = {  # as EventBridge delivers it (detail abridged)
+        "source": "aws.glue",
+        "detail-type": "Glue Crawler State Change",
+        "detail": {"crawlerName": "crawler", "state": "Failed", "errorMessage": "connection timed out"},
+    }
+    assert matches(pattern, event)
+    assert not matches(pattern, {**event, "detail": {"crawlerName": "crawler", "state": "Succeeded"}})
+    assert not matches(pattern, {**event, "detail": {"crawlerName": "other", "state": "Failed"}})
 
 
 def test_deepar_image_and_hyperparameters_come_from_config(synthesized: Synthesized) -> None:
