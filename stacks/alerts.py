@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Annotations, Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
@@ -14,9 +14,13 @@ from constructs import Construct
 
 from stacks.nag import acknowledge
 
+#: The id of synth's warning that no address subscribes to the alerts topic.
+NO_SUBSCRIBER = "ml-pipelines:alertsWithoutSubscriber"
+
 
 class Alerts(Construct):
-    """The alerts topic, encrypted with its own rotating key; ``email`` subscribes an address.
+    """The alerts topic, encrypted with its own rotating key; ``email`` subscribes an address
+    (without one, synth warns that nobody receives the alerts).
 
     CloudWatch alarms and EventBridge rules may use the key, so both can publish.
     """
@@ -36,6 +40,12 @@ class Alerts(Construct):
         )
         if email:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
+        else:
+            Annotations.of(self).add_warning_v2(
+                NO_SUBSCRIBER,
+                "alertEmail is not set: the alerts topic has no subscriber, so failed runs, crawls and "
+                "dead-lettered events alert no one; set alertEmail or subscribe to the topic yourself",
+            )
 
     def alarm_on(
         self,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk.assertions import Match
+from aws_cdk.assertions import Annotations, Match
 
+from stacks.alerts import NO_SUBSCRIBER
 from tests.infra.conftest import Synthesized, synthesize
 
 
@@ -91,3 +92,16 @@ def test_alert_email_from_config_subscribes_it() -> None:
     s.template("shared").has_resource_properties(
         "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "ops@example.com"}
     )
+    assert not _no_subscriber_warnings(s)
+
+
+def _no_subscriber_warnings(s: Synthesized) -> list[str]:
+    warnings = Annotations.from_stack(s.stacks.shared).find_warning("*", Match.string_like_regexp(".*"))
+    return [str(w.entry.data) for w in warnings if NO_SUBSCRIBER in str(w.entry.data)]
+
+
+def test_synth_warns_when_no_address_receives_the_alerts(dev: Synthesized) -> None:
+    assert dev.config.alert_email is None
+    (warning,) = _no_subscriber_warnings(dev)
+    assert "alertEmail is not set: the alerts topic has no subscriber" in warning
+    assert not dev.template("shared").find_resources("AWS::SNS::Subscription")
