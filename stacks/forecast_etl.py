@@ -73,7 +73,18 @@ class GlueEtl(Construct):
             enable_key_rotation=True,
             description="Encrypts the forecast Glue job's logs and bookmarks",
         )
-        self.key.grant_encrypt_decrypt(iam.ServicePrincipal(f"logs.{env.region}.{env.domain}"))
+        glue_log_groups = stack.format_arn(
+            service="logs",
+            resource="log-group",
+            resource_name="/aws-glue/*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        self.key.grant_encrypt_decrypt(  # only for Glue's log groups in this account and region
+            iam.PrincipalWithConditions(
+                iam.ServicePrincipal(f"logs.{env.region}.{env.domain}"),
+                {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": glue_log_groups}},
+            )
+        )
         self.security = glue.SecurityConfiguration(
             self,
             "Security",

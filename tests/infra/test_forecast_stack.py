@@ -351,3 +351,24 @@ def test_configured_secret_is_used_not_created(china: Synthesized) -> None:
 def test_environment_without_forecast_has_no_forecast_stack() -> None:
     s = synthesize("dev", {"forecast": None})
     assert s.stacks.forecast is None
+
+
+def test_the_glue_key_lets_logs_encrypt_glue_log_groups_only(synthesized: Synthesized) -> None:
+    template = forecast(synthesized)
+    (key,) = [
+        k
+        for k in template.find_resources("AWS::KMS::Key").values()
+        if "Glue" in k["Properties"]["Description"]
+    ]
+    logs = [
+        s
+        for s in key["Properties"]["KeyPolicy"]["Statement"]
+        if isinstance(s["Principal"], dict) and str(s["Principal"].get("Service", "")).startswith("logs.")
+    ]
+    assert logs, "CloudWatch Logs must be able to use the key for Glue's encrypted logs"
+    for statement in logs:
+        arn = statement["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]
+        cfg = synthesized.config
+        assert re.fullmatch(rf"arn:aws(-cn)?:logs:{cfg.region}:{cfg.account}:log-group:/aws-glue/\*", arn), (
+            arn
+        )
