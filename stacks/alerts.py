@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Annotations, Duration
+from aws_cdk import Annotations, ArnFormat, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
@@ -22,7 +22,8 @@ class Alerts(Construct):
     """The alerts topic, encrypted with its own rotating key; ``email`` subscribes an address
     (without one, synth warns that nobody receives the alerts).
 
-    CloudWatch alarms and EventBridge rules may use the key, so both can publish.
+    CloudWatch alarms of this account may use the key, so they can publish; EventBridge rules
+    publish through a role of their own (see ``stacks.forecast_pipeline``).
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, email: str | None = None) -> None:
@@ -33,8 +34,24 @@ class Alerts(Construct):
             enable_key_rotation=True,
             description="Encrypts the ML pipelines' alerts topic",
         )
-        for service in ("cloudwatch.amazonaws.com", "events.amazonaws.com"):
-            self.key.grant(iam.ServicePrincipal(service), "kms:Decrypt", "kms:GenerateDataKey*")
+        # CloudWatch alarms of this account and region only (the confused-deputy conditions
+        # CloudWatch supports on a key policy). EventBridge rules publish through a role instead: a
+        # key policy cannot condition the events principal, which sends no aws:SourceAccount to KMS.
+        stack = Stack.of(self)
+        alarms = stack.format_arn(
+            service="cloudwatch",
+            resource="alarm",
+            resource_name="*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        self.key.grant(
+            iam.PrincipalWithConditions(
+                iam.ServicePrincipal("cloudwatch.amazonaws.com"),
+                {"StringEquals": {"aws:SourceAccount": stack.account}, "ArnLike": {"aws:SourceArn": alarms}},
+            ),
+            "kms:Decrypt",
+            "kms:GenerateDataKey*",
+        )
         self.topic = sns.Topic(
             self, "Topic", display_name="ML pipelines alerts", master_key=self.key, enforce_ssl=True
         )

@@ -271,9 +271,28 @@ class ForecastPipeline(Construct):
             self, "AlertFailures", holds=f"{name}: Glue job and crawler failure events that could not alert"
         )
 
+        # EventBridge publishes through this role, not as its service principal: a KMS key policy
+        # cannot condition the events principal (no aws:SourceAccount there), a trust policy can.
+        self.alert_role = iam.Role(
+            self,
+            "AlertRole",
+            assumed_by=iam.PrincipalWithConditions(
+                iam.ServicePrincipal("events.amazonaws.com"),
+                {"StringEquals": {"aws:SourceAccount": stack.account}},
+            ),
+            description="EventBridge: publishes Glue job and crawler failures to the alerts topic",
+        )
+        acknowledge(
+            self.alert_role,
+            findings=r"Action::kms:GenerateDataKey\*",
+            IAM5="Publishing to the encrypted alerts topic needs kms:GenerateDataKey* on its key (and only "
+            "that key), which CDK grants with sns:Publish on the topic.",
+        )
+
         def alert(construct_id: str, description: str, pattern: dict[str, object]) -> None:
             target = targets.SnsTopic(
                 alerts.topic,
+                role=self.alert_role,
                 dead_letter_queue=self.alert_dead_letters,
                 retry_attempts=5,
                 max_event_age=Duration.hours(6),

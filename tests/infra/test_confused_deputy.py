@@ -1,0 +1,91 @@
+"""No confused deputies: every service principal in a resource policy names whose requests it serves."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from tests.infra.conftest import Synthesized
+from tests.infra.iam import as_list
+
+#: Condition keys that tie a service's request to this account or to one of its resources.
+SOURCE_KEYS = ("aws:SourceArn", "aws:SourceAccount", "kms:EncryptionContext:aws:logs:arn")
+POLICIES = {
+    "AWS::KMS::Key": "KeyPolicy",
+    "AWS::SNS::TopicPolicy": "PolicyDocument",
+    "AWS::SQS::QueuePolicy": "PolicyDocument",
+    "AWS::S3::BucketPolicy": "PolicyDocument",
+}
+
+
+def service_statements(synthesized: Synthesized) -> Iterator[tuple[str, dict[str, Any]]]:
+    for unit in ("shared", "standardize", "forecast"):
+        if getattr(synthesized.stacks, unit) is None:
+            continue
+        for logical_id, resource in synthesized.template(unit).to_json()["Resources"].items():
+            key = POLICIES.get(resource["Type"])
+            if key is None:
+                continue
+            for statement in resource["Properties"][key]["Statement"]:
+                principal = statement.get("Principal")
+                if statement["Effect"] == "Allow" and isinstance(principal, dict) and "Service" in principal:
+                    yield f"{unit}/{logical_id}", statement
+
+
+def test_every_service_principal_in_a_resource_policy_has_a_source_condition(
+    synthesized: Synthesized,
+) -> None:
+    statements = list(service_statements(synthesized))
+    assert statements, "the templates grant services access (logs, CloudWatch, EventBridge, S3 logging)"
+    unconditioned = [
+        (where, s["Principal"]["Service"])
+        for where, s in statements
+        if not any(key in json.dumps(s.get("Condition", {})) for key in SOURCE_KEYS)
+    ]
+    assert unconditioned == []
+
+
+def test_alarms_of_this_account_only_may_use_the_alerts_key(synthesized: Synthesized) -> None:
+    (key,) = synthesized.template("shared").find_resources("AWS::KMS::Key").values()
+    services = [s for s in key["Properties"]["KeyPolicy"]["Statement"] if "Service" in s["Principal"]]
+    assert [s["Principal"]["Service"] for s in services] == ["cloudwatch.amazonaws.com"]
+    condition = services[0]["Condition"]
+    assert condition["StringEquals"] == {"aws:SourceAccount": synthesized.config.account}
+    assert condition["ArnLike"]["aws:SourceArn"].endswith(
+        f":cloudwatch:{synthesized.config.region}:{synthesized.config.account}:alarm:*"
+    )
+
+
+def test_eventbridge_publishes_alerts_through_a_role_of_this_account(synthesized: Synthesized) -> None:
+    if synthesized.stacks.forecast is None:
+        return
+    template = synthesized.template("forecast")
+    topic_policy = synthesized.template("shared").find_resources("AWS::SNS::TopicPolicy")
+    assert "events.amazonaws.com" not in json.dumps(topic_policy), "no service-principal publish grant"
+    alert_targets = [
+        t
+        for rule in template.find_resources("AWS::Events::Rule").values()
+        for t in rule["Properties"]["Targets"]
+        if rule["Properties"]["EventPattern"]["detail"]["state"] != ["SUCCEEDED"]
+    ]
+    roles = {t["RoleArn"]["Fn::GetAtt"][0] for t in alert_targets}
+    assert len(alert_targets) == 2 and len(roles) == 1
+    (role,) = roles
+    resources = template.to_json()["Resources"]
+    trust = resources[role]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    (policy,) = [
+        r
+        for r in resources.values()
+        if r["Type"] == "AWS::IAM::Policy" and {"Ref": role} in r["Properties"]["Roles"]
+    ]
+    granted = {a for s in policy["Properties"]["PolicyDocument"]["Statement"] for a in as_list(s["Action"])}
+    assert granted == {"sns:Publish", "kms:Decrypt", "kms:GenerateDataKey*"}, "publish to the encrypted topic"
+    assert trust == [
+        {
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": synthesized.config.account}},
+            "Effect": "Allow",
+            "Principal": {"Service": "events.amazonaws.com"},
+        }
+    ]
