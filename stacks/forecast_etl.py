@@ -17,6 +17,7 @@ from stacks.forecast_events import catalog_database_name, crawler_name, etl_job_
 from stacks.forecast_network import ForecastNetwork
 from stacks.nag import acknowledge, ignore_cfn_lint, objects_under
 from stacks.paths import PROCESSING
+from stacks.principals import service_for_this_account
 from stacks.runtimes import GLUE
 
 GLUE_SCRIPT = PROCESSING / "glue_etl.py"
@@ -119,13 +120,13 @@ class GlueEtl(Construct):
         self.crawler_role = iam.Role(
             self,
             "CrawlerRole",
-            assumed_by=iam.ServicePrincipal("glue.amazonaws.com"),
+            assumed_by=service_for_this_account(self, "glue.amazonaws.com"),
             description="Forecast crawler: catalogs the MySQL source table through its connection",
         )
         self.job_role = iam.Role(
             self,
             "JobRole",
-            assumed_by=iam.ServicePrincipal("glue.amazonaws.com"),
+            assumed_by=service_for_this_account(self, "glue.amazonaws.com"),
             description="Forecast ETL job: reads the catalog and the source, writes the ETL prefix",
         )
         for role, log_group in ((self.crawler_role, "/aws-glue/crawlers"), (self.job_role, "/aws-glue/*")):

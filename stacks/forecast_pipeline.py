@@ -30,6 +30,7 @@ from stacks.forecast_network import ForecastNetwork
 from stacks.nag import acknowledge, objects_under
 from stacks.paths import LAMBDAS
 from stacks.pipeline_state_machine import PipelineStateMachine, grant_sagemaker_logs
+from stacks.principals import service_for_this_account
 from stacks.python_function import PythonFunction
 
 ASL_NAME = "forecast"
@@ -190,7 +191,7 @@ class ForecastPipeline(Construct):
         self.sagemaker_role = iam.Role(
             self,
             "SageMakerRole",
-            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            assumed_by=service_for_this_account(self, "sagemaker.amazonaws.com"),
             description="Forecast DeepAR training, model and transform: the forecast work prefix only",
         )
         grant_prefix(
@@ -260,6 +261,12 @@ class ForecastPipeline(Construct):
             targets=[
                 targets.SfnStateMachine(
                     self.state_machine,
+                    role=iam.Role(
+                        self,
+                        "StartRole",
+                        assumed_by=service_for_this_account(self, "events.amazonaws.com"),
+                        description="EventBridge: starts the forecast state machine on Glue job success",
+                    ),
                     input=events.RuleTargetInput.from_event_path("$"),
                     dead_letter_queue=self.dead_letters,
                     retry_attempts=5,
@@ -276,10 +283,7 @@ class ForecastPipeline(Construct):
         self.alert_role = iam.Role(
             self,
             "AlertRole",
-            assumed_by=iam.PrincipalWithConditions(
-                iam.ServicePrincipal("events.amazonaws.com"),
-                {"StringEquals": {"aws:SourceAccount": stack.account}},
-            ),
+            assumed_by=service_for_this_account(self, "events.amazonaws.com"),
             description="EventBridge: publishes Glue job and crawler failures to the alerts topic",
         )
         acknowledge(

@@ -13,6 +13,7 @@ from constructs import Construct
 
 from stacks.alerts import Alerts
 from stacks.asl import note_partition_for_cfn_lint, state_machine_definition
+from stacks.principals import service_for_this_account
 
 #: What a ``.sync`` task needs on each kind of SageMaker resource; the key is the ARN resource type.
 SAGEMAKER_ACTIONS: Mapping[str, tuple[str, ...]] = {
@@ -70,7 +71,7 @@ class PipelineStateMachine(Construct):
         self.role = iam.Role(
             self,
             "Role",
-            assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
+            assumed_by=service_for_this_account(self, "states.amazonaws.com"),
             description=role_description,
         )
 

@@ -24,6 +24,7 @@ from stacks.data_bucket import grant_prefix
 from stacks.nag import acknowledge, objects_under
 from stacks.paths import LAMBDAS, PROCESSING
 from stacks.pipeline_state_machine import PipelineStateMachine, grant_sagemaker_logs
+from stacks.principals import service_for_this_account
 from stacks.python_function import PythonFunction
 
 ASL_NAME = "standardize"
@@ -192,7 +193,7 @@ class StandardizePipeline(Construct):
         role = iam.Role(
             self,
             "ProcessingRole",
-            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            assumed_by=service_for_this_account(self, "sagemaker.amazonaws.com"),
             description="Standardize processing jobs: read meta-data/, write prediction-data/, own logs",
         )
         grant_prefix(

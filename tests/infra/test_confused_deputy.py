@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from stacks.principals import SOURCE_ACCOUNT_SERVICES
 from tests.infra.conftest import Synthesized
 from tests.infra.iam import as_list
 
@@ -89,3 +90,22 @@ def test_eventbridge_publishes_alerts_through_a_role_of_this_account(synthesized
             "Principal": {"Service": "events.amazonaws.com"},
         }
     ]
+
+
+def test_service_roles_trust_their_service_for_this_account_only(synthesized: Synthesized) -> None:
+    checked = set()
+    for unit in ("shared", "standardize", "forecast"):
+        if getattr(synthesized.stacks, unit) is None:
+            continue
+        for logical_id, resource in synthesized.template(unit).find_resources("AWS::IAM::Role").items():
+            for statement in resource["Properties"]["AssumeRolePolicyDocument"]["Statement"]:
+                service = statement["Principal"].get("Service")
+                if service in SOURCE_ACCOUNT_SERVICES:
+                    checked.add(service)
+                    assert statement.get("Condition") == {
+                        "StringEquals": {"aws:SourceAccount": synthesized.config.account}
+                    }, f"{unit}/{logical_id}"
+    expected = {"sagemaker.amazonaws.com", "states.amazonaws.com"}
+    if synthesized.stacks.forecast is not None:
+        expected |= {"glue.amazonaws.com", "events.amazonaws.com"}
+    assert checked == expected
