@@ -198,6 +198,20 @@ class ForecastConfig:
         return f"{self.etl_prefix}{self.database.source_table}/"
 
 
+#: Step Functions log levels, most verbose first.
+STATE_MACHINE_LOG_LEVELS = ("ALL", "ERROR", "FATAL", "OFF")
+
+
+@dataclass(frozen=True)
+class LogsConfig:
+    """What the state machines log: ``stateMachineLevel`` (default ``ALL``, or ``ERROR``,
+    ``FATAL``, ``OFF``) and ``includeExecutionData`` (default true: inputs and outputs, which
+    hold S3 keys and job names, no data values)."""
+
+    state_machine_level: str = "ALL"
+    include_execution_data: bool = True
+
+
 @dataclass(frozen=True)
 class EnvConfig:
     """One deployment environment: where it goes and how its pipelines are sized."""
@@ -209,6 +223,7 @@ class EnvConfig:
     bucket_name: str | None = None
     standardize: StandardizeConfig = field(default_factory=StandardizeConfig)
     forecast: ForecastConfig | None = None
+    logs: LogsConfig = field(default_factory=LogsConfig)
 
     @property
     def data_bucket_name(self) -> str:
@@ -279,6 +294,12 @@ class _Reader:
             if bad:
                 raise self.fail(key, f"has an invalid value {bad[0]!r} (expected {pattern.pattern})")
         return tuple(value)
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self.data.get(key, default)
+        if not isinstance(value, bool):
+            raise self.fail(key, f"must be true or false, got {value!r}")
+        return value
 
     def number(self, key: str, default: float, low: float, high: float) -> float:
         value = self.data.get(key, default)
@@ -433,12 +454,24 @@ def _forecast(reader: _Reader) -> ForecastConfig:
     )
 
 
+def _logs(reader: _Reader) -> LogsConfig:
+    reader.reject_unknown({_camel(f.name) for f in fields(LogsConfig)})
+    level = reader.string("stateMachineLevel", LogsConfig.state_machine_level)
+    if level not in STATE_MACHINE_LOG_LEVELS:
+        raise reader.fail(
+            "stateMachineLevel", f"must be one of {', '.join(STATE_MACHINE_LOG_LEVELS)}, got {level!r}"
+        )
+    return LogsConfig(level, reader.boolean("includeExecutionData", LogsConfig.include_execution_data))
+
+
 def parse_env(name: str, data: Mapping[str, Any]) -> EnvConfig:
     """Validate the raw settings of environment ``name`` and build its :class:`EnvConfig`."""
     if not _ENV_NAME.fullmatch(name):
         raise ConfigError(f"environment '{name}': the name must match {_ENV_NAME.pattern}")
     reader = _Reader(name, data, "")
-    reader.reject_unknown({"account", "region", "alertEmail", "bucketName", "standardize", "forecast"})
+    reader.reject_unknown(
+        {"account", "region", "alertEmail", "bucketName", "standardize", "forecast", "logs"}
+    )
     env = EnvConfig(
         name=name,
         account=reader.string("account", pattern=_ACCOUNT),
@@ -447,6 +480,7 @@ def parse_env(name: str, data: Mapping[str, Any]) -> EnvConfig:
         bucket_name=reader.optional_string("bucketName", _BUCKET),
         standardize=_standardize(reader.child("standardize")),
         forecast=_forecast(reader.child("forecast")) if reader.present("forecast") else None,
+        logs=_logs(reader.child("logs")) if reader.present("logs") else LogsConfig(),
     )
     _check_prefixes(reader, env)
     return env

@@ -234,7 +234,9 @@ class ForecastPipeline(Construct):
             alerts_topic_arn=alerts.topic.topic_arn,
         )
         name = f"{env.name} forecast"
-        self.state_machine = self.states.create(ASL_NAME, substitutions, alerts=alerts, label=name)
+        self.state_machine = self.states.create(
+            ASL_NAME, substitutions, alerts=alerts, label=name, log_settings=env.logs
+        )
         acknowledge(
             role,
             findings=r"Resource::\*|Resource::<.*(GenerateDataset|WriteForecast).*\.Arn>:\*"

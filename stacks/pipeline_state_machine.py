@@ -13,6 +13,8 @@ from constructs import Construct
 
 from stacks.alerts import Alerts
 from stacks.asl import note_partition_for_cfn_lint, state_machine_definition
+from stacks.config import LogsConfig
+from stacks.nag import acknowledge
 from stacks.principals import service_for_this_account
 
 #: What a ``.sync`` task needs on each kind of SageMaker resource; the key is the ARN resource type.
@@ -62,7 +64,8 @@ def grant_sagemaker_logs(role: iam.IRole, *job_kinds: str) -> str:
 class PipelineStateMachine(Construct):
     """``role`` first (grant to it), then :meth:`create` the STANDARD state machine.
 
-    The state machine logs everything to its own log group (three months), traces with X-Ray,
+    The state machine logs to its own log group (three months; level and execution data from the
+    environment's ``logs`` settings, default everything), traces with X-Ray,
     and raises alarms on failed, timed-out and aborted executions.
     """
 
@@ -108,9 +111,17 @@ class PipelineStateMachine(Construct):
         )
 
     def create(
-        self, asl_name: str, substitutions: Mapping[str, str], *, alerts: Alerts, label: str
+        self,
+        asl_name: str,
+        substitutions: Mapping[str, str],
+        *,
+        alerts: Alerts,
+        label: str,
+        log_settings: LogsConfig | None = None,
     ) -> sfn.StateMachine:
-        """The state machine of ``statemachines/<asl_name>.asl.json``, with its alarms."""
+        """The state machine of ``statemachines/<asl_name>.asl.json``, with its alarms; it logs as
+        ``log_settings`` says (default: every event, with execution data)."""
+        log_settings = log_settings or LogsConfig()
         stack = Stack.of(self)
         self.log_group = logs.LogGroup(
             self, "Logs", retention=logs.RetentionDays.THREE_MONTHS, removal_policy=RemovalPolicy.DESTROY
@@ -124,11 +135,19 @@ class PipelineStateMachine(Construct):
             role=self.role,
             state_machine_type=sfn.StateMachineType.STANDARD,
             logs=sfn.LogOptions(
-                destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True
+                destination=self.log_group,
+                level=getattr(sfn.LogLevel, log_settings.state_machine_level),
+                include_execution_data=log_settings.include_execution_data,
             ),
             tracing_enabled=True,
         )
         note_partition_for_cfn_lint(self.state_machine, stack.partition)
+        if log_settings.state_machine_level != "ALL":
+            acknowledge(
+                self.state_machine,
+                SF1=f"The environment's logs.stateMachineLevel is {log_settings.state_machine_level}: "
+                "an explicit choice in cdk.json; failed executions still raise alarms.",
+            )
         sm = self.state_machine
         alerts.alarm_on(self, "ExecutionsFailed", sm.metric_failed(), f"{label}: executions failed")
         alerts.alarm_on(self, "ExecutionsTimedOut", sm.metric_timed_out(), f"{label}: executions timed out")

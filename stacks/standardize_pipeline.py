@@ -154,7 +154,9 @@ class StandardizePipeline(Construct):
             image_uri=image_uri,
         )
         name = f"{env.name} standardize"
-        self.state_machine = self.states.create(ASL_NAME, substitutions, alerts=alerts, label=name)
+        self.state_machine = self.states.create(
+            ASL_NAME, substitutions, alerts=alerts, label=name, log_settings=env.logs
+        )
         acknowledge(
             state_machine_role,
             findings=rf"Resource::(\*|<.*GetBatchId.*\.Arn>:\*|arn:[-a-z]+:sagemaker:.*:processing-job/"

@@ -335,3 +335,19 @@ def test_objects_under_matches_only_objects_under_its_prefixes() -> None:
     for bad in ((), ("",), ("meta-data/", "")):
         with pytest.raises(ValueError, match="non-empty prefixes"):
             objects_under(*bad)
+
+
+def test_state_machine_logging_follows_the_environments_settings(synthesized: Synthesized) -> None:
+    (machine,) = (
+        synthesized.template("standardize").find_resources("AWS::StepFunctions::StateMachine").values()
+    )
+    logging = machine["Properties"]["LoggingConfiguration"]
+    assert (logging["Level"], logging["IncludeExecutionData"]) == ("ALL", True), "today's defaults"
+    quiet = synthesize("dev", {"logs": {"stateMachineLevel": "ERROR", "includeExecutionData": False}})
+    for unit in ("standardize", "forecast"):
+        (machine,) = quiet.template(unit).find_resources("AWS::StepFunctions::StateMachine").values()
+        logging = machine["Properties"]["LoggingConfiguration"]
+        assert (logging["Level"], logging["IncludeExecutionData"]) == ("ERROR", False)
+    assert any(rule.endswith("SF1") for _, rule, _ in quiet.stacks.nag_acknowledged), (
+        "an explicit, acknowledged choice"
+    )

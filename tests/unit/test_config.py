@@ -46,6 +46,19 @@ def test_defaults_apply_when_a_section_is_absent() -> None:
     assert env.standardize.input_prefix == "meta-data/"
     assert env.standardize.output_prefix == "prediction-data/"
     assert env.alert_email is None
+    assert (env.logs.state_machine_level, env.logs.include_execution_data) == ("ALL", True)
+
+
+def test_state_machine_log_settings() -> None:
+    env = parse_env(
+        "x",
+        {
+            "account": "123456789012",
+            "region": "eu-west-1",
+            "logs": {"stateMachineLevel": "ERROR", "includeExecutionData": False},
+        },
+    )
+    assert (env.logs.state_machine_level, env.logs.include_execution_data) == ("ERROR", False)
 
 
 @pytest.mark.parametrize(
@@ -71,6 +84,15 @@ def test_defaults_apply_when_a_section_is_absent() -> None:
         (lambda d: d["standardize"].update(imageUri="docker.io/me/x:1"), "'standardize.imageUri'"),
         (lambda d: d["standardize"].update(excludeColumns="id"), "'standardize.excludeColumns'"),
         (lambda d: d.update(standardize=[]), "'standardize' must be an object"),
+        (
+            lambda d: d.update(logs={"stateMachineLevel": "DEBUG"}),
+            "'logs.stateMachineLevel' must be one of ALL",
+        ),
+        (
+            lambda d: d.update(logs={"includeExecutionData": "no"}),
+            "'logs.includeExecutionData' must be true or",
+        ),
+        (lambda d: d.update(logs={"level": "ALL"}), "'logs.level' is not a known setting"),
     ],
 )
 def test_bad_settings_name_the_setting_and_the_environment(mutate: Any, setting: str) -> None:
