@@ -9,6 +9,7 @@ held to Spark's bytes by the tests) writes one part from the rows. :class:`EtlRu
 
 from __future__ import annotations
 
+import functools
 import io
 import uuid
 from dataclasses import dataclass
@@ -17,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from localrun.databases import Database, ServerDatabase
-from localrun.glue_spark import JdbcTable, SparkUnavailable, check_engine, local_spark, run_glue_main
+from localrun.glue_spark import Engine, JdbcTable, SparkUnavailable, check_engine, local_spark, run_glue_main
 from processing import glue_etl
 from stacks.config import EnvConfig
-from stacks.forecast_events import catalog_database_name, etl_job_arguments, etl_job_name
+from stacks.forecast_events import etl_job_arguments, etl_job_name
 
 
 @dataclass(frozen=True)
@@ -39,36 +40,34 @@ def run_etl(
     can run here (see the module docstring), and return the run with the job's SUCCEEDED event."""
     assert env.forecast is not None
     run_id = job_run_id or f"jr_{uuid.uuid4().hex}"
-    if isinstance(database, ServerDatabase):
-        try:
-            engine = check_engine()
-        except SparkUnavailable as exc:
-            reason = str(exc)
-        else:
-            keys = _run_on_spark(env, database, s3, workdir, run_id, engine_spark=local_spark(engine))
-            return EtlRun(
-                glue_job_event(env, run_id, "SUCCEEDED"), f"Glue script on {engine.describe()}", keys
-            )
+    engine = _engine()
+    if isinstance(database, ServerDatabase) and isinstance(engine, Engine):
+        keys = run_glue_main(
+            local_spark(engine),
+            job_name=etl_job_name(env),
+            job_run_id=run_id,
+            arguments=etl_job_arguments(env, env.data_bucket_name),
+            source=JdbcTable.of(database.db, env.forecast.database.source_table),
+            s3=s3,
+            workdir=workdir / "glue" / run_id,
+        )
+        label = f"Glue script on {engine.describe()}"
     else:
-        reason = "the SQLite source has no JDBC driver here"
-    keys = [_run_twin(env, database, s3, run_id)]
-    return EtlRun(
-        glue_job_event(env, run_id, "SUCCEEDED"), f"plain-Python twin of the Glue script ({reason})", keys
-    )
+        reason = (
+            engine if isinstance(database, ServerDatabase) else "the SQLite source has no JDBC driver here"
+        )
+        keys = [_run_twin(env, database, s3, run_id)]
+        label = f"plain-Python twin of the Glue script ({reason})"
+    return EtlRun(glue_job_event(env, run_id, "SUCCEEDED"), label, keys)
 
 
-def _run_on_spark(
-    env: EnvConfig, database: ServerDatabase, s3: Any, workdir: Path, run_id: str, *, engine_spark: Any
-) -> list[str]:
-    assert env.forecast is not None
-    db = env.forecast.database
-    arguments = etl_job_arguments(env, env.data_bucket_name)
-    argv = ["glue_etl.py", "--JOB_NAME", etl_job_name(env), "--JOB_RUN_ID", run_id]
-    argv += [item for pair in arguments.items() for item in pair]
-    catalog = {
-        (catalog_database_name(env), arguments["--CATALOG_TABLE"]): JdbcTable.of(database.db, db.source_table)
-    }
-    return run_glue_main(engine_spark, argv, catalog, s3, workdir / "glue" / run_id)
+@functools.cache
+def _engine() -> Engine | str:
+    """Glue's engine, or why it cannot run here; checked once per process (it runs ``java`` and ``dpkg``)."""
+    try:
+        return check_engine()
+    except SparkUnavailable as exc:
+        return str(exc)
 
 
 def _run_twin(env: EnvConfig, database: Database, s3: Any, run_id: str) -> str:

@@ -25,7 +25,7 @@ import shutil
 import subprocess
 import sys
 import types
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,9 +50,8 @@ class SparkUnavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class Engine:
-    """What local Spark runs on: the java binary and its major version, the JDBC jar, pyspark."""
+    """What local Spark runs on: Java's major version, the JDBC jar, pyspark's version."""
 
-    java: str
     java_version: str
     jdbc_jar: Path
     spark_version: str
@@ -116,7 +115,7 @@ def check_engine() -> Engine:
     version = java_major_version(java)
     if version != GLUE.java:
         raise SparkUnavailable(f"{java} is Java {version}; Glue {GLUE.version} runs Java {GLUE.java}")
-    return Engine(java, version, find_jdbc_jar(), pyspark.__version__)
+    return Engine(version, find_jdbc_jar(), pyspark.__version__)
 
 
 def local_spark(engine: Engine) -> Any:
@@ -240,19 +239,31 @@ def upload_output(s3: Any, s3_root: Path) -> list[str]:
     return keys
 
 
+def glue_argv(job_name: str, job_run_id: str, arguments: Mapping[str, str]) -> list[str]:
+    """``sys.argv`` as Glue gives it to the script: the job's name and run id, then its arguments."""
+    argv = ["glue_etl.py", "--JOB_NAME", job_name, "--JOB_RUN_ID", job_run_id]
+    return argv + [item for pair in arguments.items() for item in pair]
+
+
 def run_glue_main(
     spark: Any,
-    argv: Sequence[str],
-    catalog: Mapping[tuple[str, str], JdbcTable],
+    *,
+    job_name: str,
+    job_run_id: str,
+    arguments: Mapping[str, str],
+    source: JdbcTable,
     s3: Any,
     workdir: Path,
 ) -> list[str]:
-    """Run ``processing.glue_etl.main(argv)`` on ``spark``, then upload its output; the S3 keys."""
+    """Run ``processing.glue_etl.main()`` on ``spark`` as Glue would with the job's ``arguments``
+    (``--NAME``: value, as :func:`stacks.forecast_events.etl_job_arguments` gives them), its
+    catalog table crawled from ``source``; then upload its output. Returns the S3 keys."""
     from processing import glue_etl
 
+    catalog = {(arguments["--CATALOG_DATABASE"], arguments["--CATALOG_TABLE"]): source}
     s3_root = workdir / "s3"
     shutil.rmtree(s3_root, ignore_errors=True)
     s3_root.mkdir(parents=True)
     with glue_stand_in(spark, catalog, s3_root):
-        glue_etl.main(list(argv))
+        glue_etl.main(glue_argv(job_name, job_run_id, arguments))
     return upload_output(s3, s3_root)

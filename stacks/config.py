@@ -480,7 +480,7 @@ def parse_env(name: str, data: Mapping[str, Any]) -> EnvConfig:
         bucket_name=reader.optional_string("bucketName", _BUCKET),
         standardize=_standardize(reader.child("standardize")),
         forecast=_forecast(reader.child("forecast")) if reader.present("forecast") else None,
-        logs=_logs(reader.child("logs")) if reader.present("logs") else LogsConfig(),
+        logs=_logs(reader.child("logs")),
     )
     _check_prefixes(reader, env)
     return env

@@ -117,11 +117,10 @@ class PipelineStateMachine(Construct):
         *,
         alerts: Alerts,
         label: str,
-        log_settings: LogsConfig | None = None,
+        log_settings: LogsConfig,
     ) -> sfn.StateMachine:
         """The state machine of ``statemachines/<asl_name>.asl.json``, with its alarms; it logs as
-        ``log_settings`` says (default: every event, with execution data)."""
-        log_settings = log_settings or LogsConfig()
+        the environment's ``log_settings`` say."""
         stack = Stack.of(self)
         self.log_group = logs.LogGroup(
             self, "Logs", retention=logs.RetentionDays.THREE_MONTHS, removal_policy=RemovalPolicy.DESTROY

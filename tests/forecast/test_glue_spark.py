@@ -13,6 +13,7 @@ import io
 import json
 import random
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -26,12 +27,13 @@ from moto import mock_aws
 from localrun.glue_spark import JdbcTable, run_glue_main
 from localrun.mariadb import MySQLDatabase
 from processing import glue_etl
+from stacks.config import load_env, read_cdk_context
+from stacks.forecast_events import etl_job_arguments
 from stacks.runtimes import GLUE
 
 pytestmark = pytest.mark.mysql
 
 BUCKET = "glue-spark-test-bucket"
-CATALOG = "ml_pipelines_test"
 T0 = datetime(2024, 3, 10, 0, 0)
 #: Doubles whose text differs between Java and Python (``1.0E7`` / ``10000000.0``).
 EXTREME = [1e7, 1.23456789e7, 1e-5, 1.7976931348623157e308, 0.001, -2.5e-7, 1e16, 123.5, 0.0]
@@ -74,32 +76,20 @@ def create_table(database: MySQLDatabase, ddl: str, table: str, rows: Sequence[S
         conn.close()
 
 
-def argv(table: str, run_id: str, columns: glue_etl.ColumnSpec, database: MySQLDatabase) -> list[str]:
-    return [
-        "glue_etl.py",
-        "--JOB_NAME",
-        "forecast-etl",
-        "--JOB_RUN_ID",
-        run_id,
-        "--BUCKET",
-        BUCKET,
-        "--OUTPUT_PREFIX",
-        "etl/",
-        "--CATALOG_DATABASE",
-        CATALOG,
-        "--CATALOG_TABLE",
-        glue_etl.catalog_table_name(database.name, table),
-        "--SOURCE_TABLE",
-        table,
-        "--TIMESTAMP_COLUMN",
-        columns.timestamp,
-        "--VALUE_COLUMN",
-        columns.value,
-        "--SERIES_COLUMN",
-        columns.series or "",
-        "--job-bookmark-option",
-        "job-bookmark-disable",
-    ]
+def job_arguments(table: str, columns: glue_etl.ColumnSpec, database: MySQLDatabase) -> dict[str, str]:
+    """The arguments the stack deploys (``etl_job_arguments``), for the dev environment pointed at a
+    table of the tests' database."""
+    env = load_env("dev", read_cdk_context())
+    assert env.forecast is not None
+    source = replace(
+        env.forecast.database,
+        database=database.name,
+        source_table=table,
+        timestamp_column=columns.timestamp,
+        value_column=columns.value,
+        series_column=columns.series,
+    )
+    return etl_job_arguments(replace(env, forecast=replace(env.forecast, database=source)), BUCKET)
 
 
 def run_job(
@@ -112,8 +102,15 @@ def run_job(
     run_id: str = "jr_0123",
 ) -> list[str]:
     """Run ``main()`` on Spark as job run ``run_id``; the S3 keys it wrote."""
-    catalog = {(CATALOG, glue_etl.catalog_table_name(database.name, table)): JdbcTable.of(database, table)}
-    keys = run_glue_main(spark, argv(table, run_id, columns, database), catalog, s3, tmp_path)
+    keys = run_glue_main(
+        spark,
+        job_name="forecast-etl",
+        job_run_id=run_id,
+        arguments=job_arguments(table, columns, database),
+        source=JdbcTable.of(database, table),
+        s3=s3,
+        workdir=tmp_path,
+    )
     assert keys and all(k.startswith(f"etl/{table}/run={run_id}/") for k in keys)
     return keys
 

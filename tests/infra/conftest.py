@@ -25,6 +25,12 @@ class Synthesized:
     def template(self, unit: str) -> Template:
         return Template.from_stack(getattr(self.stacks, unit))
 
+    def templates(self) -> Iterator[tuple[str, Template]]:
+        """``(unit, template)`` of each stack the environment has (no forecast: no forecast stack)."""
+        for unit in ("shared", "standardize", "forecast"):
+            if getattr(self.stacks, unit) is not None:
+                yield unit, self.template(unit)
+
 
 def synthesize(env: str, overrides: dict[str, Any] | None = None) -> Synthesized:
     """Build ``env`` with cdk-nag on; Lambda bundling and the built-in CFN validator are skipped."""

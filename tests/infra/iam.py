@@ -6,6 +6,21 @@ from typing import Any
 
 from aws_cdk.assertions import Match, Template
 
+#: Step Functions' vended logging to CloudWatch Logs needs exactly these on "*" (AWS's documented
+#: policy for state machine logging); CDK grants them to a state machine's role.
+STATES_LOG_DELIVERY = frozenset(
+    {
+        "logs:CreateLogDelivery",
+        "logs:DeleteLogDelivery",
+        "logs:DescribeLogGroups",
+        "logs:DescribeResourcePolicies",
+        "logs:GetLogDelivery",
+        "logs:ListLogDeliveries",
+        "logs:PutResourcePolicy",
+        "logs:UpdateLogDelivery",
+    }
+)
+
 
 def role_id(template: Template, description: str) -> str:
     roles = template.find_resources(

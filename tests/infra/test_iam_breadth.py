@@ -3,28 +3,13 @@
 from __future__ import annotations
 
 from tests.infra.conftest import Synthesized
-from tests.infra.iam import as_list
-
-#: Step Functions' vended logging to CloudWatch Logs needs exactly these on "*" (AWS's documented
-#: policy for state machine logging); no other role of the app needs logs:PutResourcePolicy.
-STATES_LOG_DELIVERY = {
-    "logs:CreateLogDelivery",
-    "logs:DeleteLogDelivery",
-    "logs:DescribeLogGroups",
-    "logs:DescribeResourcePolicies",
-    "logs:GetLogDelivery",
-    "logs:ListLogDeliveries",
-    "logs:PutResourcePolicy",
-    "logs:UpdateLogDelivery",
-}
+from tests.infra.iam import STATES_LOG_DELIVERY, as_list
 
 
 def test_put_resource_policy_only_for_the_state_machines_log_delivery(synthesized: Synthesized) -> None:
     holders = []
-    for unit in ("shared", "standardize", "forecast"):
-        if getattr(synthesized.stacks, unit) is None:
-            continue
-        resources = synthesized.template(unit).to_json()["Resources"]
+    for _, template in synthesized.templates():
+        resources = template.to_json()["Resources"]
         for logical_id, resource in resources.items():
             if resource["Type"] != "AWS::IAM::Policy":
                 continue

@@ -13,7 +13,7 @@ from aws_cdk.assertions import Match, Template
 
 from stacks.nag import objects_under
 from tests.infra.conftest import Synthesized, synthesize
-from tests.infra.iam import actions, as_list, role_id, statement_for, statements
+from tests.infra.iam import STATES_LOG_DELIVERY, actions, as_list, role_id, statement_for, statements
 
 
 def only(resources: Mapping[str, Any]) -> tuple[str, Any]:
@@ -192,15 +192,7 @@ def test_state_machine_role_is_least_privilege(synthesized: Synthesized) -> None
     )
 
     wildcard = [s for s in stmts if s["Resource"] == "*"]
-    assert actions(wildcard) <= {
-        "logs:CreateLogDelivery",
-        "logs:DeleteLogDelivery",
-        "logs:DescribeLogGroups",
-        "logs:DescribeResourcePolicies",
-        "logs:GetLogDelivery",
-        "logs:ListLogDeliveries",
-        "logs:PutResourcePolicy",
-        "logs:UpdateLogDelivery",
+    assert actions(wildcard) <= STATES_LOG_DELIVERY | {
         "xray:GetSamplingRules",
         "xray:GetSamplingTargets",
         "xray:PutTelemetryRecords",
