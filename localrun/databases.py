@@ -59,6 +59,14 @@ class ServerDatabase:
     def secret(self) -> dict[str, Any]:
         return self.db.secret()
 
+    def tls_environment(self) -> dict[str, str]:
+        """write-forecast's ``DB_TLS``/``DB_CA_FILE`` for this server: TLS verified against its CA
+        (a throwaway MariaDB's, or a URL's ``ssl_ca``), else plaintext."""
+        ca_file = self.db.server.ca_file
+        if ca_file:
+            return {"DB_TLS": "required", "DB_CA_FILE": str(Path(ca_file).resolve())}
+        return {"DB_TLS": "disabled", "DB_CA_FILE": ""}
+
     def execute(self, sql: str) -> None:
         self.db.server.execute(sql, self.db.name)
 
@@ -164,10 +172,11 @@ def open_database(url: str | None, workdir: Path, *, allow_mariadb: bool = True)
         return
     try:
         with server.scratch_database("offline") as db:
-            yield ServerDatabase(db, "MariaDB (throwaway, local)")
+            yield ServerDatabase(db, "MariaDB (throwaway, local, TLS required)")
     finally:
         throwaway.stop()
 
 
 def _label(server: MySQLServer, name: str) -> str:
-    return f"MySQL at {server.host}:{server.port}/{name}"
+    transport = "TLS" if server.ca_file else "plaintext"
+    return f"MySQL at {server.host}:{server.port}/{name} ({transport})"

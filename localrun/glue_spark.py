@@ -152,11 +152,15 @@ class JdbcTable:
     password: str = field(repr=False)
 
     @classmethod
-    def of(cls, database: MySQLDatabase, table: str) -> JdbcTable:
+    def of(cls, database: MySQLDatabase, table: str, *, ca_file: str | None = None) -> JdbcTable:
+        """The table over TLS verified against ``ca_file`` (default: the server's CA), as Glue's
+        ``JDBC_ENFORCE_SSL`` with ``CUSTOM_JDBC_CERT`` does; plaintext for a server without one."""
         server = database.server
-        return cls(
-            f"jdbc:mysql://{server.host}:{server.port}/{database.name}", table, server.user, server.password
-        )
+        url = f"jdbc:mysql://{server.host}:{server.port}/{database.name}"
+        ca_file = ca_file or server.ca_file
+        if ca_file:  # MariaDB Connector/J 2.7: verify the certificate and the host name
+            url += f"?useSsl=true&serverSslCert={ca_file}&disableSslHostnameVerification=false"
+        return cls(url, table, server.user, server.password)
 
     def frame(self, spark: Any) -> Any:
         return (

@@ -1,10 +1,13 @@
 """A MySQL/MariaDB server to use: one given by URL, or a throwaway MariaDB started here.
 
-``parse_mysql_url("mysql://user:pass@host:port/db")`` describes a server to use as it is.
+``parse_mysql_url("mysql://user:pass@host:port/db?ssl_ca=ca.pem")`` describes a server to use
+as it is (TLS verified against ``ssl_ca`` when given, else plaintext).
 ``ThrowawayMariaDB.from_path().start()`` runs ``mariadb-install-db`` into a temporary data
 directory and ``mariadbd`` on 127.0.0.1 at a free port (socket in that directory), creates a user
-with a random password, and ``stop()`` ends it by its PID and deletes the directory. Used by the
-database tests and by the offline runner.
+with a random password, and ``stop()`` ends it by its PID and deletes the directory. By default
+the server has a CA and a certificate generated at start (:mod:`localrun.tls`) and
+``require_secure_transport=ON``: every TCP client must use TLS, as on a production database.
+Used by the database tests and by the offline runner.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import secrets
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -24,9 +28,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote, urlparse
+from urllib.parse import parse_qs, quote, unquote, urlencode, urlparse
 
 import pymysql
+
+from localrun.tls import TlsFiles
 
 #: Where distributions put the server binaries when they are not on PATH.
 _SBIN_DIRS = ("/usr/sbin", "/usr/local/sbin", "/usr/libexec", "/usr/local/mysql/bin")
@@ -40,18 +46,29 @@ class ServerUnavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class MySQLServer:
-    """How to reach a server with a user allowed to create databases."""
+    """How to reach a server with a user allowed to create databases; with ``ca_file`` (a PEM
+    CA bundle) every connection uses TLS and verifies the server's certificate and host name."""
 
     host: str
     port: int
     user: str
     password: str = field(repr=False)
     database: str | None = None
+    ca_file: str | None = None
 
     def url(self) -> str:
-        """``mysql://user:pass@host:port[/db]``, the form :func:`parse_mysql_url` reads."""
+        """``mysql://user:pass@host:port/[db][?ssl_ca=...]``, the form :func:`parse_mysql_url` reads."""
         auth = f"{quote(self.user, safe='')}:{quote(self.password, safe='')}"
-        return f"mysql://{auth}@{self.host}:{self.port}/{quote(self.database or '', safe='')}"
+        query = f"?{urlencode({'ssl_ca': self.ca_file})}" if self.ca_file else ""
+        return f"mysql://{auth}@{self.host}:{self.port}/{quote(self.database or '', safe='')}{query}"
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The verifying TLS context of :attr:`ca_file` (TLS 1.2 or later), or None without one."""
+        if not self.ca_file:
+            return None
+        context = ssl.create_default_context(cafile=self.ca_file)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        return context
 
     def connect(self, database: str | None = None, **options: Any) -> pymysql.Connection:
         params: dict[str, Any] = {
@@ -65,6 +82,8 @@ class MySQLServer:
         }
         if database or self.database:
             params["database"] = database or self.database
+        if self.ca_file:
+            params["ssl"] = self.ssl_context()
         params.update(options)
         return pymysql.connect(**params)
 
@@ -120,16 +139,25 @@ class MySQLDatabase:
 
 
 def parse_mysql_url(url: str) -> MySQLServer:
-    """``mysql://user:pass@host:port/db`` (port defaults to 3306, db is optional)."""
+    """``mysql://user:pass@host:port/db[?ssl_ca=/path/ca.pem]`` (port defaults to 3306, db and
+    ``ssl_ca`` are optional; with ``ssl_ca`` connections use TLS verified against that CA)."""
     parsed = urlparse(url)
     if parsed.scheme not in ("mysql", "mariadb") or not parsed.hostname:
         raise ValueError("MYSQL_URL must look like mysql://user:pass@host:port/db")
+    query = parse_qs(parsed.query)
+    unknown = sorted(set(query) - {"ssl_ca"})
+    if unknown:
+        raise ValueError(f"MYSQL_URL: unknown query parameter(s) {unknown}; only ssl_ca is read")
+    ca_file = query.get("ssl_ca", [None])[-1]
+    if ca_file is not None and not Path(ca_file).is_file():
+        raise ValueError(f"MYSQL_URL: ssl_ca {ca_file!r} is not a file")
     return MySQLServer(
         host=parsed.hostname,
         port=parsed.port or 3306,
         user=unquote(parsed.username or "root"),
         password=unquote(parsed.password or ""),
         database=unquote(parsed.path.lstrip("/")) or None,
+        ca_file=ca_file,
     )
 
 
@@ -157,16 +185,22 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child
 
 
 class ThrowawayMariaDB:
-    """A private ``mariadbd`` in a temporary directory; :meth:`start` then :meth:`stop`."""
+    """A private ``mariadbd`` in a temporary directory; :meth:`start` then :meth:`stop`.
 
-    def __init__(self, mariadbd: str, install_db: str) -> None:
+    ``tls`` (default True): generate a CA and server certificate into the directory, start with
+    them and ``require_secure_transport=ON``, and return a :class:`MySQLServer` with ``ca_file``.
+    """
+
+    def __init__(self, mariadbd: str, install_db: str, *, tls: bool = True) -> None:
         self.mariadbd = mariadbd
         self.install_db = install_db
+        self.tls = tls
+        self.tls_files: TlsFiles | None = None
         self.base: Path | None = None
         self.process: subprocess.Popen[bytes] | None = None
 
     @classmethod
-    def from_path(cls) -> ThrowawayMariaDB:
+    def from_path(cls, *, tls: bool = True) -> ThrowawayMariaDB:
         mariadbd = _which("mariadbd", "mysqld")
         install_db = _which("mariadb-install-db", "mysql_install_db")
         if not mariadbd or not install_db:
@@ -174,7 +208,7 @@ class ThrowawayMariaDB:
                 "no MariaDB server binaries (mariadbd and mariadb-install-db) found on PATH or in "
                 f"{', '.join(_SBIN_DIRS)}; install MariaDB or set MYSQL_URL=mysql://user:pass@host:port/db"
             )
-        return cls(mariadbd, install_db)
+        return cls(mariadbd, install_db, tls=tls)
 
     def _log_tail(self, lines: int = 25) -> str:
         assert self.base is not None
@@ -217,6 +251,8 @@ class ThrowawayMariaDB:
                 f"{self.install_db} failed ({install.returncode}): "
                 f"{(install.stdout + install.stderr)[-2000:]}"
             )
+        if self.tls:
+            self.tls_files = TlsFiles.generate(self.base / "tls")
         last_error = ""
         for _attempt in range(3):  # a free port can be taken between probing and binding
             port = _free_port()
@@ -250,6 +286,7 @@ class ThrowawayMariaDB:
             "--loose-innodb-doublewrite=0",
             "--max-connections=100",
             "--loose-performance-schema=OFF",
+            *self._tls_options(),
             *as_root,
         ]
         self.process = subprocess.Popen(
@@ -282,7 +319,19 @@ class ThrowawayMariaDB:
                 cur.execute("GRANT ALL PRIVILEGES ON *.* TO 'pytest'@'127.0.0.1' WITH GRANT OPTION")
         finally:
             admin.close()
-        return MySQLServer("127.0.0.1", port, "pytest", password)
+        ca_file = str(self.tls_files.ca) if self.tls_files else None
+        return MySQLServer("127.0.0.1", port, "pytest", password, ca_file=ca_file)
+
+    def _tls_options(self) -> list[str]:
+        if self.tls_files is None:
+            return []
+        return [
+            f"--ssl-ca={self.tls_files.ca}",
+            f"--ssl-cert={self.tls_files.cert}",
+            f"--ssl-key={self.tls_files.key}",
+            "--require-secure-transport=ON",
+            "--tls-version=TLSv1.2,TLSv1.3",
+        ]
 
     def _terminate(self) -> None:
         process, self.process = self.process, None

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import jsii
@@ -22,16 +24,20 @@ PLATFORMS = {
 
 @jsii.implements(ILocalBundling)
 class PipInstall:
-    """``pip install --target`` of ``requirements.txt`` for the Lambda platform, then the sources.
+    """``pip install --target`` of ``requirements.txt`` for the Lambda platform, then the sources
+    and ``extra_files`` (name in the bundle -> file, default none).
 
     ``--only-binary`` keeps pip from building anything, so a package without a wheel for the
     platform fails the synth instead of shipping a build for the wrong machine.
     """
 
-    def __init__(self, source: Path, python_version: str, platform: str) -> None:
+    def __init__(
+        self, source: Path, python_version: str, platform: str, extra_files: Mapping[str, Path] | None = None
+    ) -> None:
         self.source = source
         self.python_version = python_version
         self.platform = platform
+        self.extra_files = dict(extra_files or {})
 
     def try_bundle(self, output_dir: str, *, image: DockerImage, **_: object) -> bool:
         requirements = self.source / "requirements.txt"
@@ -46,22 +52,46 @@ class PipInstall:
         )  # fmt: skip
         for path in self.source.glob("*.py"):
             shutil.copy2(path, Path(output_dir) / path.name)
+        for name, path in self.extra_files.items():
+            shutil.copyfile(path, Path(output_dir) / name)
         return True
 
 
-def bundled_code(source: Path, runtime: lambda_.Runtime, architecture: lambda_.Architecture) -> lambda_.Code:
-    """``source`` (a ``lambdas/<function>/`` folder) with its requirements, bundled without Docker."""
+def extra_files_digest(extra_files: Mapping[str, Path]) -> str:
+    """A SHA-256 over the names and contents of ``extra_files``, for the asset hash."""
+    digest = hashlib.sha256()
+    for name in sorted(extra_files):
+        digest.update(name.encode() + b"\0" + extra_files[name].read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def bundled_code(
+    source: Path,
+    runtime: lambda_.Runtime,
+    architecture: lambda_.Architecture,
+    extra_files: Mapping[str, Path] | None = None,
+) -> lambda_.Code:
+    """``source`` (a ``lambdas/<function>/`` folder) with its requirements and ``extra_files``
+    (name in the bundle -> file outside the folder, default none), bundled without Docker."""
     version = runtime.name.removeprefix("python")
     platform = PLATFORMS[architecture.name]
+    extra = dict(extra_files or {})
+    for name in extra:
+        if Path(name).name != name or (source / name).exists():
+            raise ValueError(f"extra file name {name!r} must be a plain name not already in {source.name}/")
+    # The asset hash covers the source and these options, not the local bundler's state:
+    # naming the platform here gives each architecture its own asset, and the digest of the
+    # extra files gives a changed CA bundle a new asset.
+    environment = {"PIP_PLATFORM": platform}
+    if extra:
+        environment["EXTRA_FILES_SHA256"] = extra_files_digest(extra)
     return lambda_.Code.from_asset(
         str(source),
         exclude=ASSET_EXCLUDES,
         bundling=BundlingOptions(
             image=runtime.bundling_image,
-            local=PipInstall(source, version, platform),
+            local=PipInstall(source, version, platform, extra),
             command=["false"],  # never used: local bundling always succeeds or raises
-            # The asset hash covers the source and these options, not the local bundler's state:
-            # naming the platform here gives each architecture its own asset.
-            environment={"PIP_PLATFORM": platform},
+            environment=environment,
         ),
     )

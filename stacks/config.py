@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -112,11 +113,20 @@ class NetworkConfig:
     vpc_cidr: str = "10.42.0.0/16"
 
 
+#: ``database.tls`` values: ``required`` (default) verifies the server; ``disabled`` opts out.
+DATABASE_TLS_MODES = ("required", "disabled")
+
+
 @dataclass(frozen=True)
 class DatabaseConfig:
     """The MySQL source and forecast tables, and the secret with ``username``, ``password``,
     ``host``, ``port`` and ``dbname`` (RDS layout). Without ``secret_arn`` the app creates an
     empty secret (a generated placeholder password) for the user to fill in.
+
+    ``tls`` ``required`` (default): the Glue connection and write-forecast use TLS and verify
+    the server's certificate, against ``ca_bundle`` (a PEM file in the repository, a path
+    relative to its root) or, without it, the Lambda runtime's and Glue's default trust stores.
+    ``disabled`` is an explicit plaintext opt-out; synth warns about it.
     """
 
     host: str
@@ -128,6 +138,13 @@ class DatabaseConfig:
     series_column: str | None = None
     forecast_table: str = "forecast"
     secret_arn: str | None = None
+    tls: str = "required"
+    ca_bundle: str | None = None
+
+    @property
+    def ca_bundle_path(self) -> Path | None:
+        """The absolute path of :attr:`ca_bundle`, or None."""
+        return ROOT / self.ca_bundle if self.ca_bundle else None
 
 
 @dataclass(frozen=True)
@@ -397,12 +414,41 @@ def _database(reader: _Reader) -> DatabaseConfig:
         series_column=reader.optional_string("seriesColumn", _IDENT),
         forecast_table=reader.string("forecastTable", DatabaseConfig.forecast_table, _IDENT),
         secret_arn=reader.optional_string("secretArn", _SECRET_ARN),
+        tls=reader.string("tls", DatabaseConfig.tls),
+        ca_bundle=reader.optional_string("caBundle"),
     )
+    _check_tls(reader, config)
     try:  # the Glue job's own rule: the columns must be distinct (case-insensitively)
         glue_etl.ColumnSpec(config.timestamp_column, config.value_column, config.series_column)
     except glue_etl.JobArgumentError as exc:
         raise reader.fail("valueColumn", f"(or timestampColumn/seriesColumn) is invalid: {exc}") from None
     return config
+
+
+def _check_tls(reader: _Reader, config: DatabaseConfig) -> None:
+    """``tls`` is a known mode; ``caBundle`` is a PEM CA bundle in the repository, only with TLS."""
+    if config.tls not in DATABASE_TLS_MODES:
+        raise reader.fail("tls", f"must be one of {', '.join(DATABASE_TLS_MODES)}, got {config.tls!r}")
+    path = config.ca_bundle_path
+    if path is None:
+        return
+    if config.tls == "disabled":
+        raise reader.fail("caBundle", "is set but tls is 'disabled'; remove one of them")
+    if Path(config.ca_bundle or "").is_absolute() or not path.resolve().is_relative_to(ROOT.resolve()):
+        raise reader.fail(
+            "caBundle", f"{config.ca_bundle!r} must be a path inside the repository, relative to its root"
+        )
+    if not path.is_file():
+        raise reader.fail("caBundle", f"{config.ca_bundle!r} is not a file")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    try:
+        context.load_verify_locations(cafile=str(path))
+    except (ssl.SSLError, OSError, UnicodeDecodeError) as exc:
+        raise reader.fail(
+            "caBundle", f"{config.ca_bundle!r} is not a PEM bundle of CA certificates: {exc}"
+        ) from None
+    if not context.get_ca_certs():
+        raise reader.fail("caBundle", f"{config.ca_bundle!r} holds no CA certificate")
 
 
 def _deepar(reader: _Reader) -> DeepArConfig:

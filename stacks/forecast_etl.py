@@ -7,12 +7,14 @@ from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from processing import glue_etl
 from stacks.config import EnvConfig
 from stacks.data_bucket import grant_prefix
+from stacks.database_tls import glue_connection_properties, tls_required
 from stacks.forecast_events import catalog_database_name, crawler_name, etl_job_arguments, etl_job_name
 from stacks.forecast_network import ForecastNetwork
 from stacks.nag import acknowledge, ignore_cfn_lint, objects_under
@@ -95,13 +97,22 @@ class GlueEtl(Construct):
             s3_encryption=glue.S3Encryption.s3_managed(),
         )
 
+        ca_path = db.ca_bundle_path if tls_required(db) else None
+        #: The CA bundle Glue verifies the server against (``CUSTOM_JDBC_CERT``), when configured.
+        self.ca_certificate = (
+            s3_assets.Asset(self, "DatabaseCa", path=str(ca_path)) if ca_path is not None else None
+        )
+        transport = "TLS" if tls_required(db) else "plaintext"
         self.connection = glue.Connection(
             self,
             "Connection",
             connection_name=f"{names}-mysql",
             type=glue.ConnectionType.JDBC,
-            description=f"MySQL {db.host}:{db.port}/{db.database}, credentials from Secrets Manager",
-            properties={"JDBC_CONNECTION_URL": f"jdbc:mysql://{db.host}:{db.port}/{db.database}"},
+            description=f"MySQL {db.host}:{db.port}/{db.database} over {transport}, "
+            "credentials from Secrets Manager",
+            properties=glue_connection_properties(
+                db, self.ca_certificate.s3_object_url if self.ca_certificate else None
+            ),
             secret=secret,
             security_groups=[network.glue, network.database_clients],
             network=glue.ConnectionNetwork.subnet(network.subnets[0]),
@@ -142,6 +153,16 @@ class GlueEtl(Construct):
             role.add_to_policy(
                 iam.PolicyStatement(sid="VpcNetworkInterfaces", actions=_ENI_ACTIONS, resources=["*"])
             )
+            if self.ca_certificate is not None:  # Glue reads CUSTOM_JDBC_CERT with this role
+                role.add_to_policy(
+                    iam.PolicyStatement(
+                        sid="ReadDatabaseCa",
+                        actions=["s3:GetObject"],
+                        resources=[
+                            self.ca_certificate.bucket.arn_for_objects(self.ca_certificate.s3_object_key)
+                        ],
+                    )
+                )
             role.add_to_policy(
                 iam.PolicyStatement(
                     sid="TagNetworkInterfaces",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_events as events
@@ -17,6 +18,7 @@ from stacks.alerts import Alerts
 from stacks.asl import json_string
 from stacks.config import EnvConfig, ForecastConfig
 from stacks.data_bucket import grant_prefix
+from stacks.database_tls import LAMBDA_CA_FILE, lambda_tls_environment, tls_required
 from stacks.deepar import INFERENCE_CONFIG, deepar_image_uri
 from stacks.forecast_events import (
     CRAWL_FAILED,
@@ -60,7 +62,14 @@ def write_forecast_environment(cfg: ForecastConfig, secret_id: str) -> dict[str,
         "FORECAST_TABLE": cfg.database.forecast_table,
         "TIME_FREQ": cfg.deepar.time_freq,
         "PREDICTION_LENGTH": str(cfg.deepar.prediction_length),
+        **lambda_tls_environment(cfg.database),
     }
+
+
+def _ca_file(cfg: ForecastConfig) -> dict[str, Path]:
+    """The configured CA bundle, shipped as :data:`LAMBDA_CA_FILE`; none without TLS or a bundle."""
+    path = cfg.database.ca_bundle_path
+    return {LAMBDA_CA_FILE: path} if path and tls_required(cfg.database) else {}
 
 
 def forecast_substitutions(
@@ -147,6 +156,7 @@ class ForecastPipeline(Construct):
             source=LAMBDAS / "write_forecast",
             description="Writes the DeepAR forecast to MySQL in one transaction",
             environment=write_forecast_environment(cfg, secret.secret_arn),
+            extra_files=_ca_file(cfg),
             memory_size=512,
             timeout_seconds=300,
             vpc=network.vpc,

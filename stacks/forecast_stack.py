@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, Fn, Stack
+from aws_cdk import Annotations, CfnOutput, Fn, Stack
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from stacks.config import EnvConfig
+from stacks.database_tls import TLS_DISABLED, tls_disabled_warning, tls_required
 from stacks.forecast_etl import GlueEtl
 from stacks.forecast_network import ForecastNetwork
 from stacks.forecast_pipeline import ForecastPipeline
@@ -35,6 +36,9 @@ class ForecastStack(Stack):
         self.add_stack_dependency(
             shared, "the data bucket, alerts topic and database secret live in the shared stack"
         )
+        database = env_config.forecast.database
+        if not tls_required(database):
+            Annotations.of(self).add_warning_v2(TLS_DISABLED, tls_disabled_warning(database))
         bucket = s3.Bucket.from_bucket_name(self, "DataBucket", env_config.data_bucket_name)
         self.network = ForecastNetwork(self, "Network", cfg=env_config.forecast.network)
         self.etl = GlueEtl(

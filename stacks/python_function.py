@@ -24,7 +24,8 @@ class PythonFunction(Construct):
     """``lambdas/<folder>/handler.py`` as a function; its role may only write its own log group.
 
     A folder with a ``requirements.txt`` ships those pinned packages too, installed for the
-    function's platform at synth (stacks/bundling.py); without one, the folder ships as it is.
+    function's platform at synth (stacks/bundling.py), and ``extra_files`` (name in the bundle
+    -> file); without one, the folder ships as it is.
     Defaults: 256 MB, 30 s timeout, arm64, one-month log retention, active tracing.
     """
 
@@ -36,6 +37,7 @@ class PythonFunction(Construct):
         source: Path,
         description: str,
         environment: Mapping[str, str] | None = None,
+        extra_files: Mapping[str, Path] | None = None,
         memory_size: int = 256,
         timeout_seconds: int = 30,
         **function_props: object,
@@ -60,7 +62,7 @@ class PythonFunction(Construct):
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
             handler="handler.handler",
-            code=_code(source),
+            code=_code(source, extra_files or {}),
             description=description,
             environment=dict(environment or {}),
             memory_size=memory_size,
@@ -78,7 +80,9 @@ class PythonFunction(Construct):
         )
 
 
-def _code(source: Path) -> lambda_.Code:
+def _code(source: Path, extra_files: Mapping[str, Path]) -> lambda_.Code:
     if (source / "requirements.txt").exists():
-        return bundled_code(source, RUNTIME, ARCHITECTURE)
+        return bundled_code(source, RUNTIME, ARCHITECTURE, extra_files)
+    if extra_files:
+        raise ValueError(f"{source.name}: extra files ship only with a bundled folder (a requirements.txt)")
     return lambda_.Code.from_asset(str(source), exclude=ASSET_EXCLUDES)

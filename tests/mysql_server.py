@@ -9,6 +9,9 @@
   and the directory is deleted.
 * No server binaries: ``pytest.skip``, or ``pytest.fail`` when ``CI=true``.
 
+The throwaway server requires TLS (``require_secure_transport=ON``, a CA generated at start);
+:func:`client_tls_environment` gives write-forecast the settings that reach it.
+
 Fixtures: ``mysql_server`` (session) and ``mysql_database`` (a fresh, empty database per test,
 dropped afterwards). Use them from a ``conftest.py`` with
 ``from tests.mysql_server import mysql_database, mysql_server``.
@@ -24,6 +27,13 @@ import pytest
 
 from localrun.mariadb import MySQLDatabase, MySQLServer, ServerUnavailable, ThrowawayMariaDB, parse_mysql_url
 from tests.ci import missing
+
+
+def client_tls_environment(server: MySQLServer) -> dict[str, str]:
+    """write-forecast's ``DB_TLS``/``DB_CA_FILE`` for ``server``: its CA, or plaintext without one."""
+    if server.ca_file:
+        return {"DB_TLS": "required", "DB_CA_FILE": server.ca_file}
+    return {"DB_TLS": "disabled", "DB_CA_FILE": ""}
 
 
 def _check(server: MySQLServer) -> None:

@@ -5,10 +5,12 @@ Reads the series manifest (``dataset.series_uri``) and the DeepAR batch-transfor
 MySQL in one transaction.
 
 Environment: ``SECRET_ID`` (Secrets Manager ARN of the database secret), ``FORECAST_TABLE``,
-``TIME_FREQ`` (default ``1H``), ``PREDICTION_LENGTH`` (default 168).
+``TIME_FREQ`` (default ``1H``), ``PREDICTION_LENGTH`` (default 168), ``DB_TLS`` (default
+``required``) and ``DB_CA_FILE`` (default: the runtime's trust store; see :mod:`mysql_connection`).
 
 Errors the state machine routes on (by class name): ``MalformedForecast`` (nothing is written),
-``ForecastWriteFailed`` (rolled back), ``InvalidSecret``, ``ConfigurationError``.
+``ForecastWriteFailed`` (rolled back; also a TLS failure, named in its message),
+``InvalidSecret``, ``ConfigurationError``, ``TlsConfigurationError``.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from urllib.parse import urlparse
 import boto3
 from forecast_repository import ForecastRepository, MySQLForecastRepository, validate_table_name
 from forecast_rows import ConfigurationError, MalformedForecast, forecast_rows, parse_prediction_length
-from mysql_connection import connection_factory, get_db_secret
+from mysql_connection import TlsSettings, connection_factory, get_db_secret
 
 logging.getLogger().setLevel(logging.INFO)
 LOG = logging.getLogger(__name__)
@@ -92,9 +94,10 @@ def write_forecast(
 def handler(event: dict[str, Any], _context: object = None) -> dict[str, Any]:
     """The Lambda: MySQL credentials from the secret ``SECRET_ID`` (cached per container)."""
     secret_id = _required(os.environ, "SECRET_ID")
+    tls = TlsSettings.from_env(os.environ)  # a bad setting fails here, before any read
 
     def mysql(table: str) -> ForecastRepository:
         get_db_secret(secret_id)  # an unusable secret fails here, as InvalidSecret
-        return MySQLForecastRepository(connection_factory(secret_id), table)
+        return MySQLForecastRepository(connection_factory(secret_id, tls=tls), table)
 
     return write_forecast(_s3(), event, mysql, os.environ)

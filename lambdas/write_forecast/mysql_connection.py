@@ -4,14 +4,23 @@ The secret is an RDS-style JSON document: ``username``, ``password``, ``host``, 
 (default 3306) and ``dbname``. It is fetched on first use and cached for the life of the
 container; if the server refuses the cached password (it was rotated), the secret is fetched
 again once. The password is never logged, and :class:`DbSecret` leaves it out of its ``repr``.
+
+TLS (:class:`TlsSettings`, from ``DB_TLS`` and ``DB_CA_FILE``): ``required`` (the default)
+encrypts every connection, verifies the server's certificate against the CA bundle
+``DB_CA_FILE`` (a path, relative ones resolved next to this module, where the stack ships the
+configured bundle) or, when that is empty, the runtime's trust store, and checks the host name.
+A server without TLS or with a certificate that does not verify fails as :class:`TlsFailure`
+before the password is sent. ``disabled`` connects in plaintext (an explicit opt-out).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+import ssl
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -21,6 +30,10 @@ LOG = logging.getLogger(__name__)
 
 #: MySQL's ER_ACCESS_DENIED_ERROR.
 ACCESS_DENIED = 1045
+#: The client's CR_SSL_CONNECTION_ERROR (PyMySQL: the server offers no TLS).
+SSL_CONNECTION_ERROR = 2026
+TLS_MODES = ("required", "disabled")
+_HERE = Path(__file__).resolve().parent
 _REQUIRED_KEYS = ("username", "password", "host", "dbname")
 
 _secret_cache: dict[str, DbSecret] = {}
@@ -28,6 +41,57 @@ _secret_cache: dict[str, DbSecret] = {}
 
 class InvalidSecret(ValueError):
     """The database secret is not a JSON object with the expected keys."""
+
+
+class TlsConfigurationError(ValueError):
+    """``DB_TLS`` or ``DB_CA_FILE`` is invalid; the message names the variable."""
+
+
+class TlsFailure(pymysql.err.OperationalError):
+    """A TLS connection could not be established or the server's certificate did not verify."""
+
+
+@dataclass(frozen=True)
+class TlsSettings:
+    """``mode`` ``required`` (default) or ``disabled``; ``ca_file`` a PEM bundle, None for the
+    runtime's trust store."""
+
+    mode: str = "required"
+    ca_file: Path | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> TlsSettings:
+        """``DB_TLS`` (default ``required``) and ``DB_CA_FILE`` (default: the trust store)."""
+        mode = env.get("DB_TLS", "").strip() or "required"
+        if mode not in TLS_MODES:
+            raise TlsConfigurationError(f"DB_TLS must be one of {', '.join(TLS_MODES)}, got {mode!r}")
+        name = env.get("DB_CA_FILE", "").strip()
+        if mode == "disabled":
+            if name:
+                raise TlsConfigurationError("DB_CA_FILE is set but DB_TLS is 'disabled'")
+            return cls(mode)
+        if not name:
+            return cls(mode)
+        path = _HERE / name
+        if not path.is_file():
+            raise TlsConfigurationError(f"DB_CA_FILE {name!r}: no such file ({path})")
+        return cls(mode, path)
+
+    @property
+    def trust(self) -> str:
+        """Which CA certificates verify the server, for messages."""
+        return f"CA bundle {self.ca_file.name}" if self.ca_file else "the runtime's trust store"
+
+    def context(self) -> ssl.SSLContext | None:
+        """A verifying client context (TLS 1.2+, host name checked), or None when disabled."""
+        if self.mode == "disabled":
+            return None
+        try:
+            context = ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
+        except (OSError, ssl.SSLError) as exc:
+            raise TlsConfigurationError(f"DB_CA_FILE {self.ca_file}: not a PEM CA bundle ({exc})") from None
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        return context
 
 
 @dataclass(frozen=True)
@@ -81,34 +145,62 @@ def clear_secret_cache(secret_id: str | None = None) -> None:
         _secret_cache.pop(secret_id, None)
 
 
-def connect(secret: DbSecret, *, connect_timeout: int = 10, io_timeout: int = 60) -> Any:
-    """A PyMySQL connection (autocommit off, utf8mb4, session time zone UTC)."""
-    return pymysql.connect(
-        host=secret.host,
-        port=secret.port,
-        user=secret.username,
-        password=secret.password,
-        database=secret.dbname,
-        charset="utf8mb4",
-        autocommit=False,
-        connect_timeout=connect_timeout,
-        read_timeout=io_timeout,
-        write_timeout=io_timeout,
-        init_command="SET time_zone = '+00:00'",
-    )
+def connect(
+    secret: DbSecret,
+    tls: TlsSettings | None = None,
+    *,
+    connect_timeout: int = 10,
+    io_timeout: int = 60,
+) -> Any:
+    """A PyMySQL connection (autocommit off, utf8mb4, session time zone UTC) with ``tls``
+    (default: :class:`TlsSettings` ``required`` with the runtime's trust store)."""
+    tls = tls or TlsSettings()
+    context = tls.context()
+    transport: dict[str, Any] = {"ssl": context} if context else {"ssl_disabled": True}
+    try:
+        return pymysql.connect(
+            host=secret.host,
+            port=secret.port,
+            user=secret.username,
+            password=secret.password,
+            database=secret.dbname,
+            charset="utf8mb4",
+            autocommit=False,
+            connect_timeout=connect_timeout,
+            read_timeout=io_timeout,
+            write_timeout=io_timeout,
+            init_command="SET time_zone = '+00:00'",
+            **transport,
+        )
+    except pymysql.err.OperationalError as exc:
+        if context is None or not _is_tls_error(exc):
+            raise
+        raise TlsFailure(
+            SSL_CONNECTION_ERROR,
+            f"TLS to {secret.host}:{secret.port} failed, verifying against {tls.trust}: "
+            f"{exc.args[-1] if exc.args else exc}",
+        ) from exc
 
 
-def connection_factory(secret_id: str, client: Any = None, **connect_options: Any) -> Callable[[], Any]:
+def _is_tls_error(exc: pymysql.err.OperationalError) -> bool:
+    if exc.args and exc.args[0] == SSL_CONNECTION_ERROR:
+        return True
+    return isinstance(exc.__cause__ or exc.__context__, ssl.SSLError)
+
+
+def connection_factory(
+    secret_id: str, client: Any = None, tls: TlsSettings | None = None, **connect_options: Any
+) -> Callable[[], Any]:
     """A zero-argument connect function for ``secret_id`` that refreshes a rotated password once."""
 
     def factory() -> Any:
         try:
-            return connect(get_db_secret(secret_id, client), **connect_options)
+            return connect(get_db_secret(secret_id, client), tls, **connect_options)
         except pymysql.err.OperationalError as exc:
             if not exc.args or exc.args[0] != ACCESS_DENIED:
                 raise
             LOG.warning("access denied with the cached secret %s; fetching it again", secret_id)
             clear_secret_cache(secret_id)
-            return connect(get_db_secret(secret_id, client), **connect_options)
+            return connect(get_db_secret(secret_id, client), tls, **connect_options)
 
     return factory

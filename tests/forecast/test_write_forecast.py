@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from moto import mock_aws
 
 from tests.ci import missing
-from tests.mysql_server import MySQLDatabase
+from tests.mysql_server import MySQLDatabase, client_tls_environment
 
 BUCKET = "forecast-test-bucket"
 RUN = "run-0001"
@@ -388,7 +388,8 @@ def test_a_bad_password_is_a_clear_error_without_the_password(mysql_database: My
         mysql_database.server.port,
         mysql_database.name,
     )
-    repo = MySQLForecastRepository(lambda: mysql_connection.connect(secret, connect_timeout=5), TABLE)
+    tls = mysql_connection.TlsSettings.from_env(client_tls_environment(mysql_database.server))
+    repo = MySQLForecastRepository(lambda: mysql_connection.connect(secret, tls, connect_timeout=5), TABLE)
     with pytest.raises(ForecastWriteFailed, match=r"could not connect .*Access denied") as info:
         repo.write(rows_for())
     assert "wrong-Pa55word" not in str(info.value)
@@ -403,6 +404,8 @@ def s3_and_secret(aws: None, mysql_database: MySQLDatabase, monkeypatch: pytest.
     monkeypatch.setenv("FORECAST_TABLE", TABLE)
     monkeypatch.setenv("TIME_FREQ", "1H")
     monkeypatch.setenv("PREDICTION_LENGTH", "3")
+    for name, value in client_tls_environment(mysql_database.server).items():
+        monkeypatch.setenv(name, value)
     return s3
 
 
@@ -470,7 +473,8 @@ def test_a_rotated_password_is_fetched_again(aws: None, mysql_database: MySQLDat
             missing("the test server's user cannot create users", str(exc))
         document = {**mysql_database.secret(), "username": user, "password": old}
         arn = make_secret(document)
-        connect = mysql_connection.connection_factory(arn)
+        tls = mysql_connection.TlsSettings.from_env(client_tls_environment(mysql_database.server))
+        connect = mysql_connection.connection_factory(arn, tls=tls)
         connect().close()  # caches the old password
         mysql_database.query(f"ALTER USER '{user}'@'%%' IDENTIFIED BY %s", (new,))
         boto3.client("secretsmanager", region_name="us-east-1").put_secret_value(
