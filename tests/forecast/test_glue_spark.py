@@ -30,6 +30,7 @@ from processing import glue_etl
 from stacks.config import load_env, read_cdk_context
 from stacks.forecast_events import etl_job_arguments
 from stacks.runtimes import GLUE
+from tests.ci import missing
 
 pytestmark = pytest.mark.mysql
 
@@ -356,3 +357,26 @@ def test_doubles_are_byte_identical_except_where_java_17_prints_more_digits(
     assert [float(v) for v in spark_values[n:]] == [float(v) for v in twin_values[n:]] == longer
     differing = [(s, t) for s, t in zip(spark_values[n:], twin_values[n:], strict=True) if s != t]
     assert ("4.9E-324", "5.0E-324") in differing and ("9.999999999999999E22", "1.0E23") in differing
+
+
+def test_the_jdbc_source_is_read_over_verified_tls_only(
+    spark: Any, mysql_database: MySQLDatabase, tmp_path: Path
+) -> None:
+    """The Glue side of ``database.tls``: Connector/J verifies the server against the CA; a
+    wrong CA fails the read, and a plaintext read is refused by the server."""
+    from localrun.tls import generate_ca
+
+    server = mysql_database.server
+    if not server.ca_file:
+        missing("the JDBC TLS test needs a server that requires TLS", "MYSQL_URL has no ssl_ca")
+    mysql_database.query("CREATE TABLE t (ts DATETIME, v DOUBLE)")
+    mysql_database.query("INSERT INTO t VALUES ('2024-03-10 00:00:00', 1.5)")
+    assert JdbcTable.of(mysql_database, "t").frame(spark).count() == 1
+    wrong = JdbcTable.of(mysql_database, "t", ca_file=str(generate_ca(tmp_path / "wrong-ca.pem")))
+    with pytest.raises(Exception, match=r"(?s)SSL|certificat"):
+        wrong.frame(spark).count()
+    plaintext = replace(
+        JdbcTable.of(mysql_database, "t"), url=JdbcTable.of(mysql_database, "t").url.split("?")[0]
+    )
+    with pytest.raises(Exception, match=r"(?s)Access denied"):
+        plaintext.frame(spark).count()

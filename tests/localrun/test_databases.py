@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
+import pymysql
 import pytest
 
 from localrun.databases import ServerDatabase, SQLiteDatabase, open_database
@@ -58,3 +59,28 @@ def test_without_a_url_or_mariadb_the_forecast_goes_to_sqlite(tmp_path: Path) ->
     with open_database(None, tmp_path, allow_mariadb=False) as db:
         assert isinstance(db, SQLiteDatabase)
         assert db.path.parent == tmp_path
+
+
+@pytest.mark.mysql
+def test_the_runners_own_mariadb_requires_tls_and_write_forecast_verifies_it(tmp_path: Path) -> None:
+    from tests.ci import missing
+
+    if not _has_mariadb():
+        missing("no MariaDB server binaries for the runner's own server", "mariadbd not found")
+    with open_database(None, tmp_path) as db:
+        assert isinstance(db, ServerDatabase) and "TLS required" in db.label
+        server = db.db.server
+        assert server.ca_file and db.tls_environment() == {"DB_TLS": "required", "DB_CA_FILE": server.ca_file}
+        assert db.db.query("SELECT @@GLOBAL.require_secure_transport") == [(1,)]
+        with pytest.raises(pymysql.err.OperationalError, match="Access denied"):
+            server.connect(ssl_disabled=True)  # plaintext is refused
+
+
+def _has_mariadb() -> bool:
+    from localrun.mariadb import ServerUnavailable, ThrowawayMariaDB
+
+    try:
+        ThrowawayMariaDB.from_path()
+    except ServerUnavailable:
+        return False
+    return True
