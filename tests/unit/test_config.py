@@ -148,3 +148,49 @@ def test_partition_and_domain_follow_the_region() -> None:
     assert partition_for("eu-west-1") == "aws" and domain_for("eu-west-1") == "amazonaws.com"
     assert partition_for("us-gov-west-1") == "aws-us-gov"
     assert isinstance(load_env("dev", CONTEXT), EnvConfig)
+
+
+def test_database_tls_is_required_by_default_and_a_ca_bundle_is_optional() -> None:
+    db = load_env("dev", CONTEXT).forecast.database  # type: ignore[union-attr]
+    assert (db.tls, db.ca_bundle, db.ca_bundle_path) == ("required", None, None)
+    data = raw()
+    data["forecast"]["database"]["caBundle"] = "tests/fixtures/database-ca.pem"
+    db = parse_env("dev", data).forecast.database  # type: ignore[union-attr]
+    assert db.ca_bundle_path is not None and db.ca_bundle_path.is_file()
+    data["forecast"]["database"] = {**data["forecast"]["database"], "tls": "disabled"}
+    data["forecast"]["database"].pop("caBundle")
+    assert parse_env("dev", data).forecast.database.tls == "disabled"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("settings", "problem"),
+    [
+        ({"tls": "preferred"}, "'forecast.database.tls' must be one of required, disabled, got 'preferred'"),
+        (
+            {"tls": "disabled", "caBundle": "tests/fixtures/database-ca.pem"},
+            "'forecast.database.caBundle' is set but tls is 'disabled'",
+        ),
+        ({"caBundle": "/etc/ssl/certs/ca-certificates.crt"}, "must be a path inside the repository"),
+        ({"caBundle": "../outside.pem"}, "must be a path inside the repository"),
+        ({"caBundle": "certs/absent.pem"}, "'forecast.database.caBundle' 'certs/absent.pem' is not a file"),
+        ({"caBundle": "README.md"}, "'README.md' is not a PEM bundle of CA certificates"),
+    ],
+)
+def test_bad_tls_settings_name_the_setting(settings: dict[str, str], problem: str) -> None:
+    data = raw()
+    data["forecast"]["database"].update(settings)
+    with pytest.raises(ConfigError, match=re.escape(problem)):
+        parse_env("dev", data)
+
+
+def test_a_ca_bundle_without_a_ca_certificate_is_rejected(tmp_path: Any, monkeypatch: Any) -> None:
+    """A leaf certificate is PEM but trusts nothing: Python's store keeps CA certificates only."""
+    from localrun.tls import TlsFiles
+    from stacks import config
+
+    files = TlsFiles.generate(tmp_path)
+    monkeypatch.setattr(config, "ROOT", tmp_path)
+    data = raw()
+    data["forecast"]["database"]["caBundle"] = files.cert.name
+    with pytest.raises(ConfigError, match=re.escape("'server-cert.pem' holds no CA certificate")):
+        parse_env("dev", data)
