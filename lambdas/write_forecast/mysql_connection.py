@@ -50,6 +50,9 @@ class TlsConfigurationError(ValueError):
 class TlsFailure(pymysql.err.OperationalError):
     """A TLS connection could not be established or the server's certificate did not verify."""
 
+    def __str__(self) -> str:
+        return str(self.args[-1]) if self.args else super().__str__()
+
 
 @dataclass(frozen=True)
 class TlsSettings:

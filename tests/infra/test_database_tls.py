@@ -118,9 +118,9 @@ def test_the_bundle_holds_the_ca_file_and_a_new_bundle_is_a_new_asset(tmp_path: 
     source = LAMBDAS / "write_forecast"
     out = tmp_path / "bundle"
     out.mkdir()
-    PipInstall(source, "3.14", "manylinux2014_aarch64", {LAMBDA_CA_FILE: ROOT / FIXTURE_CA}).try_bundle(
-        str(out), image=None
-    )  # type: ignore[arg-type]
+    version = RUNTIME.name.removeprefix("python")
+    bundler = PipInstall(source, version, "manylinux2014_aarch64", {LAMBDA_CA_FILE: ROOT / FIXTURE_CA})
+    bundler.try_bundle(str(out), image=RUNTIME.bundling_image)
     assert (out / LAMBDA_CA_FILE).read_bytes() == (ROOT / FIXTURE_CA).read_bytes()
     assert (out / "handler.py").is_file() and (out / "pymysql").is_dir()
 

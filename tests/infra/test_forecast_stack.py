@@ -304,7 +304,14 @@ def test_write_forecast_runs_in_the_vpc_with_the_database_security_group(synthes
     if sg:
         assert vpc["SecurityGroupIds"] == [sg]
     env = fn["Properties"]["Environment"]["Variables"]
-    assert set(env) == {"SECRET_ID", "FORECAST_TABLE", "TIME_FREQ", "PREDICTION_LENGTH", "DB_TLS", "DB_CA_FILE"}
+    assert set(env) == {
+        "SECRET_ID",
+        "FORECAST_TABLE",
+        "TIME_FREQ",
+        "PREDICTION_LENGTH",
+        "DB_TLS",
+        "DB_CA_FILE",
+    }
     stmts = statements(template, "Runs write_forecast")
     assert {"secretsmanager:GetSecretValue", "s3:GetObject"} <= actions(stmts)
     assert not {a for a in actions(stmts) if a.startswith("s3:") and a != "s3:GetObject"}
