@@ -1,4 +1,4 @@
-"""Benchmark of the standardize engine (processing/standardize.py) against its goals.
+"""Benchmark of the standardize engine (the processing/standardize package) against its goals.
 
 Run ``.venv/bin/python benchmarks/standardize.py`` (``make bench``); ``--quick`` is a smoke run.
 Data (generated once into benchmarks/data/, git-ignored): an id, an ISO timestamp and 20 float
@@ -47,7 +47,7 @@ import numpy as np
 import polars as pl
 
 ROOT = Path(__file__).resolve().parents[1]
-PROGRAM = ROOT / "processing" / "standardize.py"
+PROGRAM = ROOT / "processing" / "standardize"  # the package, run as the container runs it
 DATA_DIR = Path(__file__).resolve().parent / "data"
 GENERATOR_VERSION = 1
 

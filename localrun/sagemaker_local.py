@@ -103,6 +103,7 @@ class LocalSageMaker:
             self.python if part.startswith("python") else part for part in app["ContainerEntrypoint"]
         ]
         entrypoint = [str(PROCESSING / Path(p).name) if p == contract.program_path else p for p in entrypoint]
+        # ``python3 <package dir>`` runs its __main__.py, here as in the container
         command = entrypoint + [mapped(arg) for arg in app.get("ContainerArguments", [])]
         env = {**os.environ, **params.get("Environment", {})}
         proc = subprocess.run(command, capture_output=True, text=True, env=env, check=False)

@@ -28,7 +28,9 @@ from stacks.principals import service_for_this_account
 from stacks.python_function import PythonFunction
 
 ASL_NAME = "standardize"
-PROCESSING_SCRIPT = PROCESSING / "standardize.py"
+#: The processing program, a package; its container paths are constants of ``contract.py``.
+PROCESSING_PROGRAM = PROCESSING / "standardize"
+PROCESSING_SCRIPT = PROCESSING_PROGRAM / "contract.py"
 
 
 @dataclass(frozen=True)

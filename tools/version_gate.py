@@ -4,7 +4,8 @@ Targets come from what the stacks deploy:
 
 * ``lambdas/<function>/*.py`` -> :data:`stacks.runtimes.LAMBDA_PYTHON` (every function's runtime);
 * ``processing/glue_etl.py`` -> ``GLUE.python`` (the Glue version's Python);
-* the other ``processing/*.py`` -> the ``FROM python:X.Y`` of ``processing/Dockerfile``.
+* the other ``processing/**/*.py`` (the standardize package too) -> the ``FROM python:X.Y`` of
+  ``processing/Dockerfile``.
 
 Each file must parse with the target's grammar (``ast.parse(feature_version=...)``) and pass
 vermin with ``-t=X.Y-``: vermin knows, by version, when each stdlib module, member, function
@@ -58,7 +59,7 @@ def dockerfile_python(dockerfile: Path = DOCKERFILE) -> str:
 def project_targets(root: Path = ROOT) -> list[Target]:
     """The project's deployables and their runtimes' Python."""
     glue_script = root / "processing" / "glue_etl.py"
-    processing = tuple(p for p in sorted((root / "processing").glob("*.py")) if p != glue_script)
+    processing = tuple(p for p in sorted((root / "processing").rglob("*.py")) if p != glue_script)
     targets = [
         Target(f"Lambda {folder.name}", LAMBDA_PYTHON, tuple(sorted(folder.glob("*.py"))))
         for folder in sorted((root / "lambdas").iterdir())

@@ -1,4 +1,4 @@
-"""Fixtures of the standardize processing program's tests (processing/standardize.py)."""
+"""Fixtures of the standardize processing program's tests (the processing/standardize package)."""
 
 from __future__ import annotations
 

@@ -13,15 +13,17 @@ from pathlib import Path
 from typing import Any
 
 from processing import standardize as sz
+from processing.standardize import classify, cli, output, structure
 from stacks.paths import PROCESSING, ROOT
 
-__all__ = ["PROCESSING", "ROOT", "Job", "run_cli", "sz"]
+__all__ = ["PROCESSING", "ROOT", "Job", "classify", "cli", "output", "run_cli", "structure", "sz"]
 
 
 def run_cli(*args: str, cwd: Path, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """``python processing/standardize.py ARGS`` in a fresh process, with ``env`` added to ours."""
+    """``python processing/standardize ARGS`` (the package, as the container runs it) in a fresh
+    process, with ``env`` added to ours."""
     return subprocess.run(
-        [sys.executable, str(PROCESSING / "standardize.py"), *args],
+        [sys.executable, str(PROCESSING / "standardize"), *args],
         capture_output=True,
         text=True,
         cwd=cwd,

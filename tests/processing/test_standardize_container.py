@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import PROCESSING, ROOT, run_cli, sz
+from .helpers import PROCESSING, ROOT, cli, run_cli, sz
 
 
 def dockerfile_instructions() -> list[tuple[str, str]]:
@@ -21,11 +21,8 @@ def dockerfile_instructions() -> list[tuple[str, str]]:
 
 def test_dockerfile_copies_the_program_to_program_path() -> None:
     copies = [args.split() for op, args in dockerfile_instructions() if op == "COPY"]
-    assert ["standardize.py", sz.PROGRAM_PATH] in copies
-    program_dir = sz.PROGRAM_PATH.rsplit("/", 1)[0]
-    helpers = sorted(p.name for p in PROCESSING.glob("_*.py") if not p.name.startswith("__"))
-    copied = {src for *sources, dest in copies if dest.startswith(program_dir) for src in sources}
-    assert set(helpers) <= copied  # any helper module must reach the image too
+    assert ["standardize/", f"{sz.PROGRAM_PATH}/"] in copies  # the whole package, every module
+    assert (PROCESSING / "standardize" / "__main__.py").is_file()
 
 
 def test_dockerfile_entrypoint_runs_program_path() -> None:
@@ -57,13 +54,13 @@ def test_dockerignore_keeps_other_processing_files_out() -> None:
         if line.strip() and not line.startswith("#")
     ]
     assert patterns[0] == "*"
-    for needed in ("!Dockerfile", "!requirements.txt", "!standardize.py"):
+    for needed in ("!Dockerfile", "!requirements.txt", "!standardize/"):
         assert needed in patterns
 
 
 def test_container_paths_are_sagemakers_defaults() -> None:
     # The state machine reads these constants (tests/infra/test_asl.py checks the ASL against them).
-    assert sz.PROGRAM_PATH == "/opt/program/standardize.py"
+    assert sz.PROGRAM_PATH == "/opt/program/standardize"
     assert (sz.CONTAINER_INPUT_DIR, sz.CONTAINER_OUTPUT_DIR) == (
         "/opt/ml/processing/input",
         "/opt/ml/processing/output",
@@ -73,7 +70,7 @@ def test_container_paths_are_sagemakers_defaults() -> None:
 def test_the_parser_takes_the_container_arguments_and_dash_led_names() -> None:
     # The ASL passes exactly these (tests/infra/test_asl.py); STANDARDIZE_* variables add columns.
     arguments = ["--input", sz.CONTAINER_INPUT_DIR, "--output", sz.CONTAINER_OUTPUT_DIR]
-    args = sz._parser().parse_args(arguments)
+    args = cli._parser().parse_args(arguments)
     assert (args.input, args.output, args.exclude, args.include, args.round_digits) == (
         sz.CONTAINER_INPUT_DIR,
         sz.CONTAINER_OUTPUT_DIR,
@@ -81,7 +78,7 @@ def test_the_parser_takes_the_container_arguments_and_dash_led_names() -> None:
         [],
         None,
     )
-    args = sz._parser().parse_args(
+    args = cli._parser().parse_args(
         [*arguments, "--exclude=-odd name", "--exclude", "ts", "--include=user_id", "--round", "6"]
     )
     assert (args.exclude, args.include, args.round_digits) == (["-odd name", "ts"], ["user_id"], 6)

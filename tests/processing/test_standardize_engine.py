@@ -10,7 +10,7 @@ import statistics
 
 import pytest
 
-from .helpers import Job, sz
+from .helpers import Job, classify, sz
 
 
 def test_numeric_columns_become_z_scores_and_others_pass_through(job: Job) -> None:
@@ -105,7 +105,7 @@ def test_all_missing_column_has_null_stats(job: Job) -> None:
 
 def test_numeric_is_judged_over_the_whole_file(job: Job) -> None:
     """A non-number after the first rows (beyond the sample) makes the column text."""
-    rows = "".join(f"{i},{i}.5,{i}\n" for i in range(sz._SAMPLE_ROWS + 100))
+    rows = "".join(f"{i},{i}.5,{i}\n" for i in range(classify._SAMPLE_ROWS + 100))
     job.write("f.csv", "id,x,y\n" + rows + "9,oops,1.5\n")
     (result,) = job.run()
     kinds = {c.name: c.kind for c in result.columns}
@@ -114,7 +114,7 @@ def test_numeric_is_judged_over_the_whole_file(job: Job) -> None:
     cols = job.columns()
     assert cols["x"][-1] == "oops"
     assert cols["x"][3] == "3.5"
-    n = sz._SAMPLE_ROWS + 101
+    n = classify._SAMPLE_ROWS + 101
     values = [*range(n - 1), 1.5]
     mean = statistics.fmean(values)
     assert float(cols["y"][-1]) == pytest.approx((1.5 - mean) / statistics.pstdev(values), rel=1e-12)

@@ -9,7 +9,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from .helpers import Job, run_cli, sz
+from .helpers import Job, classify, cli, output, run_cli, structure, sz
 
 
 def fails(job: Job, match: str, **options: object) -> sz.InputError:
@@ -54,7 +54,7 @@ def test_inf_in_a_pass_through_column_is_kept(job: Job) -> None:
 
 
 def test_ragged_row_late_in_a_big_file_names_its_line(job: Job, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sz, "_BLOCK", 4096)  # many blocks without a big file
+    monkeypatch.setattr(structure, "_BLOCK", 4096)  # many blocks without a big file
     body = "".join(f'{i},"q,{i}\n"\n' for i in range(5000))
     job.write("f.csv", "id,t\n" + body + "5000\n" + "1,2\n")
     fails(job, r"f\.csv: line 10002: 1 field; the header has 2 fields")
@@ -71,15 +71,15 @@ def test_include_of_a_text_value_in_the_first_rows_takes_its_line_from_the_sampl
     def no_search(*args: object) -> None:
         raise AssertionError("searched the file for a value the sample already holds")
 
-    monkeypatch.setattr(sz._Locator, "__call__", no_search)
+    monkeypatch.setattr(classify._Locator, "__call__", no_search)
     job.write("f.csv", "id,x\n1,1.5\n2,NA\n3,\n4,b\n")
     fails(job, r"f\.csv: line 5, column 'x': --include column has a non-numeric value", include={"x"})
 
 
 def test_include_with_a_late_non_number_names_the_line(job: Job) -> None:
-    rows = "".join(f"{i},{i}\n" for i in range(sz._SAMPLE_ROWS + 5))
+    rows = "".join(f"{i},{i}\n" for i in range(classify._SAMPLE_ROWS + 5))
     job.write("f.csv", "id,x\n" + rows + "1,oops\n")
-    line = sz._SAMPLE_ROWS + 7
+    line = classify._SAMPLE_ROWS + 7
     fails(job, rf"f\.csv: line {line}, column 'x': --include column has a non-numeric", include={"x"})
 
 
@@ -146,7 +146,7 @@ def test_failure_while_writing_stats_leaves_no_file(job: Job, monkeypatch: pytes
     def broken_dumps(*args: object, **kwargs: object) -> str:
         raise OSError("no space left on device")
 
-    monkeypatch.setattr(sz.json, "dumps", broken_dumps)
+    monkeypatch.setattr(output.json, "dumps", broken_dumps)
     job.write("f.csv", "x\n1\n2\n")
     with pytest.raises(OSError, match="no space"):
         job.run()
@@ -168,14 +168,14 @@ def test_main_returns_1_and_writes_the_failure_reason(
     job: Job, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     message = tmp_path / "message"
-    monkeypatch.setattr(sz, "FAILURE_MESSAGE_PATH", str(message))
+    monkeypatch.setattr(cli, "FAILURE_MESSAGE_PATH", str(message))
     job.write("f.csv", "a,b\n1,2\n3\n")
     assert sz.main(["--input", str(job.input), "--output", str(job.output)]) == 1
     assert message.read_text() == "InputError: f.csv: line 3: 1 field; the header has 2 fields"
 
 
 def test_main_returns_2_on_usage_errors(job: Job, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sz, "FAILURE_MESSAGE_PATH", str(tmp_path / "message"))
+    monkeypatch.setattr(cli, "FAILURE_MESSAGE_PATH", str(tmp_path / "message"))
     job.write("f.csv", "x\n1\n")
     argv = ["--input", str(job.input), "--output", str(job.output), "--include", "x", "--exclude", "x"]
     assert sz.main(argv) == 2
@@ -183,12 +183,12 @@ def test_main_returns_2_on_usage_errors(job: Job, tmp_path: Path, monkeypatch: p
 
 
 def test_main_reports_internal_errors(job: Job, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sz, "FAILURE_MESSAGE_PATH", str(tmp_path / "message"))
+    monkeypatch.setattr(cli, "FAILURE_MESSAGE_PATH", str(tmp_path / "message"))
 
     def crash(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(sz, "run", crash)
+    monkeypatch.setattr(cli, "run", crash)
     assert sz.main(["--input", str(job.input), "--output", str(job.output)]) == 1
     assert (tmp_path / "message").read_text() == "internal error: RuntimeError: boom"
 
@@ -228,8 +228,8 @@ def test_cli_help_documents_the_rules(tmp_path: Path) -> None:
 
 def test_many_quoted_newlines_across_small_blocks(job: Job, monkeypatch: pytest.MonkeyPatch) -> None:
     """Blocks often end inside a quoted field; the buffer must not grow towards its limit."""
-    monkeypatch.setattr(sz, "_BLOCK", 64)
-    monkeypatch.setattr(sz, "_MAX_RECORD", 256)
+    monkeypatch.setattr(structure, "_BLOCK", 64)
+    monkeypatch.setattr(structure, "_MAX_RECORD", 256)
     job.write("f.csv", "id,t,x\n" + "".join(f'{i},"multi\nline {i}",{i % 7}\n' for i in range(3000)))
     (result,) = job.run()
     assert result.rows == 3000
@@ -237,8 +237,8 @@ def test_many_quoted_newlines_across_small_blocks(job: Job, monkeypatch: pytest.
 
 
 def test_record_longer_than_the_limit(job: Job, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sz, "_BLOCK", 64)
-    monkeypatch.setattr(sz, "_MAX_RECORD", 256)
+    monkeypatch.setattr(structure, "_BLOCK", 64)
+    monkeypatch.setattr(structure, "_MAX_RECORD", 256)
     job.write("f.csv", "id,t\n1,a\n2," + "b" * 1000 + "\n3,c\n")
     fails(job, r"f\.csv: line 3: record longer than 256 bytes")
 
@@ -257,14 +257,14 @@ def test_sample_from_the_head_equals_the_first_rows_of_the_file(
     job: Job, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Whatever byte the head ends at (inside a quoted field or a number), the sample is whole rows."""
-    monkeypatch.setattr(sz, "_SAMPLE_ROWS", 4)
+    monkeypatch.setattr(classify, "_SAMPLE_ROWS", 4)
     src = job.write(
         "f.csv", 'id,t,x\n1,"two\nlines",1e5\n2,b,2.5\n3,"c,d",3e-2\n4,e,4\n5,"f\n",5\n6,g,6\n7,h,7\n'
     )
     want = pl.read_csv(src, infer_schema=False, n_rows=4)
     for size in range(8, src.stat().st_size + 2):
-        monkeypatch.setattr(sz, "_SAMPLE_BYTES", size)
-        got = sz._read_sample(src)
+        monkeypatch.setattr(classify, "_SAMPLE_BYTES", size)
+        got = classify._read_sample(src)
         assert got is not None and got.equals(want), size
 
 

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from .helpers import Job, sz
+from .helpers import Job, structure, sz
 
 EPS = 2.0**-52
 
@@ -209,9 +209,9 @@ def test_structure_check_counts_records_and_finds_ragged_rows(
         text = text[: -len(newline)]
     path = Path(tmp_path_factory.mktemp("check")) / "f.csv"
     path.write_text(text, newline="")
-    header = sz._read_header(path, "f.csv")
-    with mock.patch.object(sz, "_BLOCK", block):
-        check = sz._StructureCheck(path, "f.csv", header, path.stat().st_size, 1e9)
+    header = structure._read_header(path, "f.csv")
+    with mock.patch.object(structure, "_BLOCK", block):
+        check = structure._StructureCheck(path, "f.csv", header, path.stat().st_size, 1e9)
         check.run()
     parsed = list(csv.reader(io.StringIO(text, newline="")))[1:]
     first_bad = next(
