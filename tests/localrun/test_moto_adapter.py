@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -16,10 +18,18 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task import (
     lambda_eval_utils,
     state_task_factory,
 )
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.stepfunctions.parser.asl.parse.intrinsic.intrinsic_parser import IntrinsicParser
 
 from localrun.lambdas import bound, load
-from localrun.moto_adapter import OfflineAws, StateEvent, offline_aws
+from localrun.moto_adapter import (
+    OfflineAws,
+    SageMakerApiError,
+    SimulatedClock,
+    SkippedWait,
+    StateEvent,
+    offline_aws,
+)
 from stacks.asl import intrinsic_string, render
 from stacks.config import StandardizeConfig, load_env, read_cdk_context
 from stacks.forecast_pipeline import forecast_substitutions
@@ -177,6 +187,7 @@ def test_retries_count_every_attempt_but_never_sleep(aws: OfflineAws) -> None:
     result = aws.run(arn, {"succeed_on": 3})
     assert result.succeeded and len(calls) == 3
     assert aws.retry_delays == [5, 10]
+    assert 15 <= aws.clock.now(result.execution_arn) < 15 + (time.monotonic() - started) + 1
 
     calls.clear()
     aws.retry_delays.clear()
@@ -207,6 +218,41 @@ def test_full_jitter_retries_are_counted_and_capped(aws: OfflineAws) -> None:
     assert result.error == "Throttled" and len(calls) == 7
     assert len(aws.retry_delays) == 6
     assert all(0 <= d <= 2 * 2**i for i, d in enumerate(aws.retry_delays))
+
+
+def test_wait_states_are_recorded_and_skipped_on_the_executions_clock(aws: OfflineAws) -> None:
+    states = {
+        "Pause": {"Type": "Wait", "Seconds": 3600, "Next": "Again"},
+        "Again": {"Type": "Wait", "SecondsPath": "$.seconds", "Next": "Done"},
+        "Done": {"Type": "Succeed"},
+    }
+    arn = machine(aws, states)
+    started = time.monotonic()
+    result = aws.run(arn, {"seconds": 7200})
+    other = aws.run(arn, {"seconds": 0})
+    assert time.monotonic() - started < 3, "three hours of Wait states must not be slept"
+
+    assert result.succeeded and result.path == ("Pause", "Again", "Done")
+    assert aws.waits[:2] == [
+        SkippedWait(result.execution_arn, "Pause", 3600.0),
+        SkippedWait(result.execution_arn, "Again", 7200.0),
+    ]
+    assert aws.waits[2:] == [
+        SkippedWait(other.execution_arn, "Pause", 3600.0),
+        SkippedWait(other.execution_arn, "Again", 0.0),
+    ]
+    real = time.monotonic() - started
+    assert 10800 <= aws.clock.now(result.execution_arn) < 10800 + real + 1
+    assert 3600 <= aws.clock.now(other.execution_arn) < 3600 + real + 1, "each execution has its own clock"
+    assert aws.clock.now("arn:never-ran") < real + 1, "an execution that skipped nothing is on real time"
+
+
+def test_simulated_clock_adds_skipped_seconds_per_execution() -> None:
+    clock = SimulatedClock()
+    clock.skip("a", 100.0)
+    clock.skip("a", 20.5)
+    clock.skip("b", 1.0)
+    assert 120.5 <= clock.now("a") < 121.5 and 1.0 <= clock.now("b") < 2.0 and clock.now("c") < 1.0
 
 
 # -- SageMaker ---------------------------------------------------------------------------------------
@@ -298,6 +344,81 @@ def test_a_sync_handler_that_raises_is_a_failed_job(aws: OfflineAws) -> None:
     describe = json.loads(result.cause)
     assert describe["ProcessingJobStatus"] == "Failed"
     assert describe["FailureReason"] == "AlgorithmError: KeyError: 'price'"
+
+
+def test_sagemaker_api_errors_are_named_as_step_functions_reports_them() -> None:
+    quota = SageMakerApiError("ResourceLimitExceeded", "The account-level service limit 'x' is 4 Instances")
+    assert quota.error_name == "SageMaker.ResourceLimitExceededException"
+    assert re.fullmatch(
+        r"The account-level service limit 'x' is 4 Instances \(Service: AmazonSageMaker; Status Code: 400; "
+        r"Error Code: ResourceLimitExceeded; Request ID: [0-9a-f-]{36}; Proxy: null\)",
+        quota.cause,
+    )
+    assert SageMakerApiError("ResourceInUse", "m").error_name == "SageMaker.ResourceInUseException"
+    invalid = SageMakerApiError("ValidationException", "1 validation error detected")
+    assert invalid.error_name == "SageMaker.AmazonSageMakerException", "an undeclared code has the base name"
+    assert "Error Code: ValidationException;" in invalid.cause
+    shared = SageMakerApiError("ResourceLimitExceeded", "m", error_name="SageMaker.AmazonSageMakerException")
+    assert shared.error_name == "SageMaker.AmazonSageMakerException"
+    assert "Error Code: ResourceLimitExceeded;" in shared.cause
+
+
+@pytest.mark.parametrize("kind", sorted(JOBS))
+def test_a_rejected_create_call_fails_the_task_before_the_job_runs(aws: OfflineAws, kind: str) -> None:
+    ran: list[dict[str, Any]] = []
+    created: list[tuple[str, dict[str, Any], float]] = []
+
+    def create(kind: str, params: dict[str, Any], now: float) -> float:
+        created.append((kind, params, now))
+        raise SageMakerApiError("ResourceLimitExceeded", "The account-level service limit is 4 Instances")
+
+    aws.bind_sagemaker(kind, lambda params: ran.append(params) or {})  # type: ignore[arg-type, func-returns-value]
+    aws.bind_sagemaker_create(create)
+    catch = [{"ErrorEquals": ["SageMaker.ResourceLimitExceededException"], "ResultPath": "$.e", "Next": "Q"}]
+    states = {"Job": job_task(kind, Catch=catch, End=True), "Q": {"Type": "Succeed"}}
+    result = aws.run(machine(aws, states), {"job": "J-1"})
+
+    assert result.succeeded and result.path == ("Job", "Q")
+    assert ran == [], "a rejected job never runs"
+    [(seen_kind, params, now)] = created
+    assert seen_kind == kind and params == {f"{JOBS[kind][1]}Name": "J-1", "RoleArn": ROLE, "Count": 2}
+    assert 0 <= now < aws.clock.now(result.execution_arn) + 1e-9
+    error = result.output["e"]
+    assert error["Error"] == "SageMaker.ResourceLimitExceededException"
+    assert error["Cause"].startswith(
+        "The account-level service limit is 4 Instances (Service: AmazonSageMaker;"
+    )
+    failed = next(e for e in result.events if e["type"] == "TaskFailed")["taskFailedEventDetails"]
+    assert failed["resource"] == JOBS[kind][0] and failed["resourceType"] == "sagemaker"
+    assert "TaskSubmitted" not in [e["type"] for e in result.events]
+
+
+def test_an_admitted_job_runs_and_its_simulated_run_time_moves_the_clock_on(aws: OfflineAws) -> None:
+    order: list[tuple[str, float]] = []
+
+    def create(kind: str, params: dict[str, Any], now: float) -> float:
+        order.append(("create", now))
+        return 600.0
+
+    def run(params: dict[str, Any]) -> dict[str, Any]:
+        order.append(("run", 0.0))
+        return {}
+
+    aws.bind_sagemaker("processing", run)
+    aws.bind_sagemaker_create(create)
+    states = {
+        "Pause": {"Type": "Wait", "Seconds": 100, "Next": "Job"},
+        "Job": job_task("processing", ResultPath="$.out", Next="Again"),
+        "Again": job_task("processing", ResultPath="$.out", End=True),
+    }
+    started = time.monotonic()
+    result = aws.run(machine(aws, states), {"job": "j"})
+    real = time.monotonic() - started + 1
+    assert result.succeeded, result.cause
+    assert [step for step, _ in order] == ["create", "run", "create", "run"]
+    first, second = order[0][1], order[2][1]
+    assert 100 <= first < 100 + real and 700 <= second < 700 + real, "the Wait, then the first job's 600 s"
+    assert 1300 <= aws.clock.now(result.execution_arn) < 1300 + real
 
 
 def test_create_model_returns_the_model_arn(aws: OfflineAws) -> None:
@@ -524,9 +645,14 @@ def test_choice_is_present_is_numeric_string_matches(
 
 
 def test_run_times_out_and_stops_the_execution(aws: OfflineAws) -> None:
-    arn = machine(aws, {"Wait": {"Type": "Wait", "Seconds": 30, "End": True}})
-    with pytest.raises(TimeoutError, match=r"path so far \['Wait'\]"):
-        aws.run(arn, timeout=0.2)
+    release = threading.Event()
+    aws.bind_lambda(FN, lambda payload: release.wait(30))
+    arn = machine(aws, {"Call": lambda_task(End=True)})
+    try:
+        with pytest.raises(TimeoutError, match=r"path so far \['Call'\]"):
+            aws.run(arn, timeout=0.2)
+    finally:
+        release.set()
 
 
 # -- known differences from AWS: these tests fail when a moto upgrade changes them -------------------
@@ -876,6 +1002,8 @@ def test_everything_is_restored_on_exit() -> None:
             lambda_eval_utils._invoke_lambda_function,
             state_task_factory.state_task_service_for,
             retrier_decl.time,
+            retrier_decl.RetrierDecl._eval_body,
+            WaitFunction._wait_interval,
             IntrinsicParser.parse,
             boto3.DEFAULT_SESSION,
             json.dumps(default_user_config, sort_keys=True),
@@ -884,7 +1012,7 @@ def test_everything_is_restored_on_exit() -> None:
     before = patched()
     with offline_aws():
         during = patched()
-    assert all(b is not d for b, d in zip(before[:5], during[:5], strict=True))
-    assert before[5] != during[5]
+    assert all(b is not d for b, d in zip(before[:7], during[:7], strict=True))
+    assert before[7] != during[7]
     after = patched()
-    assert all(b is a for b, a in zip(before[:5], after[:5], strict=True)) and before[5] == after[5]
+    assert all(b is a for b, a in zip(before[:7], after[:7], strict=True)) and before[7] == after[7]
