@@ -131,6 +131,7 @@ class OfflineSession:
         self.aws.bind_lambda(batch_arn, self._bound("get_batch_id", {"JOB_NAME_PREFIX": cfg.job_name_prefix}))
         subs = standardize_substitutions(
             cfg,
+            quota_retry=self.env.quota_retry,
             partition=self.aws.partition,
             bucket_name=self.bucket,
             get_batch_id_arn=batch_arn,

@@ -31,7 +31,7 @@ from localrun.moto_adapter import (
     offline_aws,
 )
 from stacks.asl import intrinsic_string, render
-from stacks.config import StandardizeConfig, load_env, read_cdk_context
+from stacks.config import QuotaRetryConfig, StandardizeConfig, load_env, read_cdk_context
 from stacks.forecast_pipeline import forecast_substitutions
 from stacks.standardize_pipeline import standardize_substitutions
 
@@ -730,17 +730,36 @@ def processing_job_name(batch: int, execution_name: str) -> str:
     return str(name)
 
 
-@pytest.fixture
-def standardize(aws: OfflineAws) -> str:
+def standardize_machine(aws: OfflineAws, quota_retry: QuotaRetryConfig) -> str:
     subs = standardize_substitutions(
         StandardizeConfig(),
+        quota_retry=quota_retry,
         partition="aws",
         bucket_name=BUCKET,
         get_batch_id_arn=GET_BATCH_ID,
         processing_role_arn=ROLE,
         image_uri=f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/std:1",
     )
-    return aws.create_state_machine("standardize", render("standardize", subs))
+    return aws.create_state_machine(f"standardize-{time.monotonic_ns()}", render("standardize", subs))
+
+
+@pytest.fixture
+def standardize(aws: OfflineAws) -> str:
+    return standardize_machine(aws, QuotaRetryConfig())
+
+
+class Rejecting:
+    """A create hook that rejects the first ``times[kind]`` Create* calls of each kind, then admits."""
+
+    def __init__(self, times: dict[str, int], code: str = "ResourceLimitExceeded", **error: str) -> None:
+        self.times, self.code, self.error = times, code, error
+        self.calls: list[str] = []
+
+    def __call__(self, kind: str, params: dict[str, Any], now: float) -> float:
+        self.calls.append(kind)
+        if self.calls.count(kind) <= self.times.get(kind, 0):
+            raise SageMakerApiError(self.code, f"no room for {kind} at {now:.0f}", **self.error)
+        return 300.0
 
 
 def s3_event(key: str) -> dict[str, Any]:
@@ -844,6 +863,84 @@ def test_standardize_processing_failure_ends_in_processing_failed(aws: OfflineAw
     assert json.loads(result.cause[len(prefix) :])["FailureReason"] == "AlgorithmError: no numeric column"
 
 
+QUOTA_WAIT = ("StandardizeQuota", "StandardizeQuotaBackoff", "StandardizeQuotaWait", "Standardize")
+
+
+def test_standardize_waits_out_the_quota_then_runs_the_job(aws: OfflineAws, standardize: str) -> None:
+    aws.bind_lambda(GET_BATCH_ID, get_batch_id())
+    aws.bind_sagemaker("processing", lambda params: {})
+    create = Rejecting({"processing": 3})
+    aws.bind_sagemaker_create(create)
+    result = aws.run(standardize, s3_event("meta-data/partition_7.csv"))
+
+    assert result.succeeded, (result.error, result.cause)
+    assert result.path == (
+        ("CheckFileName", "GetBatchId", "CheckBatchId", "Standardize", "StandardizeQuota")
+        + ("StandardizeQuotaStart", "StandardizeQuotaBackoff", "StandardizeQuotaWait", "Standardize")
+        + QUOTA_WAIT * 2
+        + ("Done",)
+    )
+    assert create.calls == ["processing"] * 4
+    waits = [w.seconds for w in aws.waits]
+    assert {w.state for w in aws.waits} == {"StandardizeQuotaWait"}
+    windows = QuotaRetryConfig().windows()[:3]
+    assert all(low <= wait <= high for wait, (low, high) in zip(waits, windows, strict=True)), waits
+    assert aws.retry_delays == [], "the quota error has its own name: the short Retry does not see it"
+    assert result.output["processing_quota"] == {"attempt": 3, "attempts": 51, "seconds": waits[-1]}
+    assert result.output["processing"]["ProcessingJobStatus"] == "Completed"
+    assert aws.clock.now(result.execution_arn) >= sum(waits) + 300
+
+
+def test_standardize_waits_out_the_quota_reported_as_a_generic_sagemaker_error(
+    aws: OfflineAws, standardize: str
+) -> None:
+    """If Step Functions names the quota error SageMaker.AmazonSageMakerException, with the code only
+    in the cause, the short Retry runs first and the quota wait follows."""
+    aws.bind_lambda(GET_BATCH_ID, get_batch_id())
+    aws.bind_sagemaker("processing", lambda params: {})
+    create = Rejecting({"processing": 6}, error_name="SageMaker.AmazonSageMakerException")
+    aws.bind_sagemaker_create(create)
+    result = aws.run(standardize, s3_event("meta-data/partition_7.csv"))
+
+    assert result.succeeded, (result.error, result.cause)
+    assert create.calls == ["processing"] * 7, "4 calls (1 + 3 retries), a quota wait, 3 calls"
+    assert [w.state for w in aws.waits] == ["StandardizeQuotaWait"]
+    steps = [5, 10, 20, 5, 10]  # the Retry's full-jitter caps, counted again on the new entry
+    assert len(aws.retry_delays) == 5
+    assert all(0 <= delay <= step for delay, step in zip(aws.retry_delays, steps, strict=True))
+    assert result.path[-6:] == ("StandardizeQuota", "StandardizeQuotaStart", *QUOTA_WAIT[1:], "Done")
+
+
+def test_standardize_does_not_wait_out_other_sagemaker_errors(aws: OfflineAws, standardize: str) -> None:
+    aws.bind_lambda(GET_BATCH_ID, get_batch_id())
+    aws.bind_sagemaker("processing", lambda params: {})
+    create = Rejecting({"processing": 99}, code="ValidationException")
+    aws.bind_sagemaker_create(create)
+    result = aws.run(standardize, s3_event("meta-data/partition_7.csv"))
+
+    assert result.path[-3:] == ("Standardize", "StandardizeQuota", "ProcessingFailed")
+    assert result.error == "ProcessingFailed" and len(create.calls) == 4, "1 call + the short Retry's 3"
+    assert aws.waits == []
+    assert result.cause is not None and "Error Code: ValidationException;" in result.cause
+    assert result.cause.startswith("processing of key meta-data/partition_7.csv failed: no room for")
+
+
+def test_standardize_gives_up_on_the_quota_after_the_configured_waits(aws: OfflineAws) -> None:
+    arn = standardize_machine(aws, QuotaRetryConfig(2, 1.5, 3, 8))  # waits of at most 2, 3, 3 s
+    aws.bind_lambda(GET_BATCH_ID, get_batch_id())
+    aws.bind_sagemaker("processing", lambda params: {})
+    create = Rejecting({"processing": 99})
+    aws.bind_sagemaker_create(create)
+    result = aws.run(arn, s3_event("meta-data/partition_7.csv"))
+
+    assert result.error == "ProcessingFailed" and result.path[-2:] == ("StandardizeQuota", "ProcessingFailed")
+    assert len(create.calls) == 4 and len(aws.waits) == 3
+    assert all(
+        [1 <= aws.waits[0].seconds <= 2, 2 <= aws.waits[1].seconds <= 3, 2 <= aws.waits[2].seconds <= 3]
+    )
+    assert result.cause is not None and "Error Code: ResourceLimitExceeded;" in result.cause
+
+
 DATASET = {
     "train_uri": "s3://b/forecast/run-1/train/",
     "test_uri": "s3://b/forecast/run-1/test/",
@@ -944,6 +1041,35 @@ def test_forecast_failed_training_alerts_and_ends_in_training_failed(aws: Offlin
     [alert] = received(sqs, queue_url)
     assert alert["Subject"] == "Forecast pipeline failed"
     assert alert["Message"].startswith("Forecast execution run-2 failed in Train: States.TaskFailed: {")
+
+
+def test_forecast_jobs_wait_out_the_quota(aws: OfflineAws) -> None:
+    arn, subs, sqs, queue_url = forecast(aws, "dev")
+    bind_forecast(aws, subs, {})
+    create = Rejecting({"training": 2, "transform": 1})
+    aws.bind_sagemaker_create(create)
+    result = aws.run(arn, {}, name="run-5")
+
+    assert result.succeeded, (result.error, result.cause)
+    assert create.calls == ["training"] * 3 + ["transform"] * 2
+    assert [w.state for w in aws.waits] == ["TrainQuotaWait", "TrainQuotaWait", "TransformQuotaWait"]
+    assert result.path.count("Train") == 3 and result.path.count("Transform") == 2
+    assert result.path.count("CreateModel") == 1
+    assert result.output["written"] == {"rows": 168} and received(sqs, queue_url) == []
+
+
+@pytest.mark.parametrize("kind", ["training", "transform"])
+def test_forecast_jobs_do_not_wait_out_other_sagemaker_errors(aws: OfflineAws, kind: str) -> None:
+    arn, subs, sqs, queue_url = forecast(aws, "dev")
+    bind_forecast(aws, subs, {})
+    aws.bind_sagemaker_create(Rejecting({kind: 99}, code="ValidationException"))
+    result = aws.run(arn, {}, name="run-6")
+
+    task, fail = ("Train", "TrainingFailed") if kind == "training" else ("Transform", "TransformFailed")
+    assert result.path[-4:] == (task, f"{task}Quota", f"Notify{task}Failed", fail)
+    assert result.error == fail and aws.waits == []
+    [alert] = received(sqs, queue_url)
+    assert "SageMaker.AmazonSageMakerException" in alert["Message"]
 
 
 @pytest.mark.parametrize(
