@@ -13,8 +13,11 @@
   ``sagemaker`` to a pass-through that cannot do ``.sync``. For ``sagemaker`` it now returns
   ``_SageMakerTask``, which calls the bound handler. Every other service (``sns:publish``
   included) is moto's own.
-- ``component.common.retry.retrier_decl.time``: ``Retry`` waits go to ``OfflineAws.retry_delays``
-  and are not slept. The number of attempts does not change.
+- ``component.common.retry.retrier_decl.time`` and ``RetrierDecl._eval_body``: ``Retry`` waits go
+  to ``OfflineAws.retry_delays`` and are not slept; the number of attempts does not change. (The
+  second patch only tells the first which execution is waiting.)
+- ``component.state.wait.wait_function.wait_function.WaitFunction._wait_interval``: a ``Wait``
+  state is recorded in ``OfflineAws.waits`` and not slept.
 - ``parse.intrinsic.intrinsic_parser.IntrinsicParser.parse`` and
   ``parse.intrinsic.preprocessor.Preprocessor._replace_escaped_characters`` (unless
   ``fix_intrinsic_escapes=False``): moto parses an intrinsic call from the raw JSON text, so
@@ -22,6 +25,11 @@
   backslash) break. ``States.StringToJson('\\{...\\}')``, as ``stacks.asl.intrinsic_string``
   writes it, fails with States.Runtime. These patches JSON-decode the call first, and they read the
   four escapes as AWS does.
+
+Time: every skipped wait (``Retry`` or ``Wait``) moves the waiting execution's clock on by its
+length, so ``OfflineAws.clock`` gives each execution a simulated time: real seconds since the mock
+began plus what the execution skipped, plus the simulated run time of its jobs. Executions that
+run at the same time interleave on it as they would on AWS, hours of backoff included, in seconds.
 
 Inside the mock, boto3's default session is one whose botocore model loader is shared by every
 ``offline_aws``: each mock otherwise re-parses botocore's JSON models (0.1-0.3 s).
@@ -37,14 +45,28 @@ SageMaker: a ``.sync`` task returns the handler's Describe*-like dict. The job's
 fails the task with Error ``States.TaskFailed``, and the Cause is the Describe* output as JSON. That
 is how Step Functions reports a failed ``.sync`` job. moto's Glue, Batch, ECS and nested-execution
 ``.sync`` code does the same; it was ported from LocalStack, whose tests are recorded against AWS.
-This was not checked against a live account. ``SageMaker.*`` errors come only from a rejected
-Create* call. A ``.sync`` handler that raises is a job that failed with ``FailureReason:
-"AlgorithmError: <Type>: <message>"``. A crash of the job's own code looks like that on AWS. It is
-logged with its traceback and not retried. A request-response task (``createModel``) whose handler
-raises fails like a rejected API call: Error ``SageMaker.AmazonSageMakerException``, Cause
-``"<Type>: <message> (Service: AmazonSageMaker; Status Code: 400; Error Code: ValidationException;
-...)"``. A task with no bound handler, or a handler result that breaks the contract, fails with
-``States.Runtime``, and the cause says what to fix.
+This was not checked against a live account. A ``.sync`` handler that raises is a job that failed
+with ``FailureReason: "AlgorithmError: <Type>: <message>"``. A crash of the job's own code looks
+like that on AWS. It is logged with its traceback and not retried. A request-response task
+(``createModel``) whose handler raises fails like a rejected API call: Error
+``SageMaker.AmazonSageMakerException``, Cause ``"<Type>: <message> (Service: AmazonSageMaker; Status
+Code: 400; Error Code: ValidationException; ...)"``. A task with no bound handler, or a handler
+result that breaks the contract, fails with ``States.Runtime``, and the cause says what to fix.
+
+Rejected Create* calls: ``bind_sagemaker_create`` installs a hook that sees each Create* call of a
+``.sync`` task at the execution's simulated time, before the job runs. It rejects the call by
+raising :class:`SageMakerApiError`, or returns how long the job runs in simulated seconds (the
+execution's clock skips that much once the handler has run the job). A rejection fails the task
+as Step Functions reports a rejected SageMaker call: Error ``SageMaker.<Code>Exception`` for the
+error codes SageMaker's API declares for Create*Job (``ResourceLimitExceeded``, ``ResourceInUse``,
+``ResourceNotFound``), else ``SageMaker.AmazonSageMakerException``; Cause ``"<message> (Service:
+AmazonSageMaker; Status Code: 400; Error Code: <Code>; Request ID: <uuid>; Proxy: null)"``. Sources:
+the AWS Step Functions Developer Guide's ``createTrainingJob.sync`` example retries
+``SageMaker.ResourceLimitExceededException`` apart from ``SageMaker.AmazonSageMakerException``
+(connect-sagemaker, "SageMaker Training Job Example"), and moto's own optimized integrations,
+ported from LocalStack, name declared errors ``<Service>.<Code>Exception`` (``SNS.``,
+``StepFunctions.``). Not checked against a live account either: the state machines also accept the
+quota error as ``SageMaker.AmazonSageMakerException`` with the code in the cause.
 
 Differences from AWS that remain (the tests pin each one, so a moto upgrade that changes one shows):
 
@@ -54,7 +76,8 @@ Differences from AWS that remain (the tests pin each one, so a moto upgrade that
   not) fails with States.Runtime.
 - ``StartExecution`` without a name gives ``$$.Execution.Name`` = null (AWS generates a UUID);
   ``OfflineAws.run`` always passes a name.
-- ``Wait`` states really wait.
+- ``Retry`` and ``Wait`` waits are skipped (see Time above): nothing in this process runs slower for
+  them, and ``$$.State.EnteredTime`` and history timestamps stay real times.
 """
 
 from __future__ import annotations
@@ -64,6 +87,7 @@ import functools
 import json
 import logging
 import re
+import threading
 import time
 import traceback
 import uuid
@@ -106,6 +130,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resou
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
     StateTaskService,
 )
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.parse.intrinsic import intrinsic_parser
@@ -125,6 +150,67 @@ MOTO_CONFIG: Final[DefaultConfig] = {
 SageMakerKind = Literal["processing", "training", "transform", "model"]
 LambdaFunction = Callable[[Any], Any]
 SageMakerHandler = Callable[[dict[str, Any]], Mapping[str, Any] | None]
+#: ``create(kind, parameters, now)``: reject a job's Create* call or return its simulated run time.
+SageMakerCreate = Callable[[SageMakerKind, dict[str, Any], float], float]
+
+#: The error codes SageMaker's API declares for Create*Job; Step Functions names them
+#: ``SageMaker.<Code>Exception`` and every other code ``SageMaker.AmazonSageMakerException``.
+DECLARED_SAGEMAKER_ERRORS: Final[frozenset[str]] = frozenset(
+    {"ResourceInUse", "ResourceLimitExceeded", "ResourceNotFound"}
+)
+
+
+class SageMakerApiError(Exception):
+    """SageMaker rejects a Create* call with error ``code`` (e.g. ``ResourceLimitExceeded``) and ``message``.
+
+    ``error_name`` is how Step Functions reports it (see the module docstring); pass it to model
+    another reporting, e.g. ``SageMaker.AmazonSageMakerException`` with the code only in the cause.
+    """
+
+    def __init__(self, code: str, message: str, *, error_name: str | None = None) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code, self.message, self.request_id = code, message, str(uuid.uuid4())
+        declared = code in DECLARED_SAGEMAKER_ERRORS
+        self.error_name = error_name or (
+            f"SageMaker.{code}Exception" if declared else "SageMaker.AmazonSageMakerException"
+        )
+
+    @property
+    def cause(self) -> str:
+        """The task failure's cause, as the Java SDK behind Step Functions words a rejected call."""
+        return (
+            f"{self.message} (Service: AmazonSageMaker; Status Code: 400; Error Code: {self.code}; "
+            f"Request ID: {self.request_id}; Proxy: null)"
+        )
+
+
+class SimulatedClock:
+    """Each execution's simulated time, in seconds: real time since the clock was made plus what
+    the execution skipped (waits, simulated job run times). Thread-safe."""
+
+    def __init__(self) -> None:
+        self._origin = time.monotonic()
+        self._skipped: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def now(self, execution_arn: str) -> float:
+        """The simulated time of ``execution_arn`` (real time for one that skipped nothing)."""
+        with self._lock:
+            return time.monotonic() - self._origin + self._skipped.get(execution_arn, 0.0)
+
+    def skip(self, execution_arn: str, seconds: float) -> None:
+        """Move the clock of ``execution_arn`` on by ``seconds``."""
+        with self._lock:
+            self._skipped[execution_arn] = self._skipped.get(execution_arn, 0.0) + seconds
+
+
+@dataclass(frozen=True)
+class SkippedWait:
+    """A ``Wait`` state that was not slept: its execution, state name and length in seconds."""
+
+    execution_arn: str
+    state: str
+    seconds: float
 
 
 @dataclass(frozen=True)
@@ -190,8 +276,11 @@ class OfflineAws:
         self.region = region
         self.partition: str = get_partition(region)
         self.retry_delays: list[float] = []  # every Retry wait that was skipped, in seconds
+        self.waits: list[SkippedWait] = []  # every Wait state that was skipped
+        self.clock = SimulatedClock()
         self._lambdas: dict[str, LambdaFunction] = {}
         self._sagemaker: dict[str, SageMakerHandler] = {}
+        self._sagemaker_create: SageMakerCreate | None = None
         self._clients: dict[str, Any] = {}
 
     # -- bindings -------------------------------------------------------------------------------
@@ -210,6 +299,15 @@ class OfflineAws:
         if kind not in _KINDS:
             raise ValueError(f"unknown SageMaker kind {kind!r}; expected one of {sorted(_KINDS)}")
         self._sagemaker[kind] = handler
+
+    def bind_sagemaker_create(self, create: SageMakerCreate) -> None:
+        """Run ``create(kind, parameters, now)`` when a ``.sync`` task creates a job.
+
+        ``now`` is the execution's simulated time (:class:`SimulatedClock`). Raise
+        :class:`SageMakerApiError` to reject the Create* call; else return the job's simulated run
+        time in seconds, which the execution's clock skips once the bound handler has run the job.
+        """
+        self._sagemaker_create = create
 
     # -- AWS helpers ----------------------------------------------------------------------------
 
@@ -334,8 +432,21 @@ class OfflineAws:
 
     def _service_for(self, service_name: str) -> StateTaskService:
         if service_name == "sagemaker":
-            return _SageMakerTask(self._sagemaker)
+            return _SageMakerTask(self._sagemaker, lambda: self._sagemaker_create, self.clock)
         return state_task_service_factory.state_task_service_for(service_name)
+
+    def _skip_retry(self, seconds: float) -> None:
+        self.retry_delays.append(seconds)
+        env = getattr(_RETRYING, "env", None)
+        if env is not None:
+            self.clock.skip(_execution_arn(env), seconds)
+
+    def _skip_wait(self, env: Environment, wait_seconds: int) -> None:
+        execution = _execution_arn(env)
+        state_data = env.states.context_object.context_object_data.get("State")
+        state = str(state_data["Name"]) if state_data else ""
+        self.waits.append(SkippedWait(execution, state, float(wait_seconds)))
+        self.clock.skip(execution, float(wait_seconds))
 
 
 _ORIGINAL_INVOKE_LAMBDA: Final = lambda_eval_utils._invoke_lambda_function
@@ -349,11 +460,28 @@ def _shared_loader() -> botocore.loaders.Loader:
 class _NoSleep:
     """Stands in for the ``time`` module of moto's retrier: records the delay, returns at once."""
 
-    def __init__(self, delays: list[float]) -> None:
-        self._delays = delays
+    def __init__(self, skip: Callable[[float], None]) -> None:
+        self._skip = skip
 
     def sleep(self, seconds: float) -> None:
-        self._delays.append(seconds)
+        self._skip(seconds)
+
+
+#: The environment whose Retrier runs in this thread, for ``_NoSleep`` (it gets no environment).
+_RETRYING = threading.local()
+_ORIGINAL_RETRIER_EVAL: Final = retrier_decl.RetrierDecl._eval_body
+
+
+def _eval_retrier(retrier: retrier_decl.RetrierDecl, env: Environment) -> None:
+    _RETRYING.env = env
+    try:
+        _ORIGINAL_RETRIER_EVAL(retrier, env)
+    finally:
+        _RETRYING.env = None
+
+
+def _execution_arn(env: Environment) -> str:
+    return str(env.states.context_object.context_object_data["Execution"]["Id"])
 
 
 _ORIGINAL_INTRINSIC_PARSE: Final = intrinsic_parser.IntrinsicParser.parse
@@ -394,7 +522,13 @@ def offline_aws(region: str = "us-east-1", *, fix_intrinsic_escapes: bool = True
             mock.patch.object(lambda_eval_utils, "_invoke_lambda_function", aws._invoke_lambda)
         )
         stack.enter_context(mock.patch.object(state_task_factory, "state_task_service_for", aws._service_for))
-        stack.enter_context(mock.patch.object(retrier_decl, "time", _NoSleep(aws.retry_delays)))
+        stack.enter_context(mock.patch.object(retrier_decl, "time", _NoSleep(aws._skip_retry)))
+        stack.enter_context(mock.patch.object(retrier_decl.RetrierDecl, "_eval_body", _eval_retrier))
+        stack.enter_context(
+            mock.patch.object(
+                WaitFunction, "_wait_interval", lambda _, env, wait_seconds: aws._skip_wait(env, wait_seconds)
+            )
+        )
         if fix_intrinsic_escapes:
             parser, unescaper = intrinsic_parser.IntrinsicParser, intrinsic_preprocessor.Preprocessor
             stack.enter_context(mock.patch.object(parser, "parse", staticmethod(_parse_intrinsic_value)))
@@ -407,11 +541,19 @@ def offline_aws(region: str = "us-east-1", *, fix_intrinsic_escapes: bool = True
 class _SageMakerTask(state_task_service_callback.StateTaskServiceCallback):
     """``arn:<partition>:states:::sagemaker:<action>[.sync]`` run by a bound handler."""
 
-    def __init__(self, handlers: Mapping[str, SageMakerHandler]) -> None:
+    def __init__(
+        self,
+        handlers: Mapping[str, SageMakerHandler],
+        create: Callable[[], SageMakerCreate | None],
+        clock: SimulatedClock,
+    ) -> None:
         super().__init__(
             supported_integration_patterns=cast("set[ResourceCondition]", {ResourceCondition.Sync})
         )
         self._handlers = handlers
+        self._create = create  # read at each call: bind_sagemaker_create may come after parsing
+        self._clock = clock
+        self._run_seconds: dict[str, float] = {}  # execution ARN -> simulated run time of its job
 
     def _validate_service_integration_is_supported(self) -> None:
         kind = _KIND_OF_ACTION.get(self.resource.api_action.lower())
@@ -434,6 +576,17 @@ class _SageMakerTask(state_task_service_callback.StateTaskServiceCallback):
         name = str(normalised_parameters.get(f"{kind.noun}Name", ""))
         arn = self._arn(kind, name, resource_runtime_part)
         if self.resource.condition == ResourceCondition.Sync:
+            create = self._create()
+            if create is not None:
+                execution = _execution_arn(env)
+                kind_name = cast(SageMakerKind, _KIND_OF_ACTION[kind.action.lower()])
+                try:
+                    seconds = create(
+                        kind_name, copy.deepcopy(normalised_parameters), self._clock.now(execution)
+                    )
+                except SageMakerApiError as exc:
+                    raise self._failure(env, exc.error_name, exc.cause) from exc
+                self._run_seconds[execution] = float(seconds)
             env.stack.append({f"{kind.noun}Arn": arn})  # the Create* response; the job runs in the sync step
             return
         handler = self._handler(kind)
@@ -467,6 +620,8 @@ class _SageMakerTask(state_task_service_callback.StateTaskServiceCallback):
         except Exception as exc:
             LOG.warning("SageMaker %s handler raised", kind.action, exc_info=True)
             result = {status_key: "Failed", "FailureReason": f"AlgorithmError: {type(exc).__name__}: {exc}"}
+        execution = _execution_arn(env)
+        self._clock.skip(execution, self._run_seconds.pop(execution, 0.0))
         describe = {
             f"{kind.noun}Name": name,
             f"{kind.noun}Arn": created[f"{kind.noun}Arn"],

@@ -13,7 +13,7 @@ import contextlib
 import json
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from localrun.databases import Database, ServerDatabase, SQLiteDatabase, open_da
 from localrun.glue_local import EtlRun, run_etl
 from localrun.lambdas import bound, load
 from localrun.moto_adapter import ExecutionResult, OfflineAws, StateEvent, offline_aws
-from localrun.sagemaker_local import LocalSageMaker
+from localrun.sagemaker_local import JobQuota, LocalSageMaker
 from stacks.asl import render
 from stacks.config import EnvConfig, load_env, read_cdk_context
 from stacks.forecast_events import SUCCEEDED, etl_job_name, glue_job_state_pattern, matches
@@ -70,15 +70,24 @@ class Run:
 
 
 class OfflineSession:
-    """A mocked account for one environment; see the module docstring."""
+    """A mocked account for one environment; see the module docstring.
+
+    ``quota`` (default none) makes the SageMaker twin enforce a concurrent-job quota.
+    """
 
     def __init__(
-        self, env: EnvConfig, aws: OfflineAws, database: Database | None, workdir: Path, printer: Printer
+        self,
+        env: EnvConfig,
+        aws: OfflineAws,
+        database: Database | None,
+        workdir: Path,
+        printer: Printer,
+        quota: JobQuota | None = None,
     ) -> None:
         self.env, self.aws, self.database, self.workdir, self.printer = env, aws, database, workdir, printer
         self.last_etl: EtlRun | None = None
         self.s3 = aws.client("s3")
-        self.sagemaker = LocalSageMaker(self.s3, workdir / "sagemaker")
+        self.sagemaker = LocalSageMaker(self.s3, workdir / "sagemaker", quota=quota)
         self.bucket = env.data_bucket_name
         self.runs: list[Run] = []
         self._alerts: list[str] = []
@@ -97,6 +106,7 @@ class OfflineSession:
         )
         for kind in ("processing", "training", "model", "transform"):
             aws.bind_sagemaker(kind, getattr(self.sagemaker, kind))
+        aws.bind_sagemaker_create(self.sagemaker.create)
         self._standardize_arn = self._create_standardize()
         self._trigger = self._bound("trigger", {"STATE_MACHINE_ARN": self._standardize_arn})
         self._forecast_arn = self._create_forecast() if env.forecast and database else None
@@ -121,6 +131,7 @@ class OfflineSession:
         self.aws.bind_lambda(batch_arn, self._bound("get_batch_id", {"JOB_NAME_PREFIX": cfg.job_name_prefix}))
         subs = standardize_substitutions(
             cfg,
+            quota_retry=self.env.quota_retry,
             partition=self.aws.partition,
             bucket_name=self.bucket,
             get_batch_id_arn=batch_arn,
@@ -214,6 +225,20 @@ class OfflineSession:
         self.runs.append(run)
         return run
 
+    def standardize_burst(self, partitions: Sequence[tuple[str, bytes]]) -> list[Run]:
+        """Upload every ``(key, body)`` at once, as one ``aws s3 cp --recursive`` would, then wait
+        for every execution they trigger (all run at the same time). Skipped keys give no run."""
+        self.printer.say(f"standardize: {len(partitions)} uploads at once to s3://{self.bucket}/")
+        start = time.monotonic()
+        started = [(key, name) for key, body in partitions for name in self.notify(self.upload(key, body))]
+        runs = []
+        for key, name in started:
+            execution_arn = self._execution_arn(self._standardize_arn, name)
+            result = self.aws.wait(execution_arn, timeout=EXECUTION_TIMEOUT)
+            runs.append(Run("standardize", result, time.monotonic() - start, {"key": key}))
+        self.runs.extend(runs)
+        return runs
+
     def _execution_arn(self, state_machine_arn: str, name: str) -> str:
         return state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
 
@@ -276,8 +301,12 @@ def open_session(
     forecast: bool = True,
     allow_mariadb: bool = True,
     printer: Printer | None = None,
+    quota: JobQuota | None = None,
 ) -> Iterator[OfflineSession]:
-    """A ready :class:`OfflineSession` for ``env_name`` of ``cdk.json`` (default ``dev``)."""
+    """A ready :class:`OfflineSession` for ``env_name`` of ``cdk.json`` (default ``dev``).
+
+    ``quota`` (default none): the concurrent-job quota the SageMaker twin enforces.
+    """
     env = load_env(env_name, read_cdk_context())
     printer = printer or Printer()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -287,4 +316,4 @@ def open_session(
             database = stack.enter_context(open_database(mysql_url, workdir, allow_mariadb=allow_mariadb))
             printer.say(f"database: {database.label}")
         aws = stack.enter_context(offline_aws(env.region))
-        yield OfflineSession(env, aws, database, workdir, printer)
+        yield OfflineSession(env, aws, database, workdir, printer, quota)

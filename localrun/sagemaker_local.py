@@ -10,6 +10,14 @@ through a local work directory laid out like the job's container.
 - Training and transform run GluonTS DeepAR through ``localrun.deepar_local`` (``demo`` caps
   the epochs). The model artifact goes to ``<S3OutputPath><job>/output/model.tar.gz`` and the
   transform output to ``<S3OutputPath><input file>.out``, as SageMaker writes them.
+
+With a :class:`JobQuota`, :meth:`LocalSageMaker.create` (bound with ``bind_sagemaker_create``)
+enforces SageMaker's account quota on concurrent jobs in simulated time: each job holds its
+instances for ``job_seconds`` from its Create* call, and a call that would take more instances of
+its kind than the quota at any moment of that span is rejected with ``ResourceLimitExceeded``,
+worded as SageMaker words it. Bookings are checked over the whole span, not only at its start,
+because executions reach their Create* calls in real-time order, not in simulated-time order.
+Jobs themselves run at most ``workers`` at a time on this machine, whatever the quota.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping
@@ -24,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from localrun.moto_adapter import SageMakerApiError, SageMakerKind
 from localrun.s3files import download_prefix, split_uri, upload_directory
 from stacks.paths import PROCESSING
 from stacks.standardize_pipeline import container_contract
@@ -42,29 +52,128 @@ class JobRecord:
     detail: str = ""
 
 
+@dataclass(frozen=True)
+class JobQuota:
+    """SageMaker's quota on concurrent jobs, per kind (processing, training, transform): at most
+    ``instances`` instances in use at once, each job holding its ``InstanceCount`` for
+    ``job_seconds`` of simulated time (default 300 s, a short job with its instance start-up)."""
+
+    instances: int
+    job_seconds: float = 300.0
+
+    def __post_init__(self) -> None:
+        if self.instances < 1 or self.job_seconds <= 0:
+            raise ValueError(f"a quota needs instances >= 1 and job_seconds > 0, got {self}")
+
+
+@dataclass(frozen=True)
+class Booking:
+    """A job admitted under the quota: it uses ``instances`` from ``start`` to ``end`` (simulated s)."""
+
+    kind: str
+    name: str
+    instances: int
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A Create* call refused with ResourceLimitExceeded at simulated time ``at``."""
+
+    kind: str
+    name: str
+    at: float
+
+
+#: Where each kind's Create* request names its instances.
+_RESOURCES = {
+    "processing": ("ProcessingResources", "ClusterConfig"),
+    "training": ("ResourceConfig",),
+    "transform": ("TransformResources",),
+}
+
+
+def _in_use(bookings: list[Booking], at: float) -> int:
+    return sum(b.instances for b in bookings if b.start <= at < b.end)
+
+
 @dataclass
 class LocalSageMaker:
-    """The jobs of one offline session, working below ``workdir`` against the mocked S3 ``s3``."""
+    """The jobs of one offline session, working below ``workdir`` against the mocked S3 ``s3``.
+
+    ``quota`` (default none) limits concurrent jobs as described in the module docstring;
+    ``workers`` (default the CPU count) is how many jobs run at once on this machine.
+    """
 
     s3: Any
     workdir: Path
     python: str = sys.executable
+    quota: JobQuota | None = None
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     models: dict[str, dict[str, Any]] = field(default_factory=dict)
     jobs: list[JobRecord] = field(default_factory=list)
+    bookings: list[Booking] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._slots = threading.BoundedSemaphore(self.workers)
+        self._quota_lock = threading.Lock()
+
+    # -- the quota -------------------------------------------------------------------------------
+
+    def create(self, kind: SageMakerKind, params: Mapping[str, Any], now: float) -> float:
+        """Admit or reject the Create* call of a ``kind`` job at simulated time ``now``.
+
+        Returns the job's simulated run time (``quota.job_seconds``; 0 without a quota). Raises
+        :class:`SageMakerApiError` ``ResourceLimitExceeded`` when the job's instances would take
+        its kind past ``quota.instances`` at any moment from ``now`` to the end of its run.
+        """
+        if self.quota is None:
+            return 0.0
+        resources: Mapping[str, Any] = params
+        for key in _RESOURCES[kind]:
+            resources = resources[key]
+        count, instance_type = int(resources["InstanceCount"]), str(resources["InstanceType"])
+        name = str(params[f"{kind.capitalize()}JobName"])
+        end = now + self.quota.job_seconds
+        with self._quota_lock:
+            overlapping = [b for b in self.bookings if b.kind == kind and b.start < end and b.end > now]
+            moments = [now] + [b.start for b in overlapping if b.start > now]
+            peak = max(_in_use(overlapping, at) for at in moments)
+            if peak + count > self.quota.instances:
+                self.rejections.append(Rejection(kind, name, now))
+                raise SageMakerApiError(
+                    "ResourceLimitExceeded",
+                    f"The account-level service limit '{instance_type} for {kind} job usage' is "
+                    f"{self.quota.instances} Instances, with current utilization of "
+                    f"{_in_use(overlapping, now)} Instances and a request delta of {count} Instances. "
+                    "Please use AWS Service Quotas to request an increase for this quota. If AWS "
+                    "Service Quotas is not available, contact AWS support to request an increase "
+                    "for this quota.",
+                )
+            self.bookings.append(Booking(kind, name, count, now, end))
+        return self.quota.job_seconds
+
+    # -- running jobs ----------------------------------------------------------------------------
 
     def _timed(self, kind: str, name: str, run: Callable[[Path], dict[str, Any]]) -> dict[str, Any]:
         """Run one job in its own directory and record it; ``run`` returns its ``Status`` and details.
 
         Returns the describe fields: ``<Kind>JobName``, ``<Kind>JobStatus`` and the details.
         """
-        start = time.monotonic()
         job_dir = self.workdir / kind / name
         job_dir.mkdir(parents=True, exist_ok=True)
-        try:
-            result = run(job_dir)
-        except Exception as exc:  # the job's own code failed: a Failed job, as on SageMaker
-            traceback.print_exc()
-            result = {"Status": "Failed", "FailureReason": f"AlgorithmError: {type(exc).__name__}: {exc}"}
+        with self._slots:
+            start = time.monotonic()
+            try:
+                result = run(job_dir)
+            except Exception as exc:  # the job's own code failed: a Failed job, as on SageMaker
+                traceback.print_exc()
+                result = {
+                    "Status": "Failed",
+                    "FailureReason": f"AlgorithmError: {type(exc).__name__}: {exc}",
+                }
         status = str(result.pop("Status"))
         self.jobs.append(
             JobRecord(kind, name, status, time.monotonic() - start, result.get("FailureReason", ""))

@@ -10,6 +10,7 @@ from pathlib import Path
 from aws_cdk import Token
 from aws_cdk import aws_stepfunctions as sfn
 
+from stacks.config import QuotaRetryConfig
 from stacks.nag import ignore_cfn_lint
 from stacks.paths import STATEMACHINES
 
@@ -40,6 +41,16 @@ def intrinsic_string(value: str) -> str:
     """``value`` escaped as a single-quoted intrinsic-function argument inside an ASL string."""
     escaped = re.sub(r"([\\'{}])", r"\\\1", value)
     return json_string(escaped)
+
+
+def quota_wait_substitutions(quota_retry: QuotaRetryConfig) -> dict[str, str]:
+    """``QuotaWaitLows`` and ``QuotaWaitHighs``: the bounds of each quota wait, in seconds, as JSON
+    arrays inside a ``States.StringToJson('...')`` literal (one entry per wait the job may make)."""
+    windows = quota_retry.windows()
+    return {
+        "QuotaWaitLows": intrinsic_string(json.dumps([low for low, _ in windows], separators=(",", ":"))),
+        "QuotaWaitHighs": intrinsic_string(json.dumps([high for _, high in windows], separators=(",", ":"))),
+    }
 
 
 def check_substitutions(name: str, substitutions: Mapping[str, str]) -> str:

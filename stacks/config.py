@@ -229,6 +229,45 @@ class LogsConfig:
     include_execution_data: bool = True
 
 
+#: The most quota waits one job may make: each adds about 11 events to its execution's history,
+#: which holds at most 25,000, and the forecast's two jobs may each use all of them.
+MAX_QUOTA_ATTEMPTS = 500
+#: The longest a Standard workflow execution may run: one year.
+MAX_EXECUTION_SECONDS = 31_536_000
+
+
+@dataclass(frozen=True)
+class QuotaRetryConfig:
+    """How a SageMaker job waits out the account's quota (``ResourceLimitExceeded``) and tries again.
+
+    Applies to the processing job (standardize) and the training and transform jobs (forecast).
+    Wait ``k`` (from 0) is a whole number of seconds drawn at random from ``[ceil(b/2), b]`` with
+    ``b = min(first_wait_seconds * backoff_rate**k, max_wait_seconds)``: a burst of rejected jobs
+    spreads out, and no wait is shorter than half its step. The job stops waiting, and fails as
+    any other error fails it, after as many waits as fit in ``max_total_wait_seconds`` at their
+    longest. Defaults: 60 s first, rate 2, at most 900 s (15 min) each, at most 43200 s (12 h) in
+    all, which is 51 waits and about 9 h of waiting on average.
+    """
+
+    first_wait_seconds: int = 60
+    backoff_rate: float = 2.0
+    max_wait_seconds: int = 900
+    max_total_wait_seconds: int = 43200
+
+    def windows(self) -> tuple[tuple[int, int], ...]:
+        """``(shortest, longest)`` seconds of each wait in turn; the longest add up to at most the total."""
+        windows: list[tuple[int, int]] = []
+        step, total = float(self.first_wait_seconds), 0
+        while len(windows) <= MAX_QUOTA_ATTEMPTS:
+            high = min(round(step), self.max_wait_seconds)
+            if total + high > self.max_total_wait_seconds:
+                break
+            windows.append(((high + 1) // 2, high))
+            total += high
+            step = min(step * self.backoff_rate, float(self.max_wait_seconds))
+        return tuple(windows)
+
+
 @dataclass(frozen=True)
 class EnvConfig:
     """One deployment environment: where it goes and how its pipelines are sized."""
@@ -241,6 +280,7 @@ class EnvConfig:
     standardize: StandardizeConfig = field(default_factory=StandardizeConfig)
     forecast: ForecastConfig | None = None
     logs: LogsConfig = field(default_factory=LogsConfig)
+    quota_retry: QuotaRetryConfig = field(default_factory=QuotaRetryConfig)
 
     @property
     def data_bucket_name(self) -> str:
@@ -510,13 +550,36 @@ def _logs(reader: _Reader) -> LogsConfig:
     return LogsConfig(level, reader.boolean("includeExecutionData", LogsConfig.include_execution_data))
 
 
+def _quota_retry(reader: _Reader) -> QuotaRetryConfig:
+    reader.reject_unknown({_camel(f.name) for f in fields(QuotaRetryConfig)})
+    d = QuotaRetryConfig()
+    first = reader.integer("firstWaitSeconds", d.first_wait_seconds, 1, 3600)
+    config = QuotaRetryConfig(
+        first_wait_seconds=first,
+        backoff_rate=reader.number("backoffRate", d.backoff_rate, 1.0, 10.0),
+        max_wait_seconds=reader.integer("maxWaitSeconds", d.max_wait_seconds, first, 86400),
+        max_total_wait_seconds=reader.integer(
+            "maxTotalWaitSeconds", d.max_total_wait_seconds, first, MAX_EXECUTION_SECONDS
+        ),
+    )
+    waits = len(config.windows())
+    if waits > MAX_QUOTA_ATTEMPTS:
+        raise reader.fail(
+            "maxTotalWaitSeconds",
+            f"allows more than {MAX_QUOTA_ATTEMPTS} waits of at most {config.max_wait_seconds} s "
+            "(each adds about 11 events to the execution history, which holds 25,000): "
+            "lower it or raise maxWaitSeconds",
+        )
+    return config
+
+
 def parse_env(name: str, data: Mapping[str, Any]) -> EnvConfig:
     """Validate the raw settings of environment ``name`` and build its :class:`EnvConfig`."""
     if not _ENV_NAME.fullmatch(name):
         raise ConfigError(f"environment '{name}': the name must match {_ENV_NAME.pattern}")
     reader = _Reader(name, data, "")
     reader.reject_unknown(
-        {"account", "region", "alertEmail", "bucketName", "standardize", "forecast", "logs"}
+        {"account", "region", "alertEmail", "bucketName", "standardize", "forecast", "logs", "quotaRetry"}
     )
     env = EnvConfig(
         name=name,
@@ -527,6 +590,7 @@ def parse_env(name: str, data: Mapping[str, Any]) -> EnvConfig:
         standardize=_standardize(reader.child("standardize")),
         forecast=_forecast(reader.child("forecast")) if reader.present("forecast") else None,
         logs=_logs(reader.child("logs")),
+        quota_retry=_quota_retry(reader.child("quotaRetry")),
     )
     _check_prefixes(reader, env)
     return env

@@ -15,7 +15,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from stacks.alerts import Alerts
-from stacks.asl import json_string
+from stacks.asl import json_string, quota_wait_substitutions
 from stacks.config import EnvConfig, ForecastConfig
 from stacks.data_bucket import grant_prefix
 from stacks.database_tls import LAMBDA_CA_FILE, lambda_tls_environment, tls_required
@@ -99,6 +99,7 @@ def forecast_substitutions(
         "TrainingMaxRuntimeSeconds": str(deepar.training_max_runtime_seconds),
         "TransformInstanceType": json_string(deepar.transform_instance_type),
         "TransformInstanceCount": str(deepar.transform_instance_count),
+        **quota_wait_substitutions(env.quota_retry),
     }
 
 

@@ -18,8 +18,8 @@ from aws_cdk import aws_s3_notifications as s3n
 from constructs import Construct
 
 from stacks.alerts import Alerts
-from stacks.asl import intrinsic_string, json_string
-from stacks.config import ECR_IMAGE_URI, EnvConfig, StandardizeConfig
+from stacks.asl import intrinsic_string, json_string, quota_wait_substitutions
+from stacks.config import ECR_IMAGE_URI, EnvConfig, QuotaRetryConfig, StandardizeConfig
 from stacks.data_bucket import grant_prefix
 from stacks.nag import acknowledge, objects_under
 from stacks.paths import LAMBDAS, PROCESSING
@@ -71,6 +71,7 @@ def container_contract(script: Path = PROCESSING_SCRIPT) -> ContainerContract:
 def standardize_substitutions(
     cfg: StandardizeConfig,
     *,
+    quota_retry: QuotaRetryConfig,
     partition: str,
     bucket_name: str,
     get_batch_id_arn: str,
@@ -95,6 +96,7 @@ def standardize_substitutions(
         "MaxRuntimeSeconds": str(cfg.max_runtime_seconds),
         "ExcludeColumns": json_string(json.dumps(list(cfg.exclude_columns))),
         "IncludeColumns": json_string(json.dumps(list(cfg.include_columns))),
+        **quota_wait_substitutions(quota_retry),
     }
 
 
@@ -149,6 +151,7 @@ class StandardizePipeline(Construct):
         )
         substitutions = standardize_substitutions(
             cfg,
+            quota_retry=env.quota_retry,
             partition=stack.partition,
             bucket_name=bucket.bucket_name,
             get_batch_id_arn=self.get_batch_id.function.function_arn,

@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import itertools
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from stacks.asl import asl_text, check_substitutions, intrinsic_string, placeholders, render
-from stacks.config import StandardizeConfig
+from stacks.config import QuotaRetryConfig, StandardizeConfig
 from stacks.standardize_pipeline import container_contract, standardize_substitutions
+from tests.infra.quota import QUOTA_LOOPS, assert_quota_loop, quota_waits
 
 
-def standardize_subs(cfg: StandardizeConfig | None = None, partition: str = "aws") -> dict[str, str]:
+def standardize_subs(
+    cfg: StandardizeConfig | None = None,
+    partition: str = "aws",
+    quota_retry: QuotaRetryConfig | None = None,
+) -> dict[str, str]:
     return standardize_substitutions(
         cfg or StandardizeConfig(),
+        quota_retry=quota_retry or QuotaRetryConfig(),
         partition=partition,
         bucket_name="data-bucket",
         get_batch_id_arn="arn:aws:lambda:us-east-1:123456789012:function:get-batch-id",
@@ -59,7 +66,11 @@ def test_flow_is_choice_lambda_choice_processing_succeed() -> None:
     assert "Lambda.ServiceException" in states["GetBatchId"]["Retry"][0]["ErrorEquals"]
     assert states["CheckBatchId"]["Choices"][0]["Next"] == "Standardize"
     assert states["Standardize"]["Next"] == "Done" and states["Done"]["Type"] == "Succeed"
-    assert states["Standardize"]["Catch"][0]["Next"] == "ProcessingFailed"
+    assert states["Standardize"]["Catch"][-1] == {
+        "ErrorEquals": ["States.ALL"],
+        "ResultPath": "$.error",
+        "Next": "ProcessingFailed",
+    }
 
 
 def test_choices_check_presence_first_so_a_missing_field_never_takes_the_default_silently() -> None:
@@ -110,11 +121,13 @@ def test_intrinsic_strings_escape_special_characters() -> None:
     assert intrinsic_string("a'b{c}\\") == "a\\\\'b\\\\{c\\\\}\\\\\\\\"
 
 
-def forecast_definition(env_name: str = "dev") -> dict[str, Any]:
+def forecast_definition(env_name: str = "dev", quota_retry: QuotaRetryConfig | None = None) -> dict[str, Any]:
     from stacks.config import load_env, read_cdk_context
     from stacks.forecast_pipeline import forecast_substitutions
 
     env = load_env(env_name, read_cdk_context())
+    if quota_retry is not None:
+        env = replace(env, quota_retry=quota_retry)
     subs = forecast_substitutions(
         env,
         partition=env.partition,
@@ -150,7 +163,13 @@ def test_forecast_tasks_retry_and_catch_into_notify_then_a_named_fail() -> None:
     for task in tasks:
         state = states[task]
         assert state["Retry"] and state["Retry"][0]["BackoffRate"] >= 2
-        [catch] = state["Catch"]
+        *quota, catch = state["Catch"]
+        assert catch["ErrorEquals"] == ["States.ALL"]
+        if task in ("Train", "Transform"):  # a quota error waits, any other error fails the same way
+            assert [c["Next"] for c in quota] == [f"{task}Quota"]
+            assert states[f"{task}Quota"]["Default"] == catch["Next"]
+        else:
+            assert quota == []
         notify = states[catch["Next"]]
         assert notify["Resource"].endswith("sns:publish")
         assert "$$.Execution.Name" in notify["Parameters"]["Message.$"]
@@ -184,3 +203,39 @@ def test_forecast_hyperparameters_are_the_config_values_as_strings() -> None:
     train = forecast_definition()["States"]["Train"]["Parameters"]
     assert train["HyperParameters"] == DeepArConfig().hyperparameters()
     assert all(isinstance(v, str) for v in train["HyperParameters"].values())
+
+
+# -- the SageMaker quota: wait it out, with growing jittered waits, and nothing else -----------------
+
+
+def definition_of(machine: str, quota_retry: QuotaRetryConfig | None = None) -> dict[str, Any]:
+    if machine == "standardize":
+        return render("standardize", standardize_subs(quota_retry=quota_retry))
+    return forecast_definition(quota_retry=quota_retry)
+
+
+@pytest.mark.parametrize(("machine", "task", "counter", "failed"), QUOTA_LOOPS)
+def test_a_job_past_the_quota_waits_and_tries_again_while_any_other_error_fails(
+    machine: str, task: str, counter: str, failed: str
+) -> None:
+    states = definition_of(machine)["States"]
+    assert_quota_loop(states, task, counter, failed, QuotaRetryConfig())
+
+
+@pytest.mark.parametrize(("machine", "task", "counter", "failed"), QUOTA_LOOPS)
+def test_quota_waits_are_the_configured_windows(machine: str, task: str, counter: str, failed: str) -> None:
+    _, highs = quota_waits(definition_of(machine)["States"], task)
+    assert len(highs) == 51 and highs[0] == 60 and max(highs) == 900 and sum(highs) <= 43200
+    custom = QuotaRetryConfig(10, 3.0, 100, 500)
+    states = definition_of(machine, custom)["States"]
+    assert_quota_loop(states, task, counter, failed, custom)
+    assert quota_waits(states, task) == ([5, 15, 45, 50, 50, 50], [10, 30, 90, 100, 100, 100])
+
+
+def test_only_the_jobs_wait_out_the_quota() -> None:
+    for machine, tasks in (("standardize", {"Standardize"}), ("forecast", {"Train", "Transform"})):
+        states = definition_of(machine)["States"]
+        waiting = {name.removesuffix("QuotaWait") for name, s in states.items() if s["Type"] == "Wait"}
+        assert waiting == tasks
+        for name in tasks:
+            assert states[name]["Resource"].endswith(".sync"), "only Create*Job.sync tasks hit the quota"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -16,12 +18,20 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task import (
     lambda_eval_utils,
     state_task_factory,
 )
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.stepfunctions.parser.asl.parse.intrinsic.intrinsic_parser import IntrinsicParser
 
 from localrun.lambdas import bound, load
-from localrun.moto_adapter import OfflineAws, StateEvent, offline_aws
+from localrun.moto_adapter import (
+    OfflineAws,
+    SageMakerApiError,
+    SimulatedClock,
+    SkippedWait,
+    StateEvent,
+    offline_aws,
+)
 from stacks.asl import intrinsic_string, render
-from stacks.config import StandardizeConfig, load_env, read_cdk_context
+from stacks.config import QuotaRetryConfig, StandardizeConfig, load_env, read_cdk_context
 from stacks.forecast_pipeline import forecast_substitutions
 from stacks.standardize_pipeline import standardize_substitutions
 
@@ -177,6 +187,7 @@ def test_retries_count_every_attempt_but_never_sleep(aws: OfflineAws) -> None:
     result = aws.run(arn, {"succeed_on": 3})
     assert result.succeeded and len(calls) == 3
     assert aws.retry_delays == [5, 10]
+    assert 15 <= aws.clock.now(result.execution_arn) < 15 + (time.monotonic() - started) + 1
 
     calls.clear()
     aws.retry_delays.clear()
@@ -207,6 +218,41 @@ def test_full_jitter_retries_are_counted_and_capped(aws: OfflineAws) -> None:
     assert result.error == "Throttled" and len(calls) == 7
     assert len(aws.retry_delays) == 6
     assert all(0 <= d <= 2 * 2**i for i, d in enumerate(aws.retry_delays))
+
+
+def test_wait_states_are_recorded_and_skipped_on_the_executions_clock(aws: OfflineAws) -> None:
+    states = {
+        "Pause": {"Type": "Wait", "Seconds": 3600, "Next": "Again"},
+        "Again": {"Type": "Wait", "SecondsPath": "$.seconds", "Next": "Done"},
+        "Done": {"Type": "Succeed"},
+    }
+    arn = machine(aws, states)
+    started = time.monotonic()
+    result = aws.run(arn, {"seconds": 7200})
+    other = aws.run(arn, {"seconds": 0})
+    assert time.monotonic() - started < 3, "three hours of Wait states must not be slept"
+
+    assert result.succeeded and result.path == ("Pause", "Again", "Done")
+    assert aws.waits[:2] == [
+        SkippedWait(result.execution_arn, "Pause", 3600.0),
+        SkippedWait(result.execution_arn, "Again", 7200.0),
+    ]
+    assert aws.waits[2:] == [
+        SkippedWait(other.execution_arn, "Pause", 3600.0),
+        SkippedWait(other.execution_arn, "Again", 0.0),
+    ]
+    real = time.monotonic() - started
+    assert 10800 <= aws.clock.now(result.execution_arn) < 10800 + real + 1
+    assert 3600 <= aws.clock.now(other.execution_arn) < 3600 + real + 1, "each execution has its own clock"
+    assert aws.clock.now("arn:never-ran") < real + 1, "an execution that skipped nothing is on real time"
+
+
+def test_simulated_clock_adds_skipped_seconds_per_execution() -> None:
+    clock = SimulatedClock()
+    clock.skip("a", 100.0)
+    clock.skip("a", 20.5)
+    clock.skip("b", 1.0)
+    assert 120.5 <= clock.now("a") < 121.5 and 1.0 <= clock.now("b") < 2.0 and clock.now("c") < 1.0
 
 
 # -- SageMaker ---------------------------------------------------------------------------------------
@@ -298,6 +344,81 @@ def test_a_sync_handler_that_raises_is_a_failed_job(aws: OfflineAws) -> None:
     describe = json.loads(result.cause)
     assert describe["ProcessingJobStatus"] == "Failed"
     assert describe["FailureReason"] == "AlgorithmError: KeyError: 'price'"
+
+
+def test_sagemaker_api_errors_are_named_as_step_functions_reports_them() -> None:
+    quota = SageMakerApiError("ResourceLimitExceeded", "The account-level service limit 'x' is 4 Instances")
+    assert quota.error_name == "SageMaker.ResourceLimitExceededException"
+    assert re.fullmatch(
+        r"The account-level service limit 'x' is 4 Instances \(Service: AmazonSageMaker; Status Code: 400; "
+        r"Error Code: ResourceLimitExceeded; Request ID: [0-9a-f-]{36}; Proxy: null\)",
+        quota.cause,
+    )
+    assert SageMakerApiError("ResourceInUse", "m").error_name == "SageMaker.ResourceInUseException"
+    invalid = SageMakerApiError("ValidationException", "1 validation error detected")
+    assert invalid.error_name == "SageMaker.AmazonSageMakerException", "an undeclared code has the base name"
+    assert "Error Code: ValidationException;" in invalid.cause
+    shared = SageMakerApiError("ResourceLimitExceeded", "m", error_name="SageMaker.AmazonSageMakerException")
+    assert shared.error_name == "SageMaker.AmazonSageMakerException"
+    assert "Error Code: ResourceLimitExceeded;" in shared.cause
+
+
+@pytest.mark.parametrize("kind", sorted(JOBS))
+def test_a_rejected_create_call_fails_the_task_before_the_job_runs(aws: OfflineAws, kind: str) -> None:
+    ran: list[dict[str, Any]] = []
+    created: list[tuple[str, dict[str, Any], float]] = []
+
+    def create(kind: str, params: dict[str, Any], now: float) -> float:
+        created.append((kind, params, now))
+        raise SageMakerApiError("ResourceLimitExceeded", "The account-level service limit is 4 Instances")
+
+    aws.bind_sagemaker(kind, lambda params: ran.append(params) or {})  # type: ignore[arg-type, func-returns-value]
+    aws.bind_sagemaker_create(create)
+    catch = [{"ErrorEquals": ["SageMaker.ResourceLimitExceededException"], "ResultPath": "$.e", "Next": "Q"}]
+    states = {"Job": job_task(kind, Catch=catch, End=True), "Q": {"Type": "Succeed"}}
+    result = aws.run(machine(aws, states), {"job": "J-1"})
+
+    assert result.succeeded and result.path == ("Job", "Q")
+    assert ran == [], "a rejected job never runs"
+    [(seen_kind, params, now)] = created
+    assert seen_kind == kind and params == {f"{JOBS[kind][1]}Name": "J-1", "RoleArn": ROLE, "Count": 2}
+    assert 0 <= now < aws.clock.now(result.execution_arn) + 1e-9
+    error = result.output["e"]
+    assert error["Error"] == "SageMaker.ResourceLimitExceededException"
+    assert error["Cause"].startswith(
+        "The account-level service limit is 4 Instances (Service: AmazonSageMaker;"
+    )
+    failed = next(e for e in result.events if e["type"] == "TaskFailed")["taskFailedEventDetails"]
+    assert failed["resource"] == JOBS[kind][0] and failed["resourceType"] == "sagemaker"
+    assert "TaskSubmitted" not in [e["type"] for e in result.events]
+
+
+def test_an_admitted_job_runs_and_its_simulated_run_time_moves_the_clock_on(aws: OfflineAws) -> None:
+    order: list[tuple[str, float]] = []
+
+    def create(kind: str, params: dict[str, Any], now: float) -> float:
+        order.append(("create", now))
+        return 600.0
+
+    def run(params: dict[str, Any]) -> dict[str, Any]:
+        order.append(("run", 0.0))
+        return {}
+
+    aws.bind_sagemaker("processing", run)
+    aws.bind_sagemaker_create(create)
+    states = {
+        "Pause": {"Type": "Wait", "Seconds": 100, "Next": "Job"},
+        "Job": job_task("processing", ResultPath="$.out", Next="Again"),
+        "Again": job_task("processing", ResultPath="$.out", End=True),
+    }
+    started = time.monotonic()
+    result = aws.run(machine(aws, states), {"job": "j"})
+    real = time.monotonic() - started + 1
+    assert result.succeeded, result.cause
+    assert [step for step, _ in order] == ["create", "run", "create", "run"]
+    first, second = order[0][1], order[2][1]
+    assert 100 <= first < 100 + real and 700 <= second < 700 + real, "the Wait, then the first job's 600 s"
+    assert 1300 <= aws.clock.now(result.execution_arn) < 1300 + real
 
 
 def test_create_model_returns_the_model_arn(aws: OfflineAws) -> None:
@@ -524,9 +645,14 @@ def test_choice_is_present_is_numeric_string_matches(
 
 
 def test_run_times_out_and_stops_the_execution(aws: OfflineAws) -> None:
-    arn = machine(aws, {"Wait": {"Type": "Wait", "Seconds": 30, "End": True}})
-    with pytest.raises(TimeoutError, match=r"path so far \['Wait'\]"):
-        aws.run(arn, timeout=0.2)
+    release = threading.Event()
+    aws.bind_lambda(FN, lambda payload: release.wait(30))
+    arn = machine(aws, {"Call": lambda_task(End=True)})
+    try:
+        with pytest.raises(TimeoutError, match=r"path so far \['Call'\]"):
+            aws.run(arn, timeout=0.2)
+    finally:
+        release.set()
 
 
 # -- known differences from AWS: these tests fail when a moto upgrade changes them -------------------
@@ -604,17 +730,36 @@ def processing_job_name(batch: int, execution_name: str) -> str:
     return str(name)
 
 
-@pytest.fixture
-def standardize(aws: OfflineAws) -> str:
+def standardize_machine(aws: OfflineAws, quota_retry: QuotaRetryConfig) -> str:
     subs = standardize_substitutions(
         StandardizeConfig(),
+        quota_retry=quota_retry,
         partition="aws",
         bucket_name=BUCKET,
         get_batch_id_arn=GET_BATCH_ID,
         processing_role_arn=ROLE,
         image_uri=f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/std:1",
     )
-    return aws.create_state_machine("standardize", render("standardize", subs))
+    return aws.create_state_machine(f"standardize-{time.monotonic_ns()}", render("standardize", subs))
+
+
+@pytest.fixture
+def standardize(aws: OfflineAws) -> str:
+    return standardize_machine(aws, QuotaRetryConfig())
+
+
+class Rejecting:
+    """A create hook that rejects the first ``times[kind]`` Create* calls of each kind, then admits."""
+
+    def __init__(self, times: dict[str, int], code: str = "ResourceLimitExceeded", **error: str) -> None:
+        self.times, self.code, self.error = times, code, error
+        self.calls: list[str] = []
+
+    def __call__(self, kind: str, params: dict[str, Any], now: float) -> float:
+        self.calls.append(kind)
+        if self.calls.count(kind) <= self.times.get(kind, 0):
+            raise SageMakerApiError(self.code, f"no room for {kind} at {now:.0f}", **self.error)
+        return 300.0
 
 
 def s3_event(key: str) -> dict[str, Any]:
@@ -716,6 +861,84 @@ def test_standardize_processing_failure_ends_in_processing_failed(aws: OfflineAw
     prefix = "processing of key meta-data/partition_7.csv failed: "
     assert result.cause is not None and result.cause.startswith(prefix)
     assert json.loads(result.cause[len(prefix) :])["FailureReason"] == "AlgorithmError: no numeric column"
+
+
+QUOTA_WAIT = ("StandardizeQuota", "StandardizeQuotaBackoff", "StandardizeQuotaWait", "Standardize")
+
+
+def test_standardize_waits_out_the_quota_then_runs_the_job(aws: OfflineAws, standardize: str) -> None:
+    aws.bind_lambda(GET_BATCH_ID, get_batch_id())
+    aws.bind_sagemaker("processing", lambda params: {})
+    create = Rejecting({"processing": 3})
+    aws.bind_sagemaker_create(create)
+    result = aws.run(standardize, s3_event("meta-data/partition_7.csv"))
+
+    assert result.succeeded, (result.error, result.cause)
+    assert result.path == (
+        ("CheckFileName", "GetBatchId", "CheckBatchId", "Standardize", "StandardizeQuota")
+        + ("StandardizeQuotaStart", "StandardizeQuotaBackoff", "StandardizeQuotaWait", "Standardize")
+        + QUOTA_WAIT * 2
+        + ("Done",)
+    )
+    assert create.calls == ["processing"] * 4
+    waits = [w.seconds for w in aws.waits]
+    assert {w.state for w in aws.waits} == {"StandardizeQuotaWait"}
+    windows = QuotaRetryConfig().windows()[:3]
+    assert all(low <= wait <= high for wait, (low, high) in zip(waits, windows, strict=True)), waits
+    assert aws.retry_delays == [], "the quota error has its own name: the short Retry does not see it"
+    assert result.output["processing_quota"] == {"attempt": 3, "attempts": 51, "seconds": waits[-1]}
+    assert result.output["processing"]["ProcessingJobStatus"] == "Completed"
+    assert aws.clock.now(result.execution_arn) >= sum(waits) + 300
+
+
+def test_standardize_waits_out_the_quota_reported_as_a_generic_sagemaker_error(
+    aws: OfflineAws, standardize: str
+) -> None:
+    """If Step Functions names the quota error SageMaker.AmazonSageMakerException, with the code only
+    in the cause, the short Retry runs first and the quota wait follows."""
+    aws.bind_lambda(GET_BATCH_ID, get_batch_id())
+    aws.bind_sagemaker("processing", lambda params: {})
+    create = Rejecting({"processing": 6}, error_name="SageMaker.AmazonSageMakerException")
+    aws.bind_sagemaker_create(create)
+    result = aws.run(standardize, s3_event("meta-data/partition_7.csv"))
+
+    assert result.succeeded, (result.error, result.cause)
+    assert create.calls == ["processing"] * 7, "4 calls (1 + 3 retries), a quota wait, 3 calls"
+    assert [w.state for w in aws.waits] == ["StandardizeQuotaWait"]
+    steps = [5, 10, 20, 5, 10]  # the Retry's full-jitter caps, counted again on the new entry
+    assert len(aws.retry_delays) == 5
+    assert all(0 <= delay <= step for delay, step in zip(aws.retry_delays, steps, strict=True))
+    assert result.path[-6:] == ("StandardizeQuota", "StandardizeQuotaStart", *QUOTA_WAIT[1:], "Done")
+
+
+def test_standardize_does_not_wait_out_other_sagemaker_errors(aws: OfflineAws, standardize: str) -> None:
+    aws.bind_lambda(GET_BATCH_ID, get_batch_id())
+    aws.bind_sagemaker("processing", lambda params: {})
+    create = Rejecting({"processing": 99}, code="ValidationException")
+    aws.bind_sagemaker_create(create)
+    result = aws.run(standardize, s3_event("meta-data/partition_7.csv"))
+
+    assert result.path[-3:] == ("Standardize", "StandardizeQuota", "ProcessingFailed")
+    assert result.error == "ProcessingFailed" and len(create.calls) == 4, "1 call + the short Retry's 3"
+    assert aws.waits == []
+    assert result.cause is not None and "Error Code: ValidationException;" in result.cause
+    assert result.cause.startswith("processing of key meta-data/partition_7.csv failed: no room for")
+
+
+def test_standardize_gives_up_on_the_quota_after_the_configured_waits(aws: OfflineAws) -> None:
+    arn = standardize_machine(aws, QuotaRetryConfig(2, 1.5, 3, 8))  # waits of at most 2, 3, 3 s
+    aws.bind_lambda(GET_BATCH_ID, get_batch_id())
+    aws.bind_sagemaker("processing", lambda params: {})
+    create = Rejecting({"processing": 99})
+    aws.bind_sagemaker_create(create)
+    result = aws.run(arn, s3_event("meta-data/partition_7.csv"))
+
+    assert result.error == "ProcessingFailed" and result.path[-2:] == ("StandardizeQuota", "ProcessingFailed")
+    assert len(create.calls) == 4 and len(aws.waits) == 3
+    assert all(
+        [1 <= aws.waits[0].seconds <= 2, 2 <= aws.waits[1].seconds <= 3, 2 <= aws.waits[2].seconds <= 3]
+    )
+    assert result.cause is not None and "Error Code: ResourceLimitExceeded;" in result.cause
 
 
 DATASET = {
@@ -820,6 +1043,35 @@ def test_forecast_failed_training_alerts_and_ends_in_training_failed(aws: Offlin
     assert alert["Message"].startswith("Forecast execution run-2 failed in Train: States.TaskFailed: {")
 
 
+def test_forecast_jobs_wait_out_the_quota(aws: OfflineAws) -> None:
+    arn, subs, sqs, queue_url = forecast(aws, "dev")
+    bind_forecast(aws, subs, {})
+    create = Rejecting({"training": 2, "transform": 1})
+    aws.bind_sagemaker_create(create)
+    result = aws.run(arn, {}, name="run-5")
+
+    assert result.succeeded, (result.error, result.cause)
+    assert create.calls == ["training"] * 3 + ["transform"] * 2
+    assert [w.state for w in aws.waits] == ["TrainQuotaWait", "TrainQuotaWait", "TransformQuotaWait"]
+    assert result.path.count("Train") == 3 and result.path.count("Transform") == 2
+    assert result.path.count("CreateModel") == 1
+    assert result.output["written"] == {"rows": 168} and received(sqs, queue_url) == []
+
+
+@pytest.mark.parametrize("kind", ["training", "transform"])
+def test_forecast_jobs_do_not_wait_out_other_sagemaker_errors(aws: OfflineAws, kind: str) -> None:
+    arn, subs, sqs, queue_url = forecast(aws, "dev")
+    bind_forecast(aws, subs, {})
+    aws.bind_sagemaker_create(Rejecting({kind: 99}, code="ValidationException"))
+    result = aws.run(arn, {}, name="run-6")
+
+    task, fail = ("Train", "TrainingFailed") if kind == "training" else ("Transform", "TransformFailed")
+    assert result.path[-4:] == (task, f"{task}Quota", f"Notify{task}Failed", fail)
+    assert result.error == fail and aws.waits == []
+    [alert] = received(sqs, queue_url)
+    assert "SageMaker.AmazonSageMakerException" in alert["Message"]
+
+
 @pytest.mark.parametrize(
     ("broken", "path_end", "error"),
     [
@@ -876,6 +1128,8 @@ def test_everything_is_restored_on_exit() -> None:
             lambda_eval_utils._invoke_lambda_function,
             state_task_factory.state_task_service_for,
             retrier_decl.time,
+            retrier_decl.RetrierDecl._eval_body,
+            WaitFunction._wait_interval,
             IntrinsicParser.parse,
             boto3.DEFAULT_SESSION,
             json.dumps(default_user_config, sort_keys=True),
@@ -884,7 +1138,7 @@ def test_everything_is_restored_on_exit() -> None:
     before = patched()
     with offline_aws():
         during = patched()
-    assert all(b is not d for b, d in zip(before[:5], during[:5], strict=True))
-    assert before[5] != during[5]
+    assert all(b is not d for b, d in zip(before[:7], during[:7], strict=True))
+    assert before[7] != during[7]
     after = patched()
-    assert all(b is a for b, a in zip(before[:5], after[:5], strict=True)) and before[5] == after[5]
+    assert all(b is a for b, a in zip(before[:7], after[:7], strict=True)) and before[7] == after[7]

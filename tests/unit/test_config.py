@@ -11,6 +11,7 @@ import pytest
 from stacks.config import (
     ConfigError,
     EnvConfig,
+    QuotaRetryConfig,
     domain_for,
     load_env,
     parse_env,
@@ -47,6 +48,38 @@ def test_defaults_apply_when_a_section_is_absent() -> None:
     assert env.standardize.output_prefix == "prediction-data/"
     assert env.alert_email is None
     assert (env.logs.state_machine_level, env.logs.include_execution_data) == ("ALL", True)
+
+
+def test_quota_retry_defaults_wait_for_hours_with_growing_jittered_waits() -> None:
+    env = parse_env("x", {"account": "123456789012", "region": "eu-west-1"})
+    quota = env.quota_retry
+    assert quota == QuotaRetryConfig(60, 2.0, 900, 43200)
+    assert quota == load_env("dev", CONTEXT).quota_retry == load_env("china", CONTEXT).quota_retry
+    windows = quota.windows()
+    highs = [high for _, high in windows]
+    assert highs[:6] == [60, 120, 240, 480, 900, 900] and set(highs[4:]) == {900}
+    assert all(low == (high + 1) // 2 for low, high in windows), "no wait is shorter than half its step"
+    assert len(windows) == 51 and sum(highs) == 43200
+    assert sum((low + high) / 2 for low, high in windows) / 3600 == pytest.approx(9.0, abs=0.1)
+
+
+def test_quota_retry_settings_shape_the_waits() -> None:
+    raw_env = {
+        "account": "123456789012",
+        "region": "eu-west-1",
+        "quotaRetry": {
+            "firstWaitSeconds": 10,
+            "backoffRate": 3,
+            "maxWaitSeconds": 100,
+            "maxTotalWaitSeconds": 500,
+        },
+    }
+    quota = parse_env("x", raw_env).quota_retry
+    assert quota == QuotaRetryConfig(10, 3.0, 100, 500)
+    # 10 + 30 + 90 + 100 + 100 + 100 = 430; one more 100 would pass 500
+    assert quota.windows() == ((5, 10), (15, 30), (45, 90), (50, 100), (50, 100), (50, 100))
+    assert QuotaRetryConfig(7, 1.0, 7, 20).windows() == ((4, 7), (4, 7))
+    assert QuotaRetryConfig(1, 1.0, 1, 1).windows() == ((1, 1),)
 
 
 def test_state_machine_log_settings() -> None:
@@ -93,6 +126,29 @@ def test_state_machine_log_settings() -> None:
             "'logs.includeExecutionData' must be true or",
         ),
         (lambda d: d.update(logs={"level": "ALL"}), "'logs.level' is not a known setting"),
+        (
+            lambda d: d["quotaRetry"].update(firstWaitSeconds=0),
+            "'quotaRetry.firstWaitSeconds' must be an integer from 1 to 3600, got 0",
+        ),
+        (lambda d: d["quotaRetry"].update(firstWaitSeconds=1.5), "'quotaRetry.firstWaitSeconds'"),
+        (
+            lambda d: d["quotaRetry"].update(backoffRate=0.5),
+            "'quotaRetry.backoffRate' must be a number from 1.0 to 10.0, got 0.5",
+        ),
+        (
+            lambda d: d["quotaRetry"].update(firstWaitSeconds=120, maxWaitSeconds=60),
+            "'quotaRetry.maxWaitSeconds' must be an integer from 120 to 86400, got 60",
+        ),
+        (
+            lambda d: d["quotaRetry"].update(maxTotalWaitSeconds=59),
+            "'quotaRetry.maxTotalWaitSeconds' must be an integer from 60 to 31536000, got 59",
+        ),
+        (
+            lambda d: d["quotaRetry"].update(firstWaitSeconds=1, maxWaitSeconds=10, maxTotalWaitSeconds=5011),
+            "'quotaRetry.maxTotalWaitSeconds' allows more than 500 waits of at most 10 s",
+        ),
+        (lambda d: d["quotaRetry"].update(jitter="FULL"), "'quotaRetry.jitter' is not a known setting"),
+        (lambda d: d.update(quotaRetry=60), "'quotaRetry' must be an object"),
     ],
 )
 def test_bad_settings_name_the_setting_and_the_environment(mutate: Any, setting: str) -> None:
