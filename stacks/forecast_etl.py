@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, ArnFormat, Duration, Stack, Validations
+from aws_cdk import Acknowledgment, ArnFormat, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
@@ -15,6 +16,7 @@ from stacks.config import EnvConfig
 from stacks.data_bucket import grant_prefix
 from stacks.forecast_events import catalog_database_name, crawler_name, etl_job_arguments, etl_job_name
 from stacks.forecast_network import ForecastNetwork
+from stacks.log_groups import ServiceLogGroups, log_group_arns, retention
 from stacks.nag import acknowledge, ignore_cfn_lint, objects_under
 from stacks.paths import PROCESSING
 from stacks.principals import service_for_this_account
@@ -33,6 +35,26 @@ _ENI_ACTIONS = [
     "ec2:DescribeVpcAttribute",
     "ec2:DescribeVpcs",
 ]
+
+
+def job_log_group_prefix(job_name: str) -> str:
+    """The job's ``--custom-logGroup-prefix``: Glue 5.0 writes its logs under it instead of the
+    account-wide ``/aws-glue/jobs/error`` and ``/aws-glue/jobs/output``."""
+    return f"/aws-glue/jobs/{job_name}"
+
+
+def job_log_group_names(job_name: str, security_configuration: str, role_name: str) -> list[str]:
+    """The job's two log groups. With a security configuration that encrypts CloudWatch Logs,
+    Glue names them ``<prefix>/<security configuration>-role/<role name>/error`` and ``/output``."""
+    base = f"{job_log_group_prefix(job_name)}/{security_configuration}-role/{role_name}"
+    return [f"{base}/error", f"{base}/output"]
+
+
+def crawler_log_group_name(security_configuration: str, role_name: str) -> str:
+    """The crawler's log group: with a security configuration that encrypts CloudWatch Logs, Glue
+    writes to ``/aws-glue/crawlers-role/<role name>-<security configuration>`` (not the
+    account-wide ``/aws-glue/crawlers``)."""
+    return f"/aws-glue/crawlers-role/{role_name}-{security_configuration}"
 
 
 class GlueEtl(Construct):
@@ -129,7 +151,35 @@ class GlueEtl(Construct):
             assumed_by=service_for_this_account(self, "glue.amazonaws.com"),
             description="Forecast ETL job: reads the catalog and the source, writes the ETL prefix",
         )
-        for role, log_group in ((self.crawler_role, "/aws-glue/crawlers"), (self.job_role, "/aws-glue/*")):
+        security_name = self.security.security_configuration_name
+        days = env.logs.retention_days
+        # The crawler's group is named after its role; an earlier deployment's crawls may have
+        # created it, so its retention is set idempotently rather than by owning it.
+        self.crawler_log_group_name = crawler_log_group_name(security_name, self.crawler_role.role_name)
+        ServiceLogGroups.of(self, days=days).add(
+            "GlueCrawlerLogs", self.crawler_log_group_name, account_wide=False
+        )
+        self.job_log_groups = [
+            logs.LogGroup(
+                self,
+                f"Job{name.rsplit('/', 1)[1].title()}Logs",
+                log_group_name=name,
+                encryption_key=self.key,
+                retention=retention(days),
+                removal_policy=RemovalPolicy.DESTROY,
+            )
+            for name in job_log_group_names(self.job_name, security_name, self.job_role.role_name)
+        ]
+        job_logs = stack.format_arn(
+            service="logs",
+            resource="log-group",
+            resource_name=f"{job_log_group_prefix(self.job_name)}/*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        for role, log_resources in (
+            (self.crawler_role, log_group_arns(self, self.crawler_log_group_name)),
+            (self.job_role, [job_logs]),
+        ):
             secret.grant_read(role)
             self.key.grant_encrypt_decrypt(role)
             role.add_to_policy(
@@ -159,14 +209,7 @@ class GlueEtl(Construct):
                         "logs:PutLogEvents",
                         "logs:AssociateKmsKey",
                     ],
-                    resources=[
-                        arn(
-                            service="logs",
-                            resource="log-group",
-                            resource_name=f"{log_group}:*",
-                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                        )
-                    ],
+                    resources=log_resources,
                 )
             )
         self.crawler_role.add_to_policy(
@@ -242,8 +285,10 @@ class GlueEtl(Construct):
             ),
             connections=[self.connection],
             security_configuration=self.security,
-            default_arguments=arguments,
-            continuous_logging=glue.ContinuousLoggingProps(enabled=True),
+            default_arguments={**arguments, "--custom-logGroup-prefix": job_log_group_prefix(self.job_name)},
+            # Glue 4.0's continuous logging (its account-wide /aws-glue/jobs/logs-v2 group): Glue
+            # 5.0 logs in real time anyway, to the groups under --custom-logGroup-prefix.
+            continuous_logging=glue.ContinuousLoggingProps(enabled=False),
             enable_metrics=False,
             enable_observability_metrics=False,
             max_concurrent_runs=1,
@@ -283,6 +328,8 @@ class GlueEtl(Construct):
         )
         copy.add_resource_dependency(crawl)
 
+        self.job.node.add_dependency(*self.job_log_groups)
+
         accepted = "|".join(
             [
                 r"Resource::\*",
@@ -300,7 +347,9 @@ class GlueEtl(Construct):
                 findings=accepted,
                 IAM5="Glue in a VPC manages network interfaces, for which AWS allows no narrower resource "
                 "than '*' (tags are limited to Glue's own tag key), as for glue:GetSecurityConfiguration; "
-                "logs go to Glue's own log groups, whose streams are named per run; catalog access covers "
+                "logs go to the crawler's and the job's own log groups (named after their role and "
+                "security configuration; the job's under its --custom-logGroup-prefix), whose streams "
+                "are named per run; catalog access covers "
                 "the tables of this app's database only; S3 access is limited to the ETL output prefix and "
                 "the CDK asset bucket's read actions for the script; KMS actions are CDK's standard "
                 "encrypt/decrypt grant on this construct's own key.",

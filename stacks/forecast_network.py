@@ -8,16 +8,20 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from stacks.config import NetworkConfig
+from stacks.log_groups import retention
 
 
 class ForecastNetwork(Construct):
     """Imports the configured VPC by attributes, or creates a small private one with endpoints.
 
     ``database_clients`` is the security group the database accepts; ``glue`` is the group Glue
-    requires on a JDBC connection (all TCP from itself).
+    requires on a JDBC connection (all TCP from itself). A created VPC's flow logs (rejected
+    traffic) are kept ``log_retention_days``.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, cfg: NetworkConfig) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, cfg: NetworkConfig, log_retention_days: int
+    ) -> None:
         super().__init__(scope, construct_id)
         if cfg.vpc_id:
             self.vpc = ec2.Vpc.from_vpc_attributes(
@@ -60,7 +64,7 @@ class ForecastNetwork(Construct):
                     logs.LogGroup(
                         self,
                         "FlowLogGroup",
-                        retention=logs.RetentionDays.ONE_MONTH,
+                        retention=retention(log_retention_days),
                         removal_policy=RemovalPolicy.DESTROY,
                     )
                 ),

@@ -123,6 +123,7 @@ class ForecastPipeline(Construct):
             "GenerateDataset",
             source=LAMBDAS / "generate_dataset",
             description="Turns the ETL run's CSV into DeepAR train and test JSON Lines",
+            log_retention_days=env.logs.retention_days,
             environment=generate_dataset_environment(cfg, bucket.bucket_name),
             memory_size=1024,
             timeout_seconds=300,
@@ -146,6 +147,7 @@ class ForecastPipeline(Construct):
             "WriteForecast",
             source=LAMBDAS / "write_forecast",
             description="Writes the DeepAR forecast to MySQL in one transaction",
+            log_retention_days=env.logs.retention_days,
             environment=write_forecast_environment(cfg, secret.secret_arn),
             memory_size=512,
             timeout_seconds=300,
@@ -202,7 +204,9 @@ class ForecastPipeline(Construct):
             sid="RunFiles",
             list_sid="ListRunFiles",
         )
-        logs = grant_sagemaker_logs(self.sagemaker_role, "TrainingJobs", "TransformJobs")
+        logs = grant_sagemaker_logs(
+            self.sagemaker_role, "TrainingJobs", "TransformJobs", retention_days=env.logs.retention_days
+        )
         acknowledge(
             self.sagemaker_role,
             findings=f"{objects_under(cfg.work_prefix)}|{logs}",

@@ -36,7 +36,12 @@ class ForecastStack(Stack):
             shared, "the data bucket, alerts topic and database secret live in the shared stack"
         )
         bucket = s3.Bucket.from_bucket_name(self, "DataBucket", env_config.data_bucket_name)
-        self.network = ForecastNetwork(self, "Network", cfg=env_config.forecast.network)
+        self.network = ForecastNetwork(
+            self,
+            "Network",
+            cfg=env_config.forecast.network,
+            log_retention_days=env_config.logs.retention_days,
+        )
         self.etl = GlueEtl(
             self, "Etl", env=env_config, bucket=bucket, secret=shared.database_secret, network=self.network
         )

@@ -12,6 +12,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from stacks.bundling import ASSET_EXCLUDES, bundled_code
+from stacks.log_groups import retention
 from stacks.nag import acknowledge
 from stacks.runtimes import lambda_runtime_member
 
@@ -21,11 +22,12 @@ ARCHITECTURE = lambda_.Architecture.ARM_64
 
 
 class PythonFunction(Construct):
-    """``lambdas/<folder>/handler.py`` as a function; its role may only write its own log group.
+    """``lambdas/<folder>/handler.py`` as a function; its role may only write its own log group,
+    kept ``log_retention_days``.
 
     A folder with a ``requirements.txt`` ships those pinned packages too, installed for the
     function's platform at synth (stacks/bundling.py); without one, the folder ships as it is.
-    Defaults: 256 MB, 30 s timeout, arm64, one-month log retention, active tracing.
+    Defaults: 256 MB, 30 s timeout, arm64, active tracing.
     """
 
     def __init__(
@@ -35,6 +37,7 @@ class PythonFunction(Construct):
         *,
         source: Path,
         description: str,
+        log_retention_days: int,
         environment: Mapping[str, str] | None = None,
         memory_size: int = 256,
         timeout_seconds: int = 30,
@@ -44,7 +47,7 @@ class PythonFunction(Construct):
         self.log_group = logs.LogGroup(
             self,
             "Logs",
-            retention=logs.RetentionDays.ONE_MONTH,
+            retention=retention(log_retention_days),
             removal_policy=RemovalPolicy.DESTROY,
         )
         self.role = iam.Role(
