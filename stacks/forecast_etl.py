@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 from aws_cdk import Acknowledgment, ArnFormat, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
@@ -21,18 +25,17 @@ from stacks.nag import acknowledge, ignore_cfn_lint, objects_under
 from stacks.paths import PROCESSING
 from stacks.principals import service_for_this_account
 from stacks.runtimes import GLUE
+from stacks.vpc_access import NEW_INTERFACE_FINDING, grant_network_interfaces
 
 GLUE_SCRIPT = PROCESSING / "glue_etl.py"
-#: What a Glue job or crawler in a VPC does with network interfaces; AWS allows no narrower resource.
-_ENI_ACTIONS = [
-    "ec2:CreateNetworkInterface",
-    "ec2:DeleteNetworkInterface",
+#: The list actions a Glue job or crawler in a VPC runs on its connection's network; EC2 takes
+#: no resource for them.
+_DESCRIBE_NETWORK = [
     "ec2:DescribeNetworkInterfaces",
     "ec2:DescribeVpcEndpoints",
     "ec2:DescribeSubnets",
     "ec2:DescribeSecurityGroups",
     "ec2:DescribeRouteTables",
-    "ec2:DescribeVpcAttribute",
     "ec2:DescribeVpcs",
 ]
 
@@ -55,6 +58,34 @@ def crawler_log_group_name(security_configuration: str, role_name: str) -> str:
     writes to ``/aws-glue/crawlers-role/<role name>-<security configuration>`` (not the
     account-wide ``/aws-glue/crawlers``)."""
     return f"/aws-glue/crawlers-role/{role_name}-{security_configuration}"
+
+
+class ScriptAsset(glue.Code):
+    """A local script as a CDK asset, readable by the job's role only at its own object key.
+
+    ``glue.Code.from_asset`` grants the role ``s3:GetObject*``, ``s3:GetBucket*`` and ``s3:List*``
+    on the whole CDK assets bucket; this grants ``s3:GetObject`` on the script's key.
+    """
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+        self.asset: s3_assets.Asset | None = None
+
+    def bind(self, scope: Construct, grantable: iam.IGrantable) -> glue.CodeConfig:
+        if self.asset is None:
+            self.asset = s3_assets.Asset(scope, "ScriptAsset", path=str(self.path))
+        asset = self.asset
+        grantable.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ReadScript",
+                actions=["s3:GetObject"],
+                resources=[f"{asset.bucket.bucket_arn}/{asset.s3_object_key}"],
+            )
+        )
+        return glue.CodeConfig(
+            s3_location=s3.Location(bucket_name=asset.s3_bucket_name, object_key=asset.s3_object_key)
+        )
 
 
 class GlueEtl(Construct):
@@ -117,6 +148,8 @@ class GlueEtl(Construct):
             s3_encryption=glue.S3Encryption.s3_managed(),
         )
 
+        connection_subnet = network.subnets[0]
+        connection_groups = [network.glue, network.database_clients]
         self.connection = glue.Connection(
             self,
             "Connection",
@@ -125,8 +158,8 @@ class GlueEtl(Construct):
             description=f"MySQL {db.host}:{db.port}/{db.database}, credentials from Secrets Manager",
             properties={"JDBC_CONNECTION_URL": f"jdbc:mysql://{db.host}:{db.port}/{db.database}"},
             secret=secret,
-            security_groups=[network.glue, network.database_clients],
-            network=glue.ConnectionNetwork.subnet(network.subnets[0]),
+            security_groups=connection_groups,
+            network=glue.ConnectionNetwork.subnet(connection_subnet),
         )
 
         if network.imported:
@@ -189,8 +222,14 @@ class GlueEtl(Construct):
                     resources=[catalog_arn, connection_arn],
                 )
             )
-            role.add_to_policy(
-                iam.PolicyStatement(sid="VpcNetworkInterfaces", actions=_ENI_ACTIONS, resources=["*"])
+            grant_network_interfaces(
+                role,
+                vpc=network.vpc,
+                subnets=[connection_subnet],
+                security_groups=connection_groups,
+                on_interfaces=["ec2:DeleteNetworkInterface"],
+                describe=_DESCRIBE_NETWORK,
+                describe_vpc_attribute=True,
             )
             role.add_to_policy(
                 iam.PolicyStatement(
@@ -276,7 +315,7 @@ class GlueEtl(Construct):
             "Job",
             job_name=self.job_name,
             description=f"Copies {db.database}.{db.source_table} to s3://<bucket>/{output}run=<job run id>/",
-            script=glue.Code.from_asset(str(GLUE_SCRIPT)),
+            script=ScriptAsset(GLUE_SCRIPT),
             role=self.job_role,
             glue_version=getattr(glue.GlueVersion, GLUE.cdk_name),
             worker_configuration=glue.WorkerConfiguration(
@@ -330,30 +369,43 @@ class GlueEtl(Construct):
 
         self.job.node.add_dependency(*self.job_log_groups)
 
-        accepted = "|".join(
-            [
-                r"Resource::\*",
-                r"Resource::arn:[-a-z]+:ec2:.*:network-interface/\*",
-                r"Resource::arn:[-a-z]+:logs:.*:log-group:/aws-glue/.*",
-                r"Resource::arn:[-a-z]+:glue:.*:table/.*/\*",
-                objects_under(output),
-                r"Resource::arn:[-a-z]+:s3:::cdk-[a-z0-9]+-assets-.*/\*",
-                r"Action::(s3:GetObject|s3:GetBucket|s3:List|kms:GenerateDataKey|kms:ReEncrypt)\*",
-            ]
+        common = [
+            r"Resource::\*",
+            NEW_INTERFACE_FINDING,
+            r"Action::kms:(GenerateDataKey|ReEncrypt)\*",
+            r"Resource::arn:[-a-z]+:glue:.*:table/.*/\*",
+        ]
+        network_reason = (
+            "Glue in a VPC creates network interfaces, which have no ARN before they exist "
+            "(network-interface/*): only in the connection's subnet with its security groups, in "
+            "this VPC; it deletes interfaces of that subnet only and tags them with Glue's own tag "
+            "key only. EC2's Describe* list actions and glue:GetSecurityConfiguration take no "
+            "resource, so AWS requires '*'. Catalog access covers the tables of this app's database "
+            "only; KMS actions are CDK's standard encrypt/decrypt grant on this construct's own key."
         )
-        for role in (self.crawler_role, self.job_role):
-            acknowledge(
-                role,
-                findings=accepted,
-                IAM5="Glue in a VPC manages network interfaces, for which AWS allows no narrower resource "
-                "than '*' (tags are limited to Glue's own tag key), as for glue:GetSecurityConfiguration; "
-                "logs go to the crawler's and the job's own log groups (named after their role and "
-                "security configuration; the job's under its --custom-logGroup-prefix), whose streams "
-                "are named per run; catalog access covers "
-                "the tables of this app's database only; S3 access is limited to the ETL output prefix and "
-                "the CDK asset bucket's read actions for the script; KMS actions are CDK's standard "
-                "encrypt/decrypt grant on this construct's own key.",
-            )
+        acknowledge(
+            self.crawler_role,
+            findings="|".join(
+                [*common, r"Resource::arn:[-a-z]+:logs:.*:log-group:/aws-glue/crawlers-role/.*:\*"]
+            ),
+            IAM5=f"{network_reason} Logs go to the crawler's own log group, named after its role and "
+            "security configuration, in streams named per crawl (':*').",
+        )
+        acknowledge(
+            self.job_role,
+            findings="|".join(
+                [
+                    *common,
+                    r"Resource::arn:[-a-z]+:logs:.*:log-group:"
+                    + re.escape(job_log_group_prefix(self.job_name))
+                    + r"/\*",
+                    objects_under(output),
+                ]
+            ),
+            IAM5=f"{network_reason} Logs go to the job's own log groups under its --custom-logGroup-prefix, "
+            "in streams named per run; S3 access is limited to the ETL output prefix (and the script's "
+            "own object).",
+        )
 
 
 def _accept_configured_az(connection: glue.Connection) -> None:

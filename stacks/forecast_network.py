@@ -108,8 +108,3 @@ class ForecastNetwork(Construct):
             allow_all_outbound=True,
         )
         self.glue.add_ingress_rule(self.glue, ec2.Port.all_tcp(), "Glue workers reach each other")
-
-    @property
-    def subnet_selection(self) -> ec2.SubnetSelection:
-        """The private subnets, for functions placed in the VPC."""
-        return ec2.SubnetSelection(subnets=self.subnets)

@@ -152,7 +152,7 @@ class ForecastPipeline(Construct):
             memory_size=512,
             timeout_seconds=300,
             vpc=network.vpc,
-            vpc_subnets=network.subnet_selection,
+            subnets=network.subnets,
             security_groups=[network.database_clients],
         )
         secret.grant_read(self.write_forecast.role)
@@ -161,27 +161,12 @@ class ForecastPipeline(Construct):
                 sid="ReadForecast", actions=["s3:GetObject"], resources=[bucket.arn_for_objects(work)]
             )
         )
-        self.write_forecast.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="VpcNetworkInterfaces",
-                actions=[
-                    "ec2:CreateNetworkInterface",
-                    "ec2:DescribeNetworkInterfaces",
-                    "ec2:DeleteNetworkInterface",
-                    "ec2:AssignPrivateIpAddresses",
-                    "ec2:UnassignPrivateIpAddresses",
-                ],
-                resources=["*"],
-            )
-        )
         acknowledge(
             self.write_forecast.role,
-            findings=r"Resource::\*|"
-            + objects_under(cfg.work_prefix)
+            findings=objects_under(cfg.work_prefix)
             + r"|Resource::arn:[-a-z]+:secretsmanager:.*-\?\?\?\?\?\?",
-            IAM5="A function in a VPC manages its network interfaces, for which AWS allows only "
-            "Resource '*'; it reads the run's files under the forecast work prefix only; a secret "
-            "named without its random suffix can only be matched with '-??????'.",
+            IAM5="It reads the run's files under the forecast work prefix only; a secret named without "
+            "its random suffix can only be matched with '-??????'.",
         )
         acknowledge(
             self.generate_dataset.role,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -15,6 +16,7 @@ from stacks.bundling import ASSET_EXCLUDES, bundled_code
 from stacks.log_groups import retention
 from stacks.nag import acknowledge
 from stacks.runtimes import lambda_runtime_member
+from stacks.vpc_access import NEW_INTERFACE_FINDING, grant_network_interfaces
 
 #: :data:`stacks.runtimes.LAMBDA_PYTHON`, the newest Python runtime (cdk-nag's AwsSolutions-L1).
 RUNTIME: lambda_.Runtime = getattr(lambda_.Runtime, lambda_runtime_member())
@@ -27,7 +29,10 @@ class PythonFunction(Construct):
 
     A folder with a ``requirements.txt`` ships those pinned packages too, installed for the
     function's platform at synth (stacks/bundling.py); without one, the folder ships as it is.
-    Defaults: 256 MB, 30 s timeout, arm64, active tracing.
+    With ``vpc``, the function runs in ``subnets`` with ``security_groups``, and its role manages
+    network interfaces there only (stacks/vpc_access.py), in place of the AWS managed
+    AWSLambdaVPCAccessExecutionRole's ``'*'``.
+    Defaults: 256 MB, 30 s timeout, arm64, active tracing, not in a VPC.
     """
 
     def __init__(
@@ -41,9 +46,14 @@ class PythonFunction(Construct):
         environment: Mapping[str, str] | None = None,
         memory_size: int = 256,
         timeout_seconds: int = 30,
+        vpc: ec2.IVpc | None = None,
+        subnets: Sequence[ec2.ISubnet] = (),
+        security_groups: Sequence[ec2.ISecurityGroup] = (),
         **function_props: object,
     ) -> None:
         super().__init__(scope, construct_id)
+        if vpc is not None and not (subnets and security_groups):
+            raise ValueError(f"{source.name}: a function in a VPC needs its subnets and security groups")
         self.log_group = logs.LogGroup(
             self,
             "Logs",
@@ -57,6 +67,37 @@ class PythonFunction(Construct):
             description=f"Runs {source.name}: writes its own log group, plus grants made by its stack",
         )
         self.log_group.grant_write(self.role)
+        findings = r"Resource::\*"
+        reason = (
+            "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions, "
+            "so AWS requires Resource '*'; logs are granted on this function's own log group only."
+        )
+        if vpc is not None:
+            grant_network_interfaces(
+                self.role,
+                vpc=vpc,
+                subnets=subnets,
+                security_groups=security_groups,
+                on_interfaces=[
+                    "ec2:DeleteNetworkInterface",
+                    "ec2:AssignPrivateIpAddresses",
+                    "ec2:UnassignPrivateIpAddresses",
+                ],
+                describe=["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"],
+            )
+            function_props.update(
+                vpc=vpc,
+                vpc_subnets=ec2.SubnetSelection(subnets=list(subnets)),
+                security_groups=list(security_groups),
+            )
+            findings += "|" + NEW_INTERFACE_FINDING
+            reason = (
+                "X-Ray's PutTraceSegments and PutTelemetryRecords and EC2's DescribeNetworkInterfaces and "
+                "DescribeSubnets support no resource-level permissions, so AWS requires Resource '*'; a "
+                "new network interface has no ARN yet (network-interface/*), but it is created only in "
+                "this function's subnets with its security groups, and interfaces are deleted or "
+                "re-addressed only in those subnets; logs are granted on this function's own log group only."
+            )
         self.function = lambda_.Function(
             self,
             "Function",
@@ -73,12 +114,7 @@ class PythonFunction(Construct):
             tracing=lambda_.Tracing.ACTIVE,
             **function_props,  # type: ignore[arg-type]
         )
-        acknowledge(
-            self.role,
-            findings=r"Resource::\*",
-            IAM5="X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions, "
-            "so AWS requires Resource '*'; logs are granted on this function's own log group only.",
-        )
+        acknowledge(self.role, findings=findings, IAM5=reason)
 
 
 def _code(source: Path) -> lambda_.Code:
