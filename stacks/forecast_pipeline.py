@@ -163,14 +163,12 @@ class ForecastPipeline(Construct):
         )
         acknowledge(
             self.write_forecast.role,
-            findings=objects_under(cfg.work_prefix)
-            + r"|Resource::arn:[-a-z]+:secretsmanager:.*-\?\?\?\?\?\?",
-            IAM5="It reads the run's files under the forecast work prefix only; a secret named without "
-            "its random suffix can only be matched with '-??????'.",
+            findings=objects_under(cfg.work_prefix),
+            IAM5="It reads the run's files under the forecast work prefix only.",
         )
         acknowledge(
             self.generate_dataset.role,
-            findings=r"Resource::\*|" + objects_under(cfg.etl_table_prefix, cfg.work_prefix),
+            findings=objects_under(cfg.etl_table_prefix, cfg.work_prefix),
             IAM5="Run files are only known at run time: it reads the ETL prefix of its source table and "
             "writes the forecast work prefix, nothing else of the bucket.",
         )
@@ -232,7 +230,7 @@ class ForecastPipeline(Construct):
             r"|Resource::arn:[-a-z]+:sagemaker:.*:(training-job|model|transform-job)/"
             + re.escape(prefix)
             + r"-\*"
-            r"|Action::kms:(GenerateDataKey|ReEncrypt)\*",
+            r"|Action::kms:GenerateDataKey\*",
             IAM5="Resource '*' only where AWS requires it (CloudWatch Logs delivery and X-Ray actions); "
             "SageMaker jobs and models are scoped to this pipeline's name prefix, function invocations "
             "to the two functions and their versions; publishing to the encrypted alerts topic needs "

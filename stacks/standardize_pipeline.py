@@ -214,9 +214,10 @@ class StandardizePipeline(Construct):
         acknowledge(
             role,
             findings=rf"Resource::\*|{objects_under(cfg.input_prefix, cfg.output_prefix)}|{logs}",
-            IAM5="Objects are only known at run time, so S3 access is scoped to the meta-data/ (read) and "
-            "prediction-data/ (write) prefixes; SageMaker names log streams per job under the "
-            "/aws/sagemaker/ProcessingJobs log group; ecr:GetAuthorizationToken supports only Resource '*'.",
+            IAM5=f"Objects are only known at run time, so S3 access is scoped to the {cfg.input_prefix} "
+            f"(read) and {cfg.output_prefix} (write) prefixes; SageMaker names log streams per job under "
+            "the /aws/sagemaker/ProcessingJobs log group; ecr:GetAuthorizationToken supports only "
+            "Resource '*'.",
         )
         return role
 
