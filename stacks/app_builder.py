@@ -8,6 +8,7 @@ from aws_cdk import App, Environment, Tags
 
 from stacks.config import EnvConfig
 from stacks.forecast_stack import ForecastStack
+from stacks.log_groups import route_handler_logs
 from stacks.nag import add_nag
 from stacks.shared_stack import SharedStack
 from stacks.standardize_stack import StandardizeStack
@@ -55,6 +56,7 @@ def build(app: App, env_config: EnvConfig) -> EnvironmentStacks:
         )
     for stack in (shared, standardize, forecast):
         if stack is not None:
+            route_handler_logs(stack, env_config.logs.retention_days)
             Tags.of(stack).add("project", "ml-pipelines")
             Tags.of(stack).add("environment", env_config.name)
     return EnvironmentStacks(shared, standardize, forecast, add_nag(app))

@@ -115,6 +115,20 @@ class NetworkConfig:
 
 #: ``database.tls`` values: ``required`` (default) verifies the server; ``disabled`` opts out.
 DATABASE_TLS_MODES = ("required", "disabled")
+#: The longest interval, in days, a Secrets Manager rotation schedule accepts (AutomaticallyAfterDays).
+MAX_ROTATION_DAYS = 1000
+
+
+@dataclass(frozen=True)
+class RotationConfig:
+    """Secrets Manager's hosted MySQL single-user rotation of the secret the app creates.
+
+    Off by default; when ``enabled``, the password is rotated every ``schedule_days`` (default 30,
+    1 to 1000) by a rotation function in the configured (imported) VPC.
+    """
+
+    enabled: bool = False
+    schedule_days: int = 30
 
 
 @dataclass(frozen=True)
@@ -127,6 +141,8 @@ class DatabaseConfig:
     the server's certificate, against ``ca_bundle`` (a PEM file in the repository, a path
     relative to its root) or, without it, the Lambda runtime's and Glue's default trust stores.
     ``disabled`` is an explicit plaintext opt-out; synth warns about it.
+
+    ``rotation`` can have Secrets Manager rotate the secret the app creates (default off).
     """
 
     host: str
@@ -140,6 +156,7 @@ class DatabaseConfig:
     secret_arn: str | None = None
     tls: str = "required"
     ca_bundle: str | None = None
+    rotation: RotationConfig = field(default_factory=RotationConfig)
 
     @property
     def ca_bundle_path(self) -> Path | None:
@@ -217,16 +234,22 @@ class ForecastConfig:
 
 #: Step Functions log levels, most verbose first.
 STATE_MACHINE_LOG_LEVELS = ("ALL", "ERROR", "FATAL", "OFF")
+#: The retention periods, in days, that CloudWatch Logs accepts (PutRetentionPolicy).
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
 class LogsConfig:
     """What the state machines log: ``stateMachineLevel`` (default ``ALL``, or ``ERROR``,
     ``FATAL``, ``OFF``) and ``includeExecutionData`` (default true: inputs and outputs, which
-    hold S3 keys and job names, no data values)."""
+    hold S3 keys and job names, no data values); and ``retentionDays`` (default 90), how long
+    every log group the app writes to keeps its events, one of :data:`LOG_RETENTION_DAYS`."""
 
     state_machine_level: str = "ALL"
     include_execution_data: bool = True
+    retention_days: int = 90
 
 
 #: The most quota waits one job may make: each adds about 11 events to its execution's history,
@@ -456,6 +479,7 @@ def _database(reader: _Reader) -> DatabaseConfig:
         secret_arn=reader.optional_string("secretArn", _SECRET_ARN),
         tls=reader.string("tls", DatabaseConfig.tls),
         ca_bundle=reader.optional_string("caBundle"),
+        rotation=_rotation(reader.child("rotation")),
     )
     _check_tls(reader, config)
     try:  # the Glue job's own rule: the columns must be distinct (case-insensitively)
@@ -489,6 +513,34 @@ def _check_tls(reader: _Reader, config: DatabaseConfig) -> None:
         ) from None
     if not context.get_ca_certs():
         raise reader.fail("caBundle", f"{config.ca_bundle!r} holds no CA certificate")
+
+
+def _rotation(reader: _Reader) -> RotationConfig:
+    reader.reject_unknown({_camel(f.name) for f in fields(RotationConfig)})
+    return RotationConfig(
+        enabled=reader.boolean("enabled", RotationConfig.enabled),
+        schedule_days=reader.integer("scheduleDays", RotationConfig.schedule_days, 1, MAX_ROTATION_DAYS),
+    )
+
+
+def _check_rotation(reader: _Reader, cfg: ForecastConfig) -> None:
+    """Rotation needs the secret the app creates and a VPC the shared stack can import."""
+    if not cfg.database.rotation.enabled:
+        return
+    rotation = reader.child("database").child("rotation")
+    if cfg.database.secret_arn:
+        raise rotation.fail(
+            "enabled",
+            "applies to the secret the app creates, and forecast.database.secretArn names your own: "
+            "rotate that one where it is managed",
+        )
+    if not cfg.network.vpc_id:
+        raise rotation.fail(
+            "enabled",
+            "needs forecast.network.vpcId: the rotation function runs in the database's VPC, and the "
+            "shared stack that holds the secret can only import one (a VPC the app creates lives in "
+            "the forecast stack, which depends on the shared one)",
+        )
 
 
 def _deepar(reader: _Reader) -> DeepArConfig:
@@ -527,7 +579,7 @@ def _forecast(reader: _Reader) -> ForecastConfig:
     prefix = reader.string("namePrefix", ForecastConfig.name_prefix, _NAME_PREFIX)
     if len(prefix) > MAX_FORECAST_NAME_PREFIX:
         raise reader.fail("namePrefix", f"must be at most {MAX_FORECAST_NAME_PREFIX} characters")
-    return ForecastConfig(
+    config = ForecastConfig(
         database=_database(reader.child("database")),
         network=_network(reader.child("network")),
         deepar=_deepar(reader.child("deepar")),
@@ -538,6 +590,8 @@ def _forecast(reader: _Reader) -> ForecastConfig:
         glue_worker_type=reader.string("glueWorkerType", ForecastConfig.glue_worker_type, _GLUE_WORKER),
         glue_workers=reader.integer("glueWorkers", ForecastConfig.glue_workers, 2, 299),
     )
+    _check_rotation(reader, config)
+    return config
 
 
 def _logs(reader: _Reader) -> LogsConfig:
@@ -547,7 +601,14 @@ def _logs(reader: _Reader) -> LogsConfig:
         raise reader.fail(
             "stateMachineLevel", f"must be one of {', '.join(STATE_MACHINE_LOG_LEVELS)}, got {level!r}"
         )
-    return LogsConfig(level, reader.boolean("includeExecutionData", LogsConfig.include_execution_data))
+    days = reader.data.get("retentionDays", LogsConfig.retention_days)
+    if isinstance(days, bool) or not isinstance(days, int) or days not in LOG_RETENTION_DAYS:
+        raise reader.fail(
+            "retentionDays",
+            f"must be a retention CloudWatch Logs accepts ({', '.join(map(str, LOG_RETENTION_DAYS))}), "
+            f"got {days!r}",
+        )
+    return LogsConfig(level, reader.boolean("includeExecutionData", LogsConfig.include_execution_data), days)
 
 
 def _quota_retry(reader: _Reader) -> QuotaRetryConfig:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, ArnFormat, Duration, Stack, Validations
+import re
+from pathlib import Path
+
+from aws_cdk import Acknowledgment, ArnFormat, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -17,24 +21,72 @@ from stacks.data_bucket import grant_prefix
 from stacks.database_tls import glue_connection_properties, tls_required
 from stacks.forecast_events import catalog_database_name, crawler_name, etl_job_arguments, etl_job_name
 from stacks.forecast_network import ForecastNetwork
+from stacks.log_groups import ServiceLogGroups, log_group_arns, retention
 from stacks.nag import acknowledge, ignore_cfn_lint, objects_under
 from stacks.paths import PROCESSING
 from stacks.principals import service_for_this_account
 from stacks.runtimes import GLUE
+from stacks.vpc_access import NEW_INTERFACE_FINDING, grant_network_interfaces
 
 GLUE_SCRIPT = PROCESSING / "glue_etl.py"
-#: What a Glue job or crawler in a VPC does with network interfaces; AWS allows no narrower resource.
-_ENI_ACTIONS = [
-    "ec2:CreateNetworkInterface",
-    "ec2:DeleteNetworkInterface",
+#: The list actions a Glue job or crawler in a VPC runs on its connection's network; EC2 takes
+#: no resource for them.
+_DESCRIBE_NETWORK = [
     "ec2:DescribeNetworkInterfaces",
     "ec2:DescribeVpcEndpoints",
     "ec2:DescribeSubnets",
     "ec2:DescribeSecurityGroups",
     "ec2:DescribeRouteTables",
-    "ec2:DescribeVpcAttribute",
     "ec2:DescribeVpcs",
 ]
+
+
+def job_log_group_prefix(job_name: str) -> str:
+    """The job's ``--custom-logGroup-prefix``: Glue 5.0 writes its logs under it instead of the
+    account-wide ``/aws-glue/jobs/error`` and ``/aws-glue/jobs/output``."""
+    return f"/aws-glue/jobs/{job_name}"
+
+
+def job_log_group_names(job_name: str, security_configuration: str, role_name: str) -> list[str]:
+    """The job's two log groups. With a security configuration that encrypts CloudWatch Logs,
+    Glue names them ``<prefix>/<security configuration>-role/<role name>/error`` and ``/output``."""
+    base = f"{job_log_group_prefix(job_name)}/{security_configuration}-role/{role_name}"
+    return [f"{base}/error", f"{base}/output"]
+
+
+def crawler_log_group_name(security_configuration: str, role_name: str) -> str:
+    """The crawler's log group: with a security configuration that encrypts CloudWatch Logs, Glue
+    writes to ``/aws-glue/crawlers-role/<role name>-<security configuration>`` (not the
+    account-wide ``/aws-glue/crawlers``)."""
+    return f"/aws-glue/crawlers-role/{role_name}-{security_configuration}"
+
+
+class ScriptAsset(glue.Code):
+    """A local script as a CDK asset, readable by the job's role only at its own object key.
+
+    ``glue.Code.from_asset`` grants the role ``s3:GetObject*``, ``s3:GetBucket*`` and ``s3:List*``
+    on the whole CDK assets bucket; this grants ``s3:GetObject`` on the script's key.
+    """
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+        self.asset: s3_assets.Asset | None = None
+
+    def bind(self, scope: Construct, grantable: iam.IGrantable) -> glue.CodeConfig:
+        if self.asset is None:
+            self.asset = s3_assets.Asset(scope, "ScriptAsset", path=str(self.path))
+        asset = self.asset
+        grantable.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ReadScript",
+                actions=["s3:GetObject"],
+                resources=[f"{asset.bucket.bucket_arn}/{asset.s3_object_key}"],
+            )
+        )
+        return glue.CodeConfig(
+            s3_location=s3.Location(bucket_name=asset.s3_bucket_name, object_key=asset.s3_object_key)
+        )
 
 
 class GlueEtl(Construct):
@@ -103,6 +155,8 @@ class GlueEtl(Construct):
             s3_assets.Asset(self, "DatabaseCa", path=str(ca_path)) if ca_path is not None else None
         )
         transport = "TLS" if tls_required(db) else "plaintext"
+        connection_subnet = network.subnets[0]
+        connection_groups = [network.glue, network.database_clients]
         self.connection = glue.Connection(
             self,
             "Connection",
@@ -114,8 +168,8 @@ class GlueEtl(Construct):
                 db, self.ca_certificate.s3_object_url if self.ca_certificate else None
             ),
             secret=secret,
-            security_groups=[network.glue, network.database_clients],
-            network=glue.ConnectionNetwork.subnet(network.subnets[0]),
+            security_groups=connection_groups,
+            network=glue.ConnectionNetwork.subnet(connection_subnet),
         )
 
         if network.imported:
@@ -140,7 +194,35 @@ class GlueEtl(Construct):
             assumed_by=service_for_this_account(self, "glue.amazonaws.com"),
             description="Forecast ETL job: reads the catalog and the source, writes the ETL prefix",
         )
-        for role, log_group in ((self.crawler_role, "/aws-glue/crawlers"), (self.job_role, "/aws-glue/*")):
+        security_name = self.security.security_configuration_name
+        days = env.logs.retention_days
+        # The crawler's group is named after its role; an earlier deployment's crawls may have
+        # created it, so its retention is set idempotently rather than by owning it.
+        self.crawler_log_group_name = crawler_log_group_name(security_name, self.crawler_role.role_name)
+        ServiceLogGroups.of(self, days=days).add(
+            "GlueCrawlerLogs", self.crawler_log_group_name, account_wide=False
+        )
+        self.job_log_groups = [
+            logs.LogGroup(
+                self,
+                f"Job{name.rsplit('/', 1)[1].title()}Logs",
+                log_group_name=name,
+                encryption_key=self.key,
+                retention=retention(days),
+                removal_policy=RemovalPolicy.DESTROY,
+            )
+            for name in job_log_group_names(self.job_name, security_name, self.job_role.role_name)
+        ]
+        job_logs = stack.format_arn(
+            service="logs",
+            resource="log-group",
+            resource_name=f"{job_log_group_prefix(self.job_name)}/*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        for role, log_resources in (
+            (self.crawler_role, log_group_arns(self, self.crawler_log_group_name)),
+            (self.job_role, [job_logs]),
+        ):
             secret.grant_read(role)
             self.key.grant_encrypt_decrypt(role)
             role.add_to_policy(
@@ -150,8 +232,14 @@ class GlueEtl(Construct):
                     resources=[catalog_arn, connection_arn],
                 )
             )
-            role.add_to_policy(
-                iam.PolicyStatement(sid="VpcNetworkInterfaces", actions=_ENI_ACTIONS, resources=["*"])
+            grant_network_interfaces(
+                role,
+                vpc=network.vpc,
+                subnets=[connection_subnet],
+                security_groups=connection_groups,
+                on_interfaces=["ec2:DeleteNetworkInterface"],
+                describe=_DESCRIBE_NETWORK,
+                describe_vpc_attribute=True,
             )
             if self.ca_certificate is not None:  # Glue reads CUSTOM_JDBC_CERT with this role
                 role.add_to_policy(
@@ -180,14 +268,7 @@ class GlueEtl(Construct):
                         "logs:PutLogEvents",
                         "logs:AssociateKmsKey",
                     ],
-                    resources=[
-                        arn(
-                            service="logs",
-                            resource="log-group",
-                            resource_name=f"{log_group}:*",
-                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                        )
-                    ],
+                    resources=log_resources,
                 )
             )
         self.crawler_role.add_to_policy(
@@ -254,7 +335,7 @@ class GlueEtl(Construct):
             "Job",
             job_name=self.job_name,
             description=f"Copies {db.database}.{db.source_table} to s3://<bucket>/{output}run=<job run id>/",
-            script=glue.Code.from_asset(str(GLUE_SCRIPT)),
+            script=ScriptAsset(GLUE_SCRIPT),
             role=self.job_role,
             glue_version=getattr(glue.GlueVersion, GLUE.cdk_name),
             worker_configuration=glue.WorkerConfiguration(
@@ -263,8 +344,10 @@ class GlueEtl(Construct):
             ),
             connections=[self.connection],
             security_configuration=self.security,
-            default_arguments=arguments,
-            continuous_logging=glue.ContinuousLoggingProps(enabled=True),
+            default_arguments={**arguments, "--custom-logGroup-prefix": job_log_group_prefix(self.job_name)},
+            # Glue 4.0's continuous logging (its account-wide /aws-glue/jobs/logs-v2 group): Glue
+            # 5.0 logs in real time anyway, to the groups under --custom-logGroup-prefix.
+            continuous_logging=glue.ContinuousLoggingProps(enabled=False),
             enable_metrics=False,
             enable_observability_metrics=False,
             max_concurrent_runs=1,
@@ -304,28 +387,45 @@ class GlueEtl(Construct):
         )
         copy.add_resource_dependency(crawl)
 
-        accepted = "|".join(
-            [
-                r"Resource::\*",
-                r"Resource::arn:[-a-z]+:ec2:.*:network-interface/\*",
-                r"Resource::arn:[-a-z]+:logs:.*:log-group:/aws-glue/.*",
-                r"Resource::arn:[-a-z]+:glue:.*:table/.*/\*",
-                objects_under(output),
-                r"Resource::arn:[-a-z]+:s3:::cdk-[a-z0-9]+-assets-.*/\*",
-                r"Action::(s3:GetObject|s3:GetBucket|s3:List|kms:GenerateDataKey|kms:ReEncrypt)\*",
-            ]
+        self.job.node.add_dependency(*self.job_log_groups)
+
+        common = [
+            r"Resource::\*",
+            NEW_INTERFACE_FINDING,
+            r"Action::kms:(GenerateDataKey|ReEncrypt)\*",
+            r"Resource::arn:[-a-z]+:glue:.*:table/.*/\*",
+        ]
+        network_reason = (
+            "Glue in a VPC creates network interfaces, which have no ARN before they exist "
+            "(network-interface/*): only in the connection's subnet with its security groups, in "
+            "this VPC; it deletes interfaces of that subnet only and tags them with Glue's own tag "
+            "key only. EC2's Describe* list actions and glue:GetSecurityConfiguration take no "
+            "resource, so AWS requires '*'. Catalog access covers the tables of this app's database "
+            "only; KMS actions are CDK's standard encrypt/decrypt grant on this construct's own key."
         )
-        for role in (self.crawler_role, self.job_role):
-            acknowledge(
-                role,
-                findings=accepted,
-                IAM5="Glue in a VPC manages network interfaces, for which AWS allows no narrower resource "
-                "than '*' (tags are limited to Glue's own tag key), as for glue:GetSecurityConfiguration; "
-                "logs go to Glue's own log groups, whose streams are named per run; catalog access covers "
-                "the tables of this app's database only; S3 access is limited to the ETL output prefix and "
-                "the CDK asset bucket's read actions for the script; KMS actions are CDK's standard "
-                "encrypt/decrypt grant on this construct's own key.",
-            )
+        acknowledge(
+            self.crawler_role,
+            findings="|".join(
+                [*common, r"Resource::arn:[-a-z]+:logs:.*:log-group:/aws-glue/crawlers-role/.*:\*"]
+            ),
+            IAM5=f"{network_reason} Logs go to the crawler's own log group, named after its role and "
+            "security configuration, in streams named per crawl (':*').",
+        )
+        acknowledge(
+            self.job_role,
+            findings="|".join(
+                [
+                    *common,
+                    r"Resource::arn:[-a-z]+:logs:.*:log-group:"
+                    + re.escape(job_log_group_prefix(self.job_name))
+                    + r"/\*",
+                    objects_under(output),
+                ]
+            ),
+            IAM5=f"{network_reason} Logs go to the job's own log groups under its --custom-logGroup-prefix, "
+            "in streams named per run; S3 access is limited to the ETL output prefix (and the script's "
+            "own object).",
+        )
 
 
 def _accept_configured_az(connection: glue.Connection) -> None:

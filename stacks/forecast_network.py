@@ -8,35 +8,44 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from stacks.config import NetworkConfig
+from stacks.log_groups import retention
+
+
+def import_vpc(scope: Construct, cfg: NetworkConfig) -> tuple[ec2.IVpc, list[ec2.ISubnet]]:
+    """The configured VPC (``vpcId``) and its private subnets, imported by attributes (no lookup)."""
+    assert cfg.vpc_id, "import_vpc needs network.vpcId"
+    vpc = ec2.Vpc.from_vpc_attributes(
+        scope,
+        "Vpc",
+        vpc_id=cfg.vpc_id,
+        availability_zones=list(cfg.availability_zones),
+        private_subnet_ids=list(cfg.private_subnet_ids),
+    )
+    Annotations.of(scope).acknowledge_warning(
+        "@aws-cdk/aws-ec2:noSubnetRouteTableId",
+        "Imported subnets: nothing here reads or changes their route tables",
+    )
+    subnets = [
+        ec2.Subnet.from_subnet_attributes(scope, f"Subnet{i}", subnet_id=subnet, availability_zone=az)
+        for i, (subnet, az) in enumerate(zip(cfg.private_subnet_ids, cfg.availability_zones, strict=True))
+    ]
+    return vpc, subnets
 
 
 class ForecastNetwork(Construct):
     """Imports the configured VPC by attributes, or creates a small private one with endpoints.
 
     ``database_clients`` is the security group the database accepts; ``glue`` is the group Glue
-    requires on a JDBC connection (all TCP from itself).
+    requires on a JDBC connection (all TCP from itself). A created VPC's flow logs (rejected
+    traffic) are kept ``log_retention_days``.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, cfg: NetworkConfig) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, cfg: NetworkConfig, log_retention_days: int
+    ) -> None:
         super().__init__(scope, construct_id)
         if cfg.vpc_id:
-            self.vpc = ec2.Vpc.from_vpc_attributes(
-                self,
-                "Vpc",
-                vpc_id=cfg.vpc_id,
-                availability_zones=list(cfg.availability_zones),
-                private_subnet_ids=list(cfg.private_subnet_ids),
-            )
-            Annotations.of(self).acknowledge_warning(
-                "@aws-cdk/aws-ec2:noSubnetRouteTableId",
-                "Imported subnets: nothing here reads or changes their route tables",
-            )
-            self.subnets = [
-                ec2.Subnet.from_subnet_attributes(self, f"Subnet{i}", subnet_id=subnet, availability_zone=az)
-                for i, (subnet, az) in enumerate(
-                    zip(cfg.private_subnet_ids, cfg.availability_zones, strict=True)
-                )
-            ]
+            self.vpc, self.subnets = import_vpc(self, cfg)
         else:
             vpc = ec2.Vpc(
                 self,
@@ -60,7 +69,7 @@ class ForecastNetwork(Construct):
                     logs.LogGroup(
                         self,
                         "FlowLogGroup",
-                        retention=logs.RetentionDays.ONE_MONTH,
+                        retention=retention(log_retention_days),
                         removal_policy=RemovalPolicy.DESTROY,
                     )
                 ),
@@ -104,8 +113,3 @@ class ForecastNetwork(Construct):
             allow_all_outbound=True,
         )
         self.glue.add_ingress_rule(self.glue, ec2.Port.all_tcp(), "Glue workers reach each other")
-
-    @property
-    def subnet_selection(self) -> ec2.SubnetSelection:
-        """The private subnets, for functions placed in the VPC."""
-        return ec2.SubnetSelection(subnets=self.subnets)

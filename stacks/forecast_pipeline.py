@@ -133,6 +133,7 @@ class ForecastPipeline(Construct):
             "GenerateDataset",
             source=LAMBDAS / "generate_dataset",
             description="Turns the ETL run's CSV into DeepAR train and test JSON Lines",
+            log_retention_days=env.logs.retention_days,
             environment=generate_dataset_environment(cfg, bucket.bucket_name),
             memory_size=1024,
             timeout_seconds=300,
@@ -156,12 +157,13 @@ class ForecastPipeline(Construct):
             "WriteForecast",
             source=LAMBDAS / "write_forecast",
             description="Writes the DeepAR forecast to MySQL in one transaction",
+            log_retention_days=env.logs.retention_days,
             environment=write_forecast_environment(cfg, secret.secret_arn),
             extra_files=_ca_file(cfg),
             memory_size=512,
             timeout_seconds=300,
             vpc=network.vpc,
-            vpc_subnets=network.subnet_selection,
+            subnets=network.subnets,
             security_groups=[network.database_clients],
         )
         secret.grant_read(self.write_forecast.role)
@@ -170,31 +172,14 @@ class ForecastPipeline(Construct):
                 sid="ReadForecast", actions=["s3:GetObject"], resources=[bucket.arn_for_objects(work)]
             )
         )
-        self.write_forecast.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="VpcNetworkInterfaces",
-                actions=[
-                    "ec2:CreateNetworkInterface",
-                    "ec2:DescribeNetworkInterfaces",
-                    "ec2:DeleteNetworkInterface",
-                    "ec2:AssignPrivateIpAddresses",
-                    "ec2:UnassignPrivateIpAddresses",
-                ],
-                resources=["*"],
-            )
-        )
         acknowledge(
             self.write_forecast.role,
-            findings=r"Resource::\*|"
-            + objects_under(cfg.work_prefix)
-            + r"|Resource::arn:[-a-z]+:secretsmanager:.*-\?\?\?\?\?\?",
-            IAM5="A function in a VPC manages its network interfaces, for which AWS allows only "
-            "Resource '*'; it reads the run's files under the forecast work prefix only; a secret "
-            "named without its random suffix can only be matched with '-??????'.",
+            findings=objects_under(cfg.work_prefix),
+            IAM5="It reads the run's files under the forecast work prefix only.",
         )
         acknowledge(
             self.generate_dataset.role,
-            findings=r"Resource::\*|" + objects_under(cfg.etl_table_prefix, cfg.work_prefix),
+            findings=objects_under(cfg.etl_table_prefix, cfg.work_prefix),
             IAM5="Run files are only known at run time: it reads the ETL prefix of its source table and "
             "writes the forecast work prefix, nothing else of the bucket.",
         )
@@ -213,7 +198,9 @@ class ForecastPipeline(Construct):
             sid="RunFiles",
             list_sid="ListRunFiles",
         )
-        logs = grant_sagemaker_logs(self.sagemaker_role, "TrainingJobs", "TransformJobs")
+        logs = grant_sagemaker_logs(
+            self.sagemaker_role, "TrainingJobs", "TransformJobs", retention_days=env.logs.retention_days
+        )
         acknowledge(
             self.sagemaker_role,
             findings=f"{objects_under(cfg.work_prefix)}|{logs}",
@@ -254,7 +241,7 @@ class ForecastPipeline(Construct):
             r"|Resource::arn:[-a-z]+:sagemaker:.*:(training-job|model|transform-job)/"
             + re.escape(prefix)
             + r"-\*"
-            r"|Action::kms:(GenerateDataKey|ReEncrypt)\*",
+            r"|Action::kms:GenerateDataKey\*",
             IAM5="Resource '*' only where AWS requires it (CloudWatch Logs delivery and X-Ray actions); "
             "SageMaker jobs and models are scoped to this pipeline's name prefix, function invocations "
             "to the two functions and their versions; publishing to the encrypted alerts topic needs "

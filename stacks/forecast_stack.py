@@ -40,7 +40,12 @@ class ForecastStack(Stack):
         if not tls_required(database):
             Annotations.of(self).add_warning_v2(TLS_DISABLED, tls_disabled_warning(database))
         bucket = s3.Bucket.from_bucket_name(self, "DataBucket", env_config.data_bucket_name)
-        self.network = ForecastNetwork(self, "Network", cfg=env_config.forecast.network)
+        self.network = ForecastNetwork(
+            self,
+            "Network",
+            cfg=env_config.forecast.network,
+            log_retention_days=env_config.logs.retention_days,
+        )
         self.etl = GlueEtl(
             self, "Etl", env=env_config, bucket=bucket, secret=shared.database_secret, network=self.network
         )

@@ -14,6 +14,7 @@ from constructs import Construct
 from stacks.alerts import Alerts
 from stacks.asl import note_partition_for_cfn_lint, state_machine_definition
 from stacks.config import LogsConfig
+from stacks.log_groups import ServiceLogGroups, retention
 from stacks.nag import acknowledge
 from stacks.principals import service_for_this_account
 
@@ -32,11 +33,16 @@ SYNC_RULES: Mapping[str, str] = {
 }
 
 
-def grant_sagemaker_logs(role: iam.IRole, *job_kinds: str) -> str:
+def grant_sagemaker_logs(role: iam.Role, *job_kinds: str, retention_days: int) -> str:
     """Let a SageMaker role write its jobs' logs, in ``/aws/sagemaker/<kind>`` log groups only,
-    e.g. ``grant_sagemaker_logs(role, "ProcessingJobs")``; returns the cdk-nag IAM5 finding of
-    those log groups' stream wildcard, for the role's acknowledgment."""
+    e.g. ``grant_sagemaker_logs(role, "ProcessingJobs", retention_days=90)``, and give those
+    account-wide groups (SageMaker creates them on first use) the retention, without owning them
+    (stacks/log_groups.py); returns the cdk-nag IAM5 finding of those log groups' stream wildcard,
+    for the role's acknowledgment."""
     stack = Stack.of(role)
+    service_groups = ServiceLogGroups.of(role, days=retention_days)
+    for kind in job_kinds:
+        service_groups.add(f"SageMaker{kind}", f"/aws/sagemaker/{kind}", account_wide=True)
     role.add_to_principal_policy(
         iam.PolicyStatement(
             sid="OwnLogs",
@@ -64,8 +70,8 @@ def grant_sagemaker_logs(role: iam.IRole, *job_kinds: str) -> str:
 class PipelineStateMachine(Construct):
     """``role`` first (grant to it), then :meth:`create` the STANDARD state machine.
 
-    The state machine logs to its own log group (three months; level and execution data from the
-    environment's ``logs`` settings, default everything), traces with X-Ray,
+    The state machine logs to its own log group (retention, level and execution data from the
+    environment's ``logs`` settings; by default everything, for 90 days), traces with X-Ray,
     and raises alarms on failed, timed-out and aborted executions.
     """
 
@@ -123,7 +129,10 @@ class PipelineStateMachine(Construct):
         the environment's ``log_settings`` say."""
         stack = Stack.of(self)
         self.log_group = logs.LogGroup(
-            self, "Logs", retention=logs.RetentionDays.THREE_MONTHS, removal_policy=RemovalPolicy.DESTROY
+            self,
+            "Logs",
+            retention=retention(log_settings.retention_days),
+            removal_policy=RemovalPolicy.DESTROY,
         )
         definition, deferred = state_machine_definition(asl_name, substitutions)
         self.state_machine = sfn.StateMachine(

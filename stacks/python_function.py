@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from stacks.bundling import ASSET_EXCLUDES, bundled_code
+from stacks.log_groups import retention
 from stacks.nag import acknowledge
 from stacks.runtimes import lambda_runtime_member
+from stacks.vpc_access import NEW_INTERFACE_FINDING, grant_network_interfaces
 
 #: :data:`stacks.runtimes.LAMBDA_PYTHON`, the newest Python runtime (cdk-nag's AwsSolutions-L1).
 RUNTIME: lambda_.Runtime = getattr(lambda_.Runtime, lambda_runtime_member())
@@ -21,12 +24,16 @@ ARCHITECTURE = lambda_.Architecture.ARM_64
 
 
 class PythonFunction(Construct):
-    """``lambdas/<folder>/handler.py`` as a function; its role may only write its own log group.
+    """``lambdas/<folder>/handler.py`` as a function; its role may only write its own log group,
+    kept ``log_retention_days``.
 
     A folder with a ``requirements.txt`` ships those pinned packages too, installed for the
     function's platform at synth (stacks/bundling.py), and ``extra_files`` (name in the bundle
     -> file); without one, the folder ships as it is.
-    Defaults: 256 MB, 30 s timeout, arm64, one-month log retention, active tracing.
+    With ``vpc``, the function runs in ``subnets`` with ``security_groups``, and its role manages
+    network interfaces there only (stacks/vpc_access.py), in place of the AWS managed
+    AWSLambdaVPCAccessExecutionRole's ``'*'``.
+    Defaults: 256 MB, 30 s timeout, arm64, active tracing, not in a VPC.
     """
 
     def __init__(
@@ -36,17 +43,23 @@ class PythonFunction(Construct):
         *,
         source: Path,
         description: str,
+        log_retention_days: int,
         environment: Mapping[str, str] | None = None,
         extra_files: Mapping[str, Path] | None = None,
         memory_size: int = 256,
         timeout_seconds: int = 30,
+        vpc: ec2.IVpc | None = None,
+        subnets: Sequence[ec2.ISubnet] = (),
+        security_groups: Sequence[ec2.ISecurityGroup] = (),
         **function_props: object,
     ) -> None:
         super().__init__(scope, construct_id)
+        if vpc is not None and not (subnets and security_groups):
+            raise ValueError(f"{source.name}: a function in a VPC needs its subnets and security groups")
         self.log_group = logs.LogGroup(
             self,
             "Logs",
-            retention=logs.RetentionDays.ONE_MONTH,
+            retention=retention(log_retention_days),
             removal_policy=RemovalPolicy.DESTROY,
         )
         self.role = iam.Role(
@@ -56,6 +69,37 @@ class PythonFunction(Construct):
             description=f"Runs {source.name}: writes its own log group, plus grants made by its stack",
         )
         self.log_group.grant_write(self.role)
+        findings = r"Resource::\*"
+        reason = (
+            "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions, "
+            "so AWS requires Resource '*'; logs are granted on this function's own log group only."
+        )
+        if vpc is not None:
+            grant_network_interfaces(
+                self.role,
+                vpc=vpc,
+                subnets=subnets,
+                security_groups=security_groups,
+                on_interfaces=[
+                    "ec2:DeleteNetworkInterface",
+                    "ec2:AssignPrivateIpAddresses",
+                    "ec2:UnassignPrivateIpAddresses",
+                ],
+                describe=["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"],
+            )
+            function_props.update(
+                vpc=vpc,
+                vpc_subnets=ec2.SubnetSelection(subnets=list(subnets)),
+                security_groups=list(security_groups),
+            )
+            findings += "|" + NEW_INTERFACE_FINDING
+            reason = (
+                "X-Ray's PutTraceSegments and PutTelemetryRecords and EC2's DescribeNetworkInterfaces and "
+                "DescribeSubnets support no resource-level permissions, so AWS requires Resource '*'; a "
+                "new network interface has no ARN yet (network-interface/*), but it is created only in "
+                "this function's subnets with its security groups, and interfaces are deleted or "
+                "re-addressed only in those subnets; logs are granted on this function's own log group only."
+            )
         self.function = lambda_.Function(
             self,
             "Function",
@@ -72,12 +116,7 @@ class PythonFunction(Construct):
             tracing=lambda_.Tracing.ACTIVE,
             **function_props,  # type: ignore[arg-type]
         )
-        acknowledge(
-            self.role,
-            findings=r"Resource::\*",
-            IAM5="X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions, "
-            "so AWS requires Resource '*'; logs are granted on this function's own log group only.",
-        )
+        acknowledge(self.role, findings=findings, IAM5=reason)
 
 
 def _code(source: Path, extra_files: Mapping[str, Path]) -> lambda_.Code:

@@ -12,43 +12,58 @@ from constructs import Construct
 from stacks.alerts import Alerts
 from stacks.config import EnvConfig
 from stacks.data_bucket import DataBucket
+from stacks.database_rotation import DatabaseRotation
 from stacks.nag import acknowledge
 
 
 class SharedStack(Stack):
-    """Holds what a pipeline redeploy must never destroy (bucket and secret are also retained on delete)."""
+    """Holds what a pipeline redeploy must never destroy (bucket and secret are also retained on delete),
+    and the secret's rotation when ``forecast.database.rotation`` turns it on."""
 
     def __init__(self, scope: Construct, construct_id: str, *, env_config: EnvConfig, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.data = DataBucket(self, "Data", bucket_name=env_config.data_bucket_name)
         self.alerts = Alerts(self, "Alerts", email=env_config.alert_email)
         self.database_secret: secretsmanager.ISecret | None = None
+        self.database_rotation: DatabaseRotation | None = None
         forecast = env_config.forecast
         if forecast is not None:
             db = forecast.database
             if db.secret_arn:
                 self.database_secret = _import_secret(self, db.secret_arn)
             else:
+                template: dict[str, object] = {
+                    "username": "forecast",
+                    "host": db.host,
+                    "port": db.port,
+                    "dbname": db.database,
+                }
+                if db.rotation.enabled:
+                    template["engine"] = "mysql"  # the hosted MySQL rotation function requires it
                 secret = secretsmanager.Secret(
                     self,
                     "DatabaseSecret",
                     description=f"MySQL credentials of the forecast pipeline ({env_config.name}): set the "
                     "real username and password; host, port and dbname come from cdk.json",
                     generate_secret_string=secretsmanager.SecretStringGenerator(
-                        secret_string_template=json.dumps(
-                            {"username": "forecast", "host": db.host, "port": db.port, "dbname": db.database}
-                        ),
+                        secret_string_template=json.dumps(template),
                         generate_string_key="password",
                         exclude_punctuation=True,
                     ),
                     removal_policy=RemovalPolicy.RETAIN,
                 )
-                acknowledge(
-                    secret,
-                    SMG4="The MySQL server is not managed by this app, so no rotation Lambda can change its "
-                    "password; rotate it where the database is run and update this secret (write-forecast "
-                    "re-reads the secret when the database denies access).",
-                )
+                if db.rotation.enabled:
+                    self.database_rotation = DatabaseRotation(
+                        self, "DatabaseRotation", env=env_config, secret=secret
+                    )
+                else:
+                    acknowledge(
+                        secret,
+                        SMG4="Rotation is off (forecast.database.rotation.enabled, default false): the "
+                        "MySQL server is not managed by this app, so its password is rotated where the "
+                        "database is run and put in this secret (write-forecast re-reads the secret when "
+                        "the database denies access); turning it on lets Secrets Manager rotate it.",
+                    )
                 self.database_secret = secret
                 CfnOutput(self, "DatabaseSecretArn", value=secret.secret_arn)
         CfnOutput(self, "DataBucketName", value=self.data.bucket.bucket_name)

@@ -132,11 +132,12 @@ class StandardizePipeline(Construct):
             "GetBatchId",
             source=LAMBDAS / "get_batch_id",
             description="Extracts the batch id N from meta-data/<name>_<N>.csv",
+            log_retention_days=env.logs.retention_days,
             environment={"JOB_NAME_PREFIX": cfg.job_name_prefix},
             timeout_seconds=10,
         )
 
-        self.processing_role = self._processing_role(bucket, cfg)
+        self.processing_role = self._processing_role(bucket, cfg, env.logs.retention_days)
         image_uri = self._image_uri(cfg)
 
         self.states = PipelineStateMachine(
@@ -180,6 +181,7 @@ class StandardizePipeline(Construct):
             "Trigger",
             source=LAMBDAS / "trigger",
             description="Starts one standardize execution per uploaded meta-data CSV",
+            log_retention_days=env.logs.retention_days,
             environment={"STATE_MACHINE_ARN": self.state_machine.state_machine_arn},
             on_failure=destinations.SqsDestination(self.dead_letters),
             retry_attempts=2,
@@ -196,7 +198,7 @@ class StandardizePipeline(Construct):
             self, "TriggerErrors", self.trigger.function.metric_errors(), f"{name}: trigger errors"
         )
 
-    def _processing_role(self, bucket: s3.IBucket, cfg: StandardizeConfig) -> iam.Role:
+    def _processing_role(self, bucket: s3.IBucket, cfg: StandardizeConfig, retention_days: int) -> iam.Role:
         role = iam.Role(
             self,
             "ProcessingRole",
@@ -213,13 +215,14 @@ class StandardizePipeline(Construct):
                 resources=[bucket.arn_for_objects(f"{cfg.output_prefix}*")],
             )
         )
-        logs = grant_sagemaker_logs(role, "ProcessingJobs")
+        logs = grant_sagemaker_logs(role, "ProcessingJobs", retention_days=retention_days)
         acknowledge(
             role,
             findings=rf"Resource::\*|{objects_under(cfg.input_prefix, cfg.output_prefix)}|{logs}",
-            IAM5="Objects are only known at run time, so S3 access is scoped to the meta-data/ (read) and "
-            "prediction-data/ (write) prefixes; SageMaker names log streams per job under the "
-            "/aws/sagemaker/ProcessingJobs log group; ecr:GetAuthorizationToken supports only Resource '*'.",
+            IAM5=f"Objects are only known at run time, so S3 access is scoped to the {cfg.input_prefix} "
+            f"(read) and {cfg.output_prefix} (write) prefixes; SageMaker names log streams per job under "
+            "the /aws/sagemaker/ProcessingJobs log group; ecr:GetAuthorizationToken supports only "
+            "Resource '*'.",
         )
         return role
 

@@ -22,6 +22,21 @@ STATES_LOG_DELIVERY = frozenset(
 )
 
 
+def render(value: Any) -> str:
+    """A template value as text: ``{"Ref": "X"}`` is ``${X}``, ``Fn::GetAtt [X, A]`` is ``${X.A}``,
+    ``Fn::Join`` joins its rendered parts."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Ref" in value:
+        return "${" + value["Ref"] + "}"
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return "${" + ".".join(value["Fn::GetAtt"]) + "}"
+    if isinstance(value, dict) and "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return separator.join(render(part) for part in parts)
+    raise AssertionError(f"cannot render {value!r}")
+
+
 def role_id(template: Template, description: str) -> str:
     roles = template.find_resources(
         "AWS::IAM::Role", {"Properties": {"Description": Match.string_like_regexp(description)}}

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from stacks.config import (
+    LOG_RETENTION_DAYS,
     ConfigError,
     EnvConfig,
     QuotaRetryConfig,
@@ -48,6 +49,34 @@ def test_defaults_apply_when_a_section_is_absent() -> None:
     assert env.standardize.output_prefix == "prediction-data/"
     assert env.alert_email is None
     assert (env.logs.state_machine_level, env.logs.include_execution_data) == ("ALL", True)
+    assert env.logs.retention_days == 90
+
+
+def test_database_rotation_is_off_by_default_with_a_30_day_schedule() -> None:
+    database = load_env("dev", CONTEXT).forecast.database  # type: ignore[union-attr]
+    assert (database.rotation.enabled, database.rotation.schedule_days) == (False, 30)
+
+
+def test_log_retention_takes_every_value_cloudwatch_accepts() -> None:
+    for days in LOG_RETENTION_DAYS:
+        env = parse_env(
+            "x", {"account": "123456789012", "region": "eu-west-1", "logs": {"retentionDays": days}}
+        )
+        assert env.logs.retention_days == days
+
+
+def test_rotation_with_an_imported_vpc_and_a_created_secret() -> None:
+    data = raw("china")
+    data["forecast"]["database"].pop("secretArn")
+    data["forecast"]["database"]["rotation"] = {"enabled": True, "scheduleDays": 7}
+    rotation = parse_env("china", data).forecast.database.rotation  # type: ignore[union-attr]
+    assert (rotation.enabled, rotation.schedule_days) == (True, 7)
+
+
+def _rotation_on(data: dict[str, Any], secret_arn: str | None = None) -> None:
+    data["forecast"]["database"]["rotation"] = {"enabled": True}
+    if secret_arn:
+        data["forecast"]["database"]["secretArn"] = secret_arn
 
 
 def test_quota_retry_defaults_wait_for_hours_with_growing_jittered_waits() -> None:
@@ -149,6 +178,33 @@ def test_state_machine_log_settings() -> None:
         ),
         (lambda d: d["quotaRetry"].update(jitter="FULL"), "'quotaRetry.jitter' is not a known setting"),
         (lambda d: d.update(quotaRetry=60), "'quotaRetry' must be an object"),
+        *(
+            (lambda d, v=v: d.update(logs={"retentionDays": v}), "'logs.retentionDays' must be a retention")
+            for v in (0, 2, 90.0, True, "90", None, 3650)
+        ),
+        (
+            lambda d: d["forecast"]["database"].update(rotation={"enabled": "yes"}),
+            "'forecast.database.rotation.enabled' must be true or false",
+        ),
+        *(
+            (
+                lambda d, v=v: d["forecast"]["database"].update(rotation={"scheduleDays": v}),
+                "'forecast.database.rotation.scheduleDays' must be an integer from 1 to 1000",
+            )
+            for v in (0, 1001, 7.5)
+        ),
+        (
+            lambda d: d["forecast"]["database"].update(rotation={"days": 7}),
+            "'forecast.database.rotation.days' is not a known setting",
+        ),
+        (
+            _rotation_on,
+            "'forecast.database.rotation.enabled' needs forecast.network.vpcId",
+        ),
+        (
+            lambda d: _rotation_on(d, raw("china")["forecast"]["database"]["secretArn"]),
+            "'forecast.database.rotation.enabled' applies to the secret the app creates",
+        ),
     ],
 )
 def test_bad_settings_name_the_setting_and_the_environment(mutate: Any, setting: str) -> None:

@@ -1,0 +1,78 @@
+"""Secrets Manager's hosted MySQL single-user rotation of the database secret the app creates."""
+
+from __future__ import annotations
+
+import string
+
+from aws_cdk import CfnOutput, Duration, RemovalPolicy
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from stacks.config import EnvConfig
+from stacks.forecast_network import import_vpc
+from stacks.log_groups import retention
+
+
+def rotation_function_name(env: EnvConfig) -> str:
+    """The rotation function's name, ``ml-pipelines-<env>-db-rotation``; it logs to
+    ``/aws/lambda/<name>``, which the stack owns."""
+    return f"ml-pipelines-{env.name}-db-rotation"
+
+
+class DatabaseRotation(Construct):
+    """Rotates ``secret`` every ``forecast.database.rotation.scheduleDays`` days.
+
+    Secrets Manager deploys its MySQL single-user rotation function into the configured VPC
+    (``forecast.network``, imported by attributes) and its private subnets, with the configured
+    ``databaseSecurityGroupId`` (the group the database already accepts), or else with a group of
+    its own (output ``DatabaseRotationSecurityGroupId``), which the database must then accept.
+    The function changes the password of the secret's ``username`` as that user, so the secret
+    must hold working credentials first: the first rotation waits for the schedule instead of
+    running at deployment. Rotated passwords are letters and digits, as the generated one is.
+    """
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, env: EnvConfig, secret: secretsmanager.ISecret
+    ) -> None:
+        super().__init__(scope, construct_id)
+        assert env.forecast is not None and env.forecast.database.rotation.enabled
+        network = env.forecast.network
+        vpc, subnets = import_vpc(self, network)
+        if network.database_security_group_id:
+            group = ec2.SecurityGroup.from_security_group_id(
+                self, "DatabaseClients", network.database_security_group_id, mutable=False
+            )
+        else:
+            group = ec2.SecurityGroup(
+                self,
+                "SecurityGroup",
+                vpc=vpc,
+                description="Database secret rotation function: the MySQL server must accept this group",
+                allow_all_outbound=True,
+            )
+            CfnOutput(scope, "DatabaseRotationSecurityGroupId", value=group.security_group_id)
+        self.function_name = rotation_function_name(env)
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            log_group_name=f"/aws/lambda/{self.function_name}",
+            retention=retention(env.logs.retention_days),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.schedule = secretsmanager.RotationSchedule(
+            self,
+            "Schedule",
+            secret=secret,
+            hosted_rotation=secretsmanager.HostedRotation.mysql_single_user(
+                function_name=self.function_name,
+                vpc=vpc,
+                vpc_subnets=ec2.SubnetSelection(subnets=subnets),
+                security_groups=[group],
+                exclude_characters=string.punctuation,
+            ),
+            automatically_after=Duration.days(env.forecast.database.rotation.schedule_days),
+            rotate_immediately_on_update=False,
+        )
+        self.schedule.node.add_dependency(self.log_group)
