@@ -72,7 +72,8 @@ lint: setup ## ruff (lint and format), mypy (each Lambda folder on its own) and 
 	    --cache-dir $(CURDIR)/.mypy_cache/$$(basename $$fn) *.py) || exit 1; \
 	done
 
-bench: setup ## Measure the standardize engine (see benchmarks/README.md)
+bench: setup ## Measure the standardize engine and the runner's start-up (see benchmarks/README.md)
+	$(PY) benchmarks/runner_startup.py
 	$(PY) benchmarks/standardize.py
 
 clean: ## Remove build output (keeps .venv and node_modules)

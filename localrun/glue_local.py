@@ -17,11 +17,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from contracts.glue_job import etl_job_arguments
+from contracts.names import etl_job_name
 from localrun.databases import Database, ServerDatabase
 from localrun.glue_spark import Engine, JdbcTable, SparkUnavailable, check_engine, local_spark, run_glue_main
 from processing import glue_etl
 from stacks.config import EnvConfig
-from stacks.forecast_events import etl_job_arguments, etl_job_name
 
 
 @dataclass(frozen=True)
@@ -39,14 +40,15 @@ def run_etl(
     """Copy the source table to ``s3://<bucket>/<etl prefix><table>/run=<id>/``, on Spark when it
     can run here (see the module docstring), and return the run with the job's SUCCEEDED event."""
     assert env.forecast is not None
+    job_name = etl_job_name(env.name, env.forecast.database.source_table)
     run_id = job_run_id or f"jr_{uuid.uuid4().hex}"
     engine = _engine()
     if isinstance(database, ServerDatabase) and isinstance(engine, Engine):
         keys = run_glue_main(
             local_spark(engine),
-            job_name=etl_job_name(env),
+            job_name=job_name,
             job_run_id=run_id,
-            arguments=etl_job_arguments(env, env.data_bucket_name),
+            arguments=etl_job_arguments(env.forecast, env_name=env.name, bucket_name=env.data_bucket_name),
             source=JdbcTable.of(database.db, env.forecast.database.source_table),
             s3=s3,
             workdir=workdir / "glue" / run_id,
@@ -58,7 +60,7 @@ def run_etl(
         )
         keys = [_run_twin(env, database, s3, run_id)]
         label = f"plain-Python twin of the Glue script ({reason})"
-    return EtlRun(glue_job_event(env, run_id, "SUCCEEDED"), label, keys)
+    return EtlRun(glue_job_event(env, job_name, run_id, "SUCCEEDED"), label, keys)
 
 
 @functools.cache
@@ -83,8 +85,8 @@ def _run_twin(env: EnvConfig, database: Database, s3: Any, run_id: str) -> str:
     return key
 
 
-def glue_job_event(env: EnvConfig, job_run_id: str, state: str) -> dict[str, Any]:
-    """A "Glue Job State Change" event of this environment's ETL job, as EventBridge delivers it."""
+def glue_job_event(env: EnvConfig, job_name: str, job_run_id: str, state: str) -> dict[str, Any]:
+    """A "Glue Job State Change" event of ``job_name`` in ``env``, as EventBridge delivers it."""
     return {
         "version": "0",
         "id": str(uuid.uuid4()),
@@ -95,7 +97,7 @@ def glue_job_event(env: EnvConfig, job_run_id: str, state: str) -> dict[str, Any
         "region": env.region,
         "resources": [],
         "detail": {
-            "jobName": etl_job_name(env),
+            "jobName": job_name,
             "severity": "INFO" if state == "SUCCEEDED" else "ERROR",
             "state": state,
             "jobRunId": job_run_id,

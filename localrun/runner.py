@@ -18,20 +18,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from contracts.asl import render
+from contracts.environments import (
+    generate_dataset_environment,
+    get_batch_id_environment,
+    trigger_environment,
+    write_forecast_environment,
+)
+from contracts.events import SUCCEEDED, glue_job_state_pattern, matches
+from contracts.names import etl_job_name
+from contracts.substitutions import forecast_substitutions, standardize_substitutions
 from localrun.databases import Database, ServerDatabase, SQLiteDatabase, open_database
 from localrun.glue_local import EtlRun, run_etl
 from localrun.lambdas import bound, load
 from localrun.moto_adapter import ExecutionResult, OfflineAws, StateEvent, offline_aws
 from localrun.sagemaker_local import JobQuota, LocalSageMaker
-from stacks.asl import render
-from stacks.config import EnvConfig, load_env, read_cdk_context
-from stacks.forecast_events import SUCCEEDED, etl_job_name, glue_job_state_pattern, matches
-from stacks.forecast_pipeline import (
-    forecast_substitutions,
-    generate_dataset_environment,
-    write_forecast_environment,
-)
-from stacks.standardize_pipeline import standardize_substitutions
+from stacks.config import EnvConfig, ForecastConfig, load_env, read_cdk_context
 
 #: Long enough for a demo DeepAR training on 2 cores; real hyperparameters may need more.
 EXECUTION_TIMEOUT = 1800.0
@@ -108,8 +110,10 @@ class OfflineSession:
             aws.bind_sagemaker(kind, getattr(self.sagemaker, kind))
         aws.bind_sagemaker_create(self.sagemaker.create)
         self._standardize_arn = self._create_standardize()
-        self._trigger = self._bound("trigger", {"STATE_MACHINE_ARN": self._standardize_arn})
-        self._forecast_arn = self._create_forecast() if env.forecast and database else None
+        self._trigger = self._bound("trigger", trigger_environment(self._standardize_arn))
+        self._forecast_arn = (
+            self._create_forecast(env.forecast, database) if env.forecast is not None and database else None
+        )
 
     # -- setup -----------------------------------------------------------------------------------
 
@@ -128,7 +132,7 @@ class OfflineSession:
     def _create_standardize(self) -> str:
         cfg = self.env.standardize
         batch_arn = self._arn("lambda", "function:get-batch-id")
-        self.aws.bind_lambda(batch_arn, self._bound("get_batch_id", {"JOB_NAME_PREFIX": cfg.job_name_prefix}))
+        self.aws.bind_lambda(batch_arn, self._bound("get_batch_id", get_batch_id_environment(cfg)))
         subs = standardize_substitutions(
             cfg,
             quota_retry=self.env.quota_retry,
@@ -140,32 +144,32 @@ class OfflineSession:
         )
         return self.aws.create_state_machine("standardize", render("standardize", subs))
 
-    def _create_forecast(self) -> str:
-        assert self.env.forecast is not None and self.database is not None
-        cfg = self.env.forecast
+    def _create_forecast(self, cfg: ForecastConfig, database: Database) -> str:
         generate_arn = self._arn("lambda", "function:generate-dataset")
         write_arn = self._arn("lambda", "function:write-forecast")
         self.aws.bind_lambda(
             generate_arn, self._bound("generate_dataset", generate_dataset_environment(cfg, self.bucket))
         )
-        if isinstance(self.database, SQLiteDatabase):  # write-forecast's logic, a SQLite repository
+        if isinstance(database, SQLiteDatabase):  # write-forecast's logic, a SQLite repository
             write_env = self._lambda_env(write_forecast_environment(cfg, "unused"))
-            module, repository_for = load("write_forecast"), self.database.sqlite_repository
+            module, repository_for = load("write_forecast"), database.sqlite_repository
             write = bound(  # write_env has the region variables already
                 "write_forecast",
                 write_env,
                 lambda event: module.write_forecast(self.s3, event, repository_for, write_env),
             )
         else:  # the real handler: MySQL credentials from the (mocked) secret
-            assert isinstance(self.database, ServerDatabase)
-            secret = json.dumps(self.database.secret())
+            assert isinstance(database, ServerDatabase)
+            secret = json.dumps(database.secret())
             created = self.aws.client("secretsmanager").create_secret(Name="forecast-db", SecretString=secret)
             load("write_forecast", "mysql_connection").clear_secret_cache()
-            write_env = {**write_forecast_environment(cfg, created["ARN"]), **self.database.tls_environment()}
+            write_env = {**write_forecast_environment(cfg, created["ARN"]), **database.tls_environment()}
             write = self._bound("write_forecast", write_env)
         self.aws.bind_lambda(write_arn, write)
         subs = forecast_substitutions(
-            self.env,
+            cfg.deepar,
+            quota_retry=self.env.quota_retry,
+            region=self.env.region,
             partition=self.aws.partition,
             generate_dataset_arn=generate_arn,
             write_forecast_arn=write_arn,
@@ -260,7 +264,8 @@ class OfflineSession:
         self.last_etl = etl
         self.printer.say(f"  engine: {etl.engine}; {len(etl.keys)} object(s) written")
         event = etl.event
-        pattern = glue_job_state_pattern(etl_job_name(self.env), SUCCEEDED)
+        job_name = etl_job_name(self.env.name, self.env.forecast.database.source_table)
+        pattern = glue_job_state_pattern(job_name, SUCCEEDED)
         if not matches(pattern, event):
             self.printer.say("  the EventBridge rule does not match the event: no forecast")
             return None

@@ -33,10 +33,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from contracts.container import container_contract
 from localrun.moto_adapter import SageMakerApiError, SageMakerKind
 from localrun.s3files import download_prefix, split_uri, upload_directory
 from stacks.paths import PROCESSING
-from stacks.standardize_pipeline import container_contract
 
 _FAILURE_LINES = 5
 

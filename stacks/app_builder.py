@@ -31,7 +31,11 @@ def build(app: App, env_config: EnvConfig) -> EnvironmentStacks:
     shared = SharedStack(
         app,
         env_config.stack_name("Shared"),
-        env_config=env_config,
+        env_name=env_config.name,
+        bucket_name=env_config.data_bucket_name,
+        alert_email=env_config.alert_email,
+        forecast=env_config.forecast,
+        log_retention_days=env_config.logs.retention_days,
         env=aws_env,
         description=f"ML pipelines ({env_config.name}): retained data bucket, alerts topic, secret",
         termination_protection=True,
@@ -39,18 +43,27 @@ def build(app: App, env_config: EnvConfig) -> EnvironmentStacks:
     standardize = StandardizeStack(
         app,
         env_config.stack_name("Standardize"),
-        env_config=env_config,
+        cfg=env_config.standardize,
+        env_name=env_config.name,
+        bucket_name=env_config.data_bucket_name,
+        logs=env_config.logs,
+        quota_retry=env_config.quota_retry,
         shared=shared,
         env=aws_env,
         description=f"ML pipelines ({env_config.name}): standardize pipeline",
     )
     forecast = None
-    if env_config.forecast is not None:
+    if env_config.forecast is not None and shared.database_secret is not None:  # the secret is the forecast's
         forecast = ForecastStack(
             app,
             env_config.stack_name("Forecast"),
-            env_config=env_config,
+            cfg=env_config.forecast,
+            env_name=env_config.name,
+            bucket_name=env_config.data_bucket_name,
+            logs=env_config.logs,
+            quota_retry=env_config.quota_retry,
             shared=shared,
+            secret=shared.database_secret,
             env=aws_env,
             description=f"ML pipelines ({env_config.name}): forecast pipeline",
         )

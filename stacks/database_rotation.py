@@ -10,15 +10,10 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from stacks.config import EnvConfig
+from contracts.names import rotation_function_name
+from stacks.config import NetworkConfig, RotationConfig
 from stacks.forecast_network import import_vpc
 from stacks.log_groups import retention
-
-
-def rotation_function_name(env: EnvConfig) -> str:
-    """The rotation function's name, ``ml-pipelines-<env>-db-rotation``; it logs to
-    ``/aws/lambda/<name>``, which the stack owns."""
-    return f"ml-pipelines-{env.name}-db-rotation"
 
 
 class DatabaseRotation(Construct):
@@ -34,11 +29,17 @@ class DatabaseRotation(Construct):
     """
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, env: EnvConfig, secret: secretsmanager.ISecret
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        rotation: RotationConfig,
+        network: NetworkConfig,
+        env_name: str,
+        log_retention_days: int,
+        secret: secretsmanager.ISecret,
     ) -> None:
         super().__init__(scope, construct_id)
-        assert env.forecast is not None and env.forecast.database.rotation.enabled
-        network = env.forecast.network
         vpc, subnets = import_vpc(self, network)
         if network.database_security_group_id:
             group = ec2.SecurityGroup.from_security_group_id(
@@ -53,12 +54,12 @@ class DatabaseRotation(Construct):
                 allow_all_outbound=True,
             )
             CfnOutput(scope, "DatabaseRotationSecurityGroupId", value=group.security_group_id)
-        self.function_name = rotation_function_name(env)
+        self.function_name = rotation_function_name(env_name)
         self.log_group = logs.LogGroup(
             self,
             "Logs",
             log_group_name=f"/aws/lambda/{self.function_name}",
-            retention=retention(env.logs.retention_days),
+            retention=retention(log_retention_days),
             removal_policy=RemovalPolicy.DESTROY,
         )
         self.schedule = secretsmanager.RotationSchedule(
@@ -72,7 +73,7 @@ class DatabaseRotation(Construct):
                 security_groups=[group],
                 exclude_characters=string.punctuation,
             ),
-            automatically_after=Duration.days(env.forecast.database.rotation.schedule_days),
+            automatically_after=Duration.days(rotation.schedule_days),
             rotate_immediately_on_update=False,
         )
         self.schedule.node.add_dependency(self.log_group)

@@ -15,11 +15,12 @@ from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from contracts.database_tls import glue_connection_properties, tls_required
+from contracts.glue_job import etl_job_arguments
+from contracts.names import catalog_database_name, crawler_name, etl_job_name
 from processing import glue_etl
-from stacks.config import EnvConfig
+from stacks.config import ForecastConfig
 from stacks.data_bucket import grant_prefix
-from stacks.database_tls import glue_connection_properties, tls_required
-from stacks.forecast_events import catalog_database_name, crawler_name, etl_job_arguments, etl_job_name
 from stacks.forecast_network import ForecastNetwork
 from stacks.log_groups import ServiceLogGroups, log_group_arns, retention
 from stacks.nag import acknowledge, ignore_cfn_lint, objects_under
@@ -101,23 +102,24 @@ class GlueEtl(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        env: EnvConfig,
+        cfg: ForecastConfig,
+        env_name: str,
+        logs_principal: str,
+        log_retention_days: int,
         bucket: s3.IBucket,
         secret: secretsmanager.ISecret,
         network: ForecastNetwork,
     ) -> None:
         super().__init__(scope, construct_id)
-        assert env.forecast is not None
-        cfg = env.forecast
         db = cfg.database
         stack = Stack.of(self)
-        self.job_name = etl_job_name(env)
-        names = f"ml-pipelines-{env.name}"
+        self.job_name = etl_job_name(env_name, db.source_table)
+        names = f"ml-pipelines-{env_name}"
 
         self.catalog = glue.Database(
             self,
             "Catalog",
-            database_name=catalog_database_name(env),
+            database_name=catalog_database_name(env_name),
             description="Tables the forecast crawler finds in the MySQL source",
         )
         self.catalog_table = glue_etl.catalog_table_name(db.database, db.source_table)
@@ -136,7 +138,7 @@ class GlueEtl(Construct):
         )
         self.key.grant_encrypt_decrypt(  # only for Glue's log groups in this account and region
             iam.PrincipalWithConditions(
-                iam.ServicePrincipal(f"logs.{env.region}.{env.domain}"),
+                iam.ServicePrincipal(logs_principal),
                 {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": glue_log_groups}},
             )
         )
@@ -195,7 +197,7 @@ class GlueEtl(Construct):
             description="Forecast ETL job: reads the catalog and the source, writes the ETL prefix",
         )
         security_name = self.security.security_configuration_name
-        days = env.logs.retention_days
+        days = log_retention_days
         # The crawler's group is named after its role; an earlier deployment's crawls may have
         # created it, so its retention is set idempotently rather than by owning it.
         self.crawler_log_group_name = crawler_log_group_name(security_name, self.crawler_role.role_name)
@@ -311,7 +313,7 @@ class GlueEtl(Construct):
         self.crawler = glue.CfnCrawler(
             self,
             "Crawler",
-            name=crawler_name(env),
+            name=crawler_name(env_name),
             role=self.crawler_role.role_arn,
             database_name=self.catalog.database_name,
             description=f"Catalogs {db.database}.{db.source_table} through {self.connection.connection_name}",
@@ -329,7 +331,7 @@ class GlueEtl(Construct):
             ),
         )
 
-        arguments = etl_job_arguments(env, bucket.bucket_name)
+        arguments = etl_job_arguments(cfg, env_name=env_name, bucket_name=bucket.bucket_name)
         self.job = glue.PySparkEtlJob(
             self,
             "Job",

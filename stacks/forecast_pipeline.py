@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -14,20 +13,20 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from stacks.alerts import Alerts
-from stacks.asl import json_string, quota_wait_substitutions
-from stacks.config import EnvConfig, ForecastConfig
-from stacks.data_bucket import grant_prefix
-from stacks.database_tls import LAMBDA_CA_FILE, lambda_tls_environment, tls_required
-from stacks.deepar import INFERENCE_CONFIG, deepar_image_uri
-from stacks.forecast_events import (
+from contracts.database_tls import LAMBDA_CA_FILE, tls_required
+from contracts.environments import generate_dataset_environment, write_forecast_environment
+from contracts.events import (
     CRAWL_FAILED,
     FAILED,
     SUCCEEDED,
-    crawler_name,
     glue_crawler_state_pattern,
     glue_job_state_pattern,
 )
+from contracts.names import crawler_name
+from contracts.substitutions import forecast_substitutions
+from stacks.alerts import Alerts
+from stacks.config import ForecastConfig, LogsConfig, QuotaRetryConfig
+from stacks.data_bucket import grant_prefix
 from stacks.forecast_network import ForecastNetwork
 from stacks.nag import acknowledge, objects_under
 from stacks.paths import LAMBDAS
@@ -38,73 +37,10 @@ from stacks.python_function import PythonFunction
 ASL_NAME = "forecast"
 
 
-def generate_dataset_environment(cfg: ForecastConfig, bucket_name: str) -> dict[str, str]:
-    """The generate-dataset Lambda's environment; the offline runner uses the same."""
-    db, deepar = cfg.database, cfg.deepar
-    return {
-        "BUCKET_NAME": bucket_name,
-        "ETL_PREFIX": cfg.etl_table_prefix,
-        "WORK_PREFIX": cfg.work_prefix,
-        "TIMESTAMP_COLUMN": db.timestamp_column,
-        "VALUE_COLUMN": db.value_column,
-        "SERIES_COLUMN": db.series_column or "",
-        "TIME_FREQ": deepar.time_freq,
-        "PREDICTION_LENGTH": str(deepar.prediction_length),
-        "CONTEXT_LENGTH": str(deepar.context_length),
-        "NAME_PREFIX": cfg.name_prefix,
-    }
-
-
-def write_forecast_environment(cfg: ForecastConfig, secret_id: str) -> dict[str, str]:
-    """The write-forecast Lambda's environment; the offline runner uses the same."""
-    return {
-        "SECRET_ID": secret_id,
-        "FORECAST_TABLE": cfg.database.forecast_table,
-        "TIME_FREQ": cfg.deepar.time_freq,
-        "PREDICTION_LENGTH": str(cfg.deepar.prediction_length),
-        **lambda_tls_environment(cfg.database),
-    }
-
-
 def _ca_file(cfg: ForecastConfig) -> dict[str, Path]:
     """The configured CA bundle, shipped as :data:`LAMBDA_CA_FILE`; none without TLS or a bundle."""
     path = cfg.database.ca_bundle_path
     return {LAMBDA_CA_FILE: path} if path and tls_required(cfg.database) else {}
-
-
-def forecast_substitutions(
-    env: EnvConfig,
-    *,
-    partition: str,
-    generate_dataset_arn: str,
-    write_forecast_arn: str,
-    sagemaker_role_arn: str,
-    alerts_topic_arn: str,
-) -> dict[str, str]:
-    """Every ``${X}`` of ``forecast.asl.json``; the stack and the offline runner both use this."""
-    assert env.forecast is not None
-    deepar = env.forecast.deepar
-    return {
-        "Partition": partition,
-        "GenerateDatasetFunctionArn": generate_dataset_arn,
-        "WriteForecastFunctionArn": write_forecast_arn,
-        "SageMakerRoleArn": sagemaker_role_arn,
-        "AlertsTopicArn": alerts_topic_arn,
-        "DeepArImageUri": deepar_image_uri(env.region),
-        **{_camel(key): json_string(value) for key, value in deepar.hyperparameters().items()},
-        "InferenceConfig": json_string(json.dumps(INFERENCE_CONFIG)),
-        "TrainingInstanceType": json_string(deepar.training_instance_type),
-        "TrainingInstanceCount": str(deepar.training_instance_count),
-        "TrainingVolumeSizeGb": str(deepar.training_volume_size_gb),
-        "TrainingMaxRuntimeSeconds": str(deepar.training_max_runtime_seconds),
-        "TransformInstanceType": json_string(deepar.transform_instance_type),
-        "TransformInstanceCount": str(deepar.transform_instance_count),
-        **quota_wait_substitutions(env.quota_retry),
-    }
-
-
-def _camel(name: str) -> str:
-    return "".join(part.title() for part in name.split("_"))
 
 
 class ForecastPipeline(Construct):
@@ -115,7 +51,11 @@ class ForecastPipeline(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        env: EnvConfig,
+        cfg: ForecastConfig,
+        env_name: str,
+        region: str,
+        logs: LogsConfig,
+        quota_retry: QuotaRetryConfig,
         bucket: s3.IBucket,
         secret: secretsmanager.ISecret,
         network: ForecastNetwork,
@@ -123,8 +63,6 @@ class ForecastPipeline(Construct):
         etl_job_name: str,
     ) -> None:
         super().__init__(scope, construct_id)
-        assert env.forecast is not None
-        cfg = env.forecast
         stack = Stack.of(self)
         work = f"{cfg.work_prefix}*"
 
@@ -133,7 +71,7 @@ class ForecastPipeline(Construct):
             "GenerateDataset",
             source=LAMBDAS / "generate_dataset",
             description="Turns the ETL run's CSV into DeepAR train and test JSON Lines",
-            log_retention_days=env.logs.retention_days,
+            log_retention_days=logs.retention_days,
             environment=generate_dataset_environment(cfg, bucket.bucket_name),
             memory_size=1024,
             timeout_seconds=300,
@@ -157,7 +95,7 @@ class ForecastPipeline(Construct):
             "WriteForecast",
             source=LAMBDAS / "write_forecast",
             description="Writes the DeepAR forecast to MySQL in one transaction",
-            log_retention_days=env.logs.retention_days,
+            log_retention_days=logs.retention_days,
             environment=write_forecast_environment(cfg, secret.secret_arn),
             extra_files=_ca_file(cfg),
             memory_size=512,
@@ -198,12 +136,12 @@ class ForecastPipeline(Construct):
             sid="RunFiles",
             list_sid="ListRunFiles",
         )
-        logs = grant_sagemaker_logs(
-            self.sagemaker_role, "TrainingJobs", "TransformJobs", retention_days=env.logs.retention_days
+        log_findings = grant_sagemaker_logs(
+            self.sagemaker_role, "TrainingJobs", "TransformJobs", retention_days=logs.retention_days
         )
         acknowledge(
             self.sagemaker_role,
-            findings=f"{objects_under(cfg.work_prefix)}|{logs}",
+            findings=f"{objects_under(cfg.work_prefix)}|{log_findings}",
             IAM5="Run files are only known at run time, so access is scoped to the forecast work prefix; "
             "SageMaker names log streams per job under its own log groups.",
         )
@@ -224,16 +162,18 @@ class ForecastPipeline(Construct):
         )
         alerts.topic.grant_publish(role)
         substitutions = forecast_substitutions(
-            env,
+            cfg.deepar,
+            quota_retry=quota_retry,
+            region=region,
             partition=stack.partition,
             generate_dataset_arn=self.generate_dataset.function.function_arn,
             write_forecast_arn=self.write_forecast.function.function_arn,
             sagemaker_role_arn=self.sagemaker_role.role_arn,
             alerts_topic_arn=alerts.topic.topic_arn,
         )
-        name = f"{env.name} forecast"
+        name = f"{env_name} forecast"
         self.state_machine = self.states.create(
-            ASL_NAME, substitutions, alerts=alerts, label=name, log_settings=env.logs
+            ASL_NAME, substitutions, alerts=alerts, label=name, log_settings=logs
         )
         acknowledge(
             role,
@@ -308,10 +248,10 @@ class ForecastPipeline(Construct):
         alert(
             "OnEtlFailed", f"Alerts when {etl_job_name} fails, times out or is stopped", self.failure_pattern
         )
-        self.crawl_failure_pattern = glue_crawler_state_pattern(crawler_name(env), CRAWL_FAILED)
+        self.crawl_failure_pattern = glue_crawler_state_pattern(crawler_name(env_name), CRAWL_FAILED)
         alert(
             "OnCrawlFailed",
-            f"Alerts when the crawler {crawler_name(env)} fails (the day's job then does not run)",
+            f"Alerts when the crawler {crawler_name(env_name)} fails (the day's job then does not run)",
             self.crawl_failure_pattern,
         )
 

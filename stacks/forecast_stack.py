@@ -6,10 +6,11 @@ from typing import Any
 
 from aws_cdk import Annotations, CfnOutput, Fn, Stack
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from stacks.config import EnvConfig
-from stacks.database_tls import TLS_DISABLED, tls_disabled_warning, tls_required
+from contracts.database_tls import TLS_DISABLED, tls_disabled_warning, tls_required
+from stacks.config import ForecastConfig, LogsConfig, QuotaRetryConfig, domain_for
 from stacks.forecast_etl import GlueEtl
 from stacks.forecast_network import ForecastNetwork
 from stacks.forecast_pipeline import ForecastPipeline
@@ -24,37 +25,47 @@ class ForecastStack(Stack):
         scope: Construct,
         construct_id: str,
         *,
-        env_config: EnvConfig,
+        cfg: ForecastConfig,
+        env_name: str,
+        bucket_name: str,
+        logs: LogsConfig,
+        quota_retry: QuotaRetryConfig,
         shared: SharedStack,
+        secret: secretsmanager.ISecret,
         **kwargs: Any,
     ) -> None:
-        assert env_config.forecast is not None
-        network = env_config.forecast.network
         super().__init__(scope, construct_id, **kwargs)
-        self._azs = list(network.availability_zones) or [Fn.select(i, Fn.get_azs()) for i in range(2)]
-        assert shared.database_secret is not None
+        self._azs = list(cfg.network.availability_zones) or [Fn.select(i, Fn.get_azs()) for i in range(2)]
         self.add_stack_dependency(
             shared, "the data bucket, alerts topic and database secret live in the shared stack"
         )
-        database = env_config.forecast.database
-        if not tls_required(database):
-            Annotations.of(self).add_warning_v2(TLS_DISABLED, tls_disabled_warning(database))
-        bucket = s3.Bucket.from_bucket_name(self, "DataBucket", env_config.data_bucket_name)
+        if not tls_required(cfg.database):
+            Annotations.of(self).add_warning_v2(TLS_DISABLED, tls_disabled_warning(cfg.database))
+        bucket = s3.Bucket.from_bucket_name(self, "DataBucket", bucket_name)
         self.network = ForecastNetwork(
-            self,
-            "Network",
-            cfg=env_config.forecast.network,
-            log_retention_days=env_config.logs.retention_days,
+            self, "Network", cfg=cfg.network, log_retention_days=logs.retention_days
         )
         self.etl = GlueEtl(
-            self, "Etl", env=env_config, bucket=bucket, secret=shared.database_secret, network=self.network
+            self,
+            "Etl",
+            cfg=cfg,
+            env_name=env_name,
+            logs_principal=f"logs.{self.region}.{domain_for(self.region)}",
+            log_retention_days=logs.retention_days,
+            bucket=bucket,
+            secret=secret,
+            network=self.network,
         )
         self.pipeline = ForecastPipeline(
             self,
             "Forecast",
-            env=env_config,
+            cfg=cfg,
+            env_name=env_name,
+            region=self.region,
+            logs=logs,
+            quota_retry=quota_retry,
             bucket=bucket,
-            secret=shared.database_secret,
+            secret=secret,
             network=self.network,
             alerts=shared.alerts,
             etl_job_name=self.etl.job_name,

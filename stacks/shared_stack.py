@@ -10,7 +10,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from stacks.alerts import Alerts
-from stacks.config import EnvConfig
+from stacks.config import ForecastConfig
 from stacks.data_bucket import DataBucket
 from stacks.database_rotation import DatabaseRotation
 from stacks.nag import acknowledge
@@ -20,13 +20,23 @@ class SharedStack(Stack):
     """Holds what a pipeline redeploy must never destroy (bucket and secret are also retained on delete),
     and the secret's rotation when ``forecast.database.rotation`` turns it on."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, env_config: EnvConfig, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        env_name: str,
+        bucket_name: str,
+        alert_email: str | None,
+        forecast: ForecastConfig | None,
+        log_retention_days: int,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        self.data = DataBucket(self, "Data", bucket_name=env_config.data_bucket_name)
-        self.alerts = Alerts(self, "Alerts", email=env_config.alert_email)
+        self.data = DataBucket(self, "Data", bucket_name=bucket_name)
+        self.alerts = Alerts(self, "Alerts", email=alert_email)
         self.database_secret: secretsmanager.ISecret | None = None
         self.database_rotation: DatabaseRotation | None = None
-        forecast = env_config.forecast
         if forecast is not None:
             db = forecast.database
             if db.secret_arn:
@@ -43,7 +53,7 @@ class SharedStack(Stack):
                 secret = secretsmanager.Secret(
                     self,
                     "DatabaseSecret",
-                    description=f"MySQL credentials of the forecast pipeline ({env_config.name}): set the "
+                    description=f"MySQL credentials of the forecast pipeline ({env_name}): set the "
                     "real username and password; host, port and dbname come from cdk.json",
                     generate_secret_string=secretsmanager.SecretStringGenerator(
                         secret_string_template=json.dumps(template),
@@ -54,7 +64,13 @@ class SharedStack(Stack):
                 )
                 if db.rotation.enabled:
                     self.database_rotation = DatabaseRotation(
-                        self, "DatabaseRotation", env=env_config, secret=secret
+                        self,
+                        "DatabaseRotation",
+                        rotation=db.rotation,
+                        network=forecast.network,
+                        env_name=env_name,
+                        log_retention_days=log_retention_days,
+                        secret=secret,
                     )
                 else:
                     acknowledge(

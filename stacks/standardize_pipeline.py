@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import ast
-import json
 import re
-from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_ecr_assets as ecr_assets
@@ -17,9 +12,10 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3n
 from constructs import Construct
 
+from contracts.environments import get_batch_id_environment, trigger_environment
+from contracts.substitutions import standardize_substitutions
 from stacks.alerts import Alerts
-from stacks.asl import intrinsic_string, json_string, quota_wait_substitutions
-from stacks.config import ECR_IMAGE_URI, EnvConfig, QuotaRetryConfig, StandardizeConfig
+from stacks.config import ECR_IMAGE_URI, LogsConfig, QuotaRetryConfig, StandardizeConfig
 from stacks.data_bucket import grant_prefix
 from stacks.nag import acknowledge, objects_under
 from stacks.paths import LAMBDAS, PROCESSING
@@ -31,73 +27,6 @@ ASL_NAME = "standardize"
 #: The processing program, a package; its container paths are constants of ``contract.py``.
 PROCESSING_PROGRAM = PROCESSING / "standardize"
 PROCESSING_SCRIPT = PROCESSING_PROGRAM / "contract.py"
-
-
-@dataclass(frozen=True)
-class ContainerContract:
-    """Where the processing script lives in its image and which directories it reads and writes."""
-
-    program_path: str
-    input_dir: str
-    output_dir: str
-
-
-def _module_constants(path: Path, names: set[str]) -> dict[str, str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    found: dict[str, str] = {}
-    for node in tree.body:
-        if isinstance(node, ast.Assign | ast.AnnAssign):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            for target in targets:
-                if (
-                    isinstance(target, ast.Name)
-                    and target.id in names
-                    and isinstance(node.value, ast.Constant)
-                ):
-                    found[target.id] = str(node.value.value)
-    missing = names - set(found)
-    if missing:
-        raise ValueError(f"{path.name} does not define {sorted(missing)} as string constants")
-    return found
-
-
-@cache
-def container_contract(script: Path = PROCESSING_SCRIPT) -> ContainerContract:
-    """The contract read from the processing script's own constants (never copied by hand)."""
-    c = _module_constants(script, {"PROGRAM_PATH", "CONTAINER_INPUT_DIR", "CONTAINER_OUTPUT_DIR"})
-    return ContainerContract(c["PROGRAM_PATH"], c["CONTAINER_INPUT_DIR"], c["CONTAINER_OUTPUT_DIR"])
-
-
-def standardize_substitutions(
-    cfg: StandardizeConfig,
-    *,
-    quota_retry: QuotaRetryConfig,
-    partition: str,
-    bucket_name: str,
-    get_batch_id_arn: str,
-    processing_role_arn: str,
-    image_uri: str,
-) -> dict[str, str]:
-    """Every ``${X}`` of ``standardize.asl.json``; the stack and the offline runner both use this."""
-    contract = container_contract()
-    return {
-        "Partition": partition,
-        "BucketName": bucket_name,
-        "GetBatchIdFunctionArn": get_batch_id_arn,
-        "ProcessingRoleArn": processing_role_arn,
-        "ProcessingImageUri": image_uri,
-        "ProgramPath": json_string(contract.program_path),
-        "ContainerInputDir": json_string(contract.input_dir),
-        "ContainerOutputDir": json_string(contract.output_dir),
-        "OutputPrefix": intrinsic_string(cfg.output_prefix),
-        "InstanceType": json_string(cfg.instance_type),
-        "InstanceCount": str(cfg.instance_count),
-        "VolumeSizeGb": str(cfg.volume_size_gb),
-        "MaxRuntimeSeconds": str(cfg.max_runtime_seconds),
-        "ExcludeColumns": json_string(json.dumps(list(cfg.exclude_columns))),
-        "IncludeColumns": json_string(json.dumps(list(cfg.include_columns))),
-        **quota_wait_substitutions(quota_retry),
-    }
 
 
 def ecr_repository_arn(image_uri: str, partition: str) -> str:
@@ -119,12 +48,14 @@ class StandardizePipeline(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        env: EnvConfig,
+        cfg: StandardizeConfig,
+        env_name: str,
+        logs: LogsConfig,
+        quota_retry: QuotaRetryConfig,
         bucket: s3.IBucket,
         alerts: Alerts,
     ) -> None:
         super().__init__(scope, construct_id)
-        cfg = env.standardize
         stack = Stack.of(self)
 
         self.get_batch_id = PythonFunction(
@@ -132,12 +63,12 @@ class StandardizePipeline(Construct):
             "GetBatchId",
             source=LAMBDAS / "get_batch_id",
             description="Extracts the batch id N from meta-data/<name>_<N>.csv",
-            log_retention_days=env.logs.retention_days,
-            environment={"JOB_NAME_PREFIX": cfg.job_name_prefix},
+            log_retention_days=logs.retention_days,
+            environment=get_batch_id_environment(cfg),
             timeout_seconds=10,
         )
 
-        self.processing_role = self._processing_role(bucket, cfg, env.logs.retention_days)
+        self.processing_role = self._processing_role(bucket, cfg, logs.retention_days)
         image_uri = self._image_uri(cfg)
 
         self.states = PipelineStateMachine(
@@ -152,16 +83,16 @@ class StandardizePipeline(Construct):
         )
         substitutions = standardize_substitutions(
             cfg,
-            quota_retry=env.quota_retry,
+            quota_retry=quota_retry,
             partition=stack.partition,
             bucket_name=bucket.bucket_name,
             get_batch_id_arn=self.get_batch_id.function.function_arn,
             processing_role_arn=self.processing_role.role_arn,
             image_uri=image_uri,
         )
-        name = f"{env.name} standardize"
+        name = f"{env_name} standardize"
         self.state_machine = self.states.create(
-            ASL_NAME, substitutions, alerts=alerts, label=name, log_settings=env.logs
+            ASL_NAME, substitutions, alerts=alerts, label=name, log_settings=logs
         )
         acknowledge(
             state_machine_role,
@@ -181,8 +112,8 @@ class StandardizePipeline(Construct):
             "Trigger",
             source=LAMBDAS / "trigger",
             description="Starts one standardize execution per uploaded meta-data CSV",
-            log_retention_days=env.logs.retention_days,
-            environment={"STATE_MACHINE_ARN": self.state_machine.state_machine_arn},
+            log_retention_days=logs.retention_days,
+            environment=trigger_environment(self.state_machine.state_machine_arn),
             on_failure=destinations.SqsDestination(self.dead_letters),
             retry_attempts=2,
             max_event_age=Duration.hours(6),

@@ -8,7 +8,7 @@ from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from stacks.config import EnvConfig
+from stacks.config import LogsConfig, QuotaRetryConfig, StandardizeConfig
 from stacks.nag import acknowledge
 from stacks.shared_stack import SharedStack
 from stacks.standardize_pipeline import StandardizePipeline
@@ -25,15 +25,26 @@ class StandardizeStack(Stack):
         scope: Construct,
         construct_id: str,
         *,
-        env_config: EnvConfig,
+        cfg: StandardizeConfig,
+        env_name: str,
+        bucket_name: str,
+        logs: LogsConfig,
+        quota_retry: QuotaRetryConfig,
         shared: SharedStack,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        bucket = s3.Bucket.from_bucket_name(self, "DataBucket", env_config.data_bucket_name)
+        bucket = s3.Bucket.from_bucket_name(self, "DataBucket", bucket_name)
         self.add_stack_dependency(shared, "the data bucket and the alerts topic live in the shared stack")
         self.pipeline = StandardizePipeline(
-            self, "Standardize", env=env_config, bucket=bucket, alerts=shared.alerts
+            self,
+            "Standardize",
+            cfg=cfg,
+            env_name=env_name,
+            logs=logs,
+            quota_retry=quota_retry,
+            bucket=bucket,
+            alerts=shared.alerts,
         )
         handler = self.node.try_find_child(NOTIFICATIONS_HANDLER)
         if handler is not None:

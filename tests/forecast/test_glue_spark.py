@@ -24,11 +24,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from contracts.glue_job import etl_job_arguments
 from localrun.glue_spark import JdbcTable, run_glue_main
 from localrun.mariadb import MySQLDatabase
 from processing import glue_etl
 from stacks.config import load_env, read_cdk_context
-from stacks.forecast_events import etl_job_arguments
 from stacks.runtimes import GLUE
 from tests.ci import missing
 
@@ -90,7 +90,7 @@ def job_arguments(table: str, columns: glue_etl.ColumnSpec, database: MySQLDatab
         value_column=columns.value,
         series_column=columns.series,
     )
-    return etl_job_arguments(replace(env, forecast=replace(env.forecast, database=source)), BUCKET)
+    return etl_job_arguments(replace(env.forecast, database=source), env_name=env.name, bucket_name=BUCKET)
 
 
 def run_job(

@@ -11,6 +11,7 @@ import pytest
 from aws_cdk import App
 from aws_cdk.assertions import Template
 
+from contracts.names import etl_job_name
 from stacks.app_builder import EnvironmentStacks, build
 from stacks.config import EnvConfig, load_env, read_cdk_context
 
@@ -24,6 +25,12 @@ class Synthesized:
 
     def template(self, unit: str) -> Template:
         return Template.from_stack(getattr(self.stacks, unit))
+
+    @property
+    def etl_job_name(self) -> str:
+        """The forecast's Glue job name (the environment must have a forecast)."""
+        assert self.config.forecast is not None, f"{self.config.name} has no forecast"
+        return etl_job_name(self.config.name, self.config.forecast.database.source_table)
 
     def templates(self) -> Iterator[tuple[str, Template]]:
         """``(unit, template)`` of each stack the environment has (no forecast: no forecast stack)."""

@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from stacks.asl import asl_text, check_substitutions, intrinsic_string, placeholders, render
+from contracts.asl import asl_text, check_substitutions, intrinsic_string, placeholders, render
+from contracts.container import container_contract
+from contracts.substitutions import standardize_substitutions
 from stacks.config import QuotaRetryConfig, StandardizeConfig
-from stacks.standardize_pipeline import container_contract, standardize_substitutions
 from tests.infra.quota import QUOTA_LOOPS, assert_quota_loop, quota_waits
 
 
@@ -122,14 +123,17 @@ def test_intrinsic_strings_escape_special_characters() -> None:
 
 
 def forecast_definition(env_name: str = "dev", quota_retry: QuotaRetryConfig | None = None) -> dict[str, Any]:
+    from contracts.substitutions import forecast_substitutions
     from stacks.config import load_env, read_cdk_context
-    from stacks.forecast_pipeline import forecast_substitutions
 
     env = load_env(env_name, read_cdk_context())
     if quota_retry is not None:
         env = replace(env, quota_retry=quota_retry)
+    assert env.forecast is not None
     subs = forecast_substitutions(
-        env,
+        env.forecast.deepar,
+        quota_retry=env.quota_retry,
+        region=env.region,
         partition=env.partition,
         generate_dataset_arn="arn:aws:lambda:us-east-1:123456789012:function:generate",
         write_forecast_arn="arn:aws:lambda:us-east-1:123456789012:function:write",

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Template
 
+from contracts.names import rotation_function_name
 from stacks.config import read_cdk_context
-from stacks.database_rotation import rotation_function_name
 from stacks.paths import ROOT
 from tests.infra.conftest import Synthesized, synthesize
 
@@ -78,7 +78,7 @@ def test_rotation_on_runs_hosted_mysql_single_user_rotation_in_the_vpc_on_the_sc
     assert hosted["VpcSecurityGroupIds"] == network.database_security_group_id, (
         "the group the database accepts"
     )
-    assert hosted["RotationLambdaName"] == rotation_function_name(s.config)
+    assert hosted["RotationLambdaName"] == rotation_function_name(s.config.name)
     assert props["RotationRules"] == {"ScheduleExpression": "rate(7 days)"}
     assert props["RotateImmediatelyOnUpdate"] is False, "the secret must hold real credentials first"
     (secret,) = of_type(template, "AWS::SecretsManager::Secret").values()
@@ -94,7 +94,7 @@ def test_the_rotation_function_logs_to_a_stack_owned_group_with_the_retention() 
     groups = {
         lid: g
         for lid, g in of_type(template, "AWS::Logs::LogGroup").items()
-        if g["Properties"].get("LogGroupName") == f"/aws/lambda/{rotation_function_name(s.config)}"
+        if g["Properties"].get("LogGroupName") == f"/aws/lambda/{rotation_function_name(s.config.name)}"
     }
     ((group_id, group),) = groups.items()
     assert group["Properties"]["RetentionInDays"] == s.config.logs.retention_days

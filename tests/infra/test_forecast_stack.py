@@ -10,15 +10,10 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from stacks.deepar import deepar_image_uri
-from stacks.forecast_events import (
-    crawler_name,
-    etl_job_arguments,
-    etl_job_name,
-    glue_crawler_state_pattern,
-    glue_job_state_pattern,
-    matches,
-)
+from contracts.deepar import deepar_image_uri
+from contracts.events import glue_crawler_state_pattern, glue_job_state_pattern, matches
+from contracts.glue_job import etl_job_arguments
+from contracts.names import crawler_name, etl_job_name
 from stacks.runtimes import GLUE
 from tests.infra.conftest import Synthesized, synthesize
 from tests.infra.iam import actions, as_list, role_id, statement_for, statements
@@ -88,7 +83,7 @@ def test_etl_job_runs_the_processing_script_with_the_column_mapping(synthesized:
     assert cfg is not None
     _, job = only(template.find_resources("AWS::Glue::Job"))
     props = job["Properties"]
-    assert props["Name"] == etl_job_name(synthesized.config)
+    assert props["Name"] == etl_job_name(synthesized.config.name, cfg.database.source_table)
     assert props["Command"]["Name"] == "glueetl"
     assert props["Command"]["PythonVersion"] == "3"
     assert props["GlueVersion"] == GLUE.version == "5.0", "Glue 5.0 runs Python 3.11, as the script needs"
@@ -100,7 +95,9 @@ def test_etl_job_runs_the_processing_script_with_the_column_mapping(synthesized:
     assert args["--TIMESTAMP_COLUMN"] == cfg.database.timestamp_column
     assert args["--VALUE_COLUMN"] == cfg.database.value_column
     assert args["--SERIES_COLUMN"] == (cfg.database.series_column or "")
-    ours = etl_job_arguments(synthesized.config, synthesized.config.data_bucket_name)
+    ours = etl_job_arguments(
+        cfg, env_name=synthesized.config.name, bucket_name=synthesized.config.data_bucket_name
+    )
     assert {k: args[k] for k in ours} == {**ours}, (
         "the offline runner passes main() the arguments the stack deploys"
     )
@@ -122,7 +119,7 @@ def test_workflow_crawls_on_the_utc_schedule_then_runs_the_job(synthesized: Synt
 
 def test_event_rules_start_the_forecast_on_success_and_alert_on_failure(synthesized: Synthesized) -> None:
     template = forecast(synthesized)
-    job = etl_job_name(synthesized.config)
+    job = synthesized.etl_job_name
     sm_id, _ = only(template.find_resources("AWS::StepFunctions::StateMachine"))
     template.has_resource_properties(
         "AWS::Events::Rule",
@@ -139,7 +136,7 @@ def test_event_rules_start_the_forecast_on_success_and_alert_on_failure(synthesi
     }
     failures = [
         glue_job_state_pattern(job, ["FAILED", "TIMEOUT", "STOPPED"]),
-        glue_crawler_state_pattern(crawler_name(synthesized.config), ["Failed"]),
+        glue_crawler_state_pattern(crawler_name(synthesized.config.name), ["Failed"]),
     ]
     assert sorted(alerting) == sorted(json.dumps(p, sort_keys=True) for p in failures)
     queues = {t["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0] for targets in alerting.values() for t in targets}
@@ -155,7 +152,7 @@ def test_event_rules_start_the_forecast_on_success_and_alert_on_failure(synthesi
         for d in a["Properties"].get("Dimensions", [])
     ), "a message in the alert dead-letter queue raises an alarm"
     _, crawler = only(template.find_resources("AWS::Glue::Crawler"))
-    assert crawler["Properties"]["Name"] == crawler_name(synthesized.config)
+    assert crawler["Properties"]["Name"] == crawler_name(synthesized.config.name)
 
 
 def test_the_pattern_is_data_that_matches_glue_events() -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from stacks.asl import PLACEHOLDER
+from contracts.asl import PLACEHOLDER
 from stacks.bundling import PLATFORMS
 from stacks.config import load_env, read_cdk_context
 from stacks.paths import LAMBDAS, ROOT, STATEMACHINES

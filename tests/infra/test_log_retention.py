@@ -14,7 +14,6 @@ from aws_cdk.assertions import Template
 
 from stacks.config import LOG_RETENTION_DAYS
 from stacks.forecast_etl import job_log_group_prefix
-from stacks.forecast_events import etl_job_name
 from stacks.log_groups import LOG_RETENTION_FUNCTION, retention
 from tests.infra.conftest import Synthesized, synthesize
 from tests.infra.iam import as_list, render
@@ -114,7 +113,7 @@ def test_every_log_group_the_app_writes_to_keeps_the_retention(synthesized: Synt
             assert match, f"{unit}/{policy}: {arn}"
             name = match["name"]
             if name.endswith("/*"):  # a prefix: only the Glue job's, whose groups the stack owns
-                assert name == f"{job_log_group_prefix(etl_job_name(synthesized.config))}/*", name
+                assert name == f"{job_log_group_prefix(synthesized.etl_job_name)}/*", name
                 under = [n for n in owned.values() if n and n.startswith(name[:-1])]
                 assert len(under) == 2, f"{unit}/{policy}: {name} holds {under}"
                 continue
@@ -179,7 +178,7 @@ def test_the_glue_job_logs_under_its_own_prefix_not_the_account_wide_groups(synt
     template = synthesized.template("forecast")
     (job,) = [r for r in resources(template).values() if r["Type"] == "AWS::Glue::Job"]
     args = job["Properties"]["DefaultArguments"]
-    prefix = job_log_group_prefix(etl_job_name(synthesized.config))
+    prefix = job_log_group_prefix(synthesized.etl_job_name)
     assert args["--custom-logGroup-prefix"] == prefix
     assert not {"--enable-continuous-cloudwatch-log", "--continuous-log-logGroup"} & set(args), (
         "Glue 4.0 logging"

@@ -21,6 +21,8 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task import (
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.stepfunctions.parser.asl.parse.intrinsic.intrinsic_parser import IntrinsicParser
 
+from contracts.asl import intrinsic_string, render
+from contracts.substitutions import forecast_substitutions, standardize_substitutions
 from localrun.lambdas import bound, load
 from localrun.moto_adapter import (
     OfflineAws,
@@ -30,10 +32,7 @@ from localrun.moto_adapter import (
     StateEvent,
     offline_aws,
 )
-from stacks.asl import intrinsic_string, render
 from stacks.config import QuotaRetryConfig, StandardizeConfig, load_env, read_cdk_context
-from stacks.forecast_pipeline import forecast_substitutions
-from stacks.standardize_pipeline import standardize_substitutions
 
 ACCOUNT = "123456789012"
 FN = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:fn"
@@ -958,8 +957,11 @@ def forecast(aws: OfflineAws, env_name: str) -> tuple[str, dict[str, str], Any, 
     partition, region = env.partition, env.region
     topic = aws.client("sns").create_topic(Name="alerts")["TopicArn"]
     sqs, queue_url = sqs_subscription(aws, topic)
+    assert env.forecast is not None
     subs = forecast_substitutions(
-        env,
+        env.forecast.deepar,
+        quota_retry=env.quota_retry,
+        region=env.region,
         partition=partition,
         generate_dataset_arn=f"arn:{partition}:lambda:{region}:{ACCOUNT}:function:generate",
         write_forecast_arn=f"arn:{partition}:lambda:{region}:{ACCOUNT}:function:write",

@@ -1,0 +1,27 @@
+"""Names of the app's resources that other code must know: one definition each, no CDK.
+
+Each takes the environment's name (``EnvConfig.name``) and what else it is built from.
+"""
+
+from __future__ import annotations
+
+
+def etl_job_name(env_name: str, source_table: str) -> str:
+    """The Glue job's name: ``ml-pipelines-<env>-<source table>-etl`` (dashes for underscores)."""
+    return f"ml-pipelines-{env_name}-{source_table.lower().replace('_', '-')}-etl"
+
+
+def crawler_name(env_name: str) -> str:
+    """The JDBC crawler's name: ``ml-pipelines-<env>-mysql-source``."""
+    return f"ml-pipelines-{env_name}-mysql-source"
+
+
+def catalog_database_name(env_name: str) -> str:
+    """The Data Catalog database the crawler fills: ``ml_pipelines_<env>`` (underscores for dashes)."""
+    return f"ml_pipelines_{env_name.replace('-', '_')}"
+
+
+def rotation_function_name(env_name: str) -> str:
+    """The database secret's rotation function, ``ml-pipelines-<env>-db-rotation``; it logs to
+    ``/aws/lambda/<name>``, which the stack owns."""
+    return f"ml-pipelines-{env_name}-db-rotation"
