@@ -2,33 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from aws_cdk import Duration, RemovalPolicy
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
-
-
-def grant_prefix(
-    role: iam.IRole, bucket: s3.IBucket, prefix: str, actions: Sequence[str], *, sid: str, list_sid: str
-) -> None:
-    """Give ``role`` ``actions`` on the objects under ``prefix`` and ListBucket of that prefix only.
-
-    objects_under() in stacks/nag.py names the IAM5 finding of the resulting wildcard.
-    """
-    pattern = f"{prefix}*"
-    role.add_to_principal_policy(
-        iam.PolicyStatement(sid=sid, actions=list(actions), resources=[bucket.arn_for_objects(pattern)])
-    )
-    role.add_to_principal_policy(
-        iam.PolicyStatement(
-            sid=list_sid,
-            actions=["s3:ListBucket"],
-            resources=[bucket.bucket_arn],
-            conditions={"StringLike": {"s3:prefix": [pattern]}},
-        )
-    )
 
 
 class DataBucket(Construct):

@@ -20,12 +20,11 @@ from contracts.glue_job import etl_job_arguments
 from contracts.names import catalog_database_name, crawler_name, etl_job_name
 from processing import glue_etl
 from stacks.config import ForecastConfig
-from stacks.data_bucket import grant_prefix
 from stacks.forecast_network import ForecastNetwork
+from stacks.iam_grants import grant_prefix, service_for_this_account
 from stacks.log_groups import ServiceLogGroups, log_group_arns, retention
 from stacks.nag import acknowledge, ignore_cfn_lint, objects_under
 from stacks.paths import PROCESSING
-from stacks.principals import service_for_this_account
 from stacks.runtimes import GLUE
 from stacks.vpc_access import NEW_INTERFACE_FINDING, grant_network_interfaces
 

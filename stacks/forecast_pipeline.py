@@ -26,12 +26,11 @@ from contracts.names import crawler_name
 from contracts.substitutions import forecast_substitutions
 from stacks.alerts import Alerts
 from stacks.config import ForecastConfig, LogsConfig, QuotaRetryConfig
-from stacks.data_bucket import grant_prefix
 from stacks.forecast_network import ForecastNetwork
+from stacks.iam_grants import grant_prefix, grant_sagemaker_logs, service_for_this_account
 from stacks.nag import acknowledge, objects_under
 from stacks.paths import LAMBDAS
-from stacks.pipeline_state_machine import PipelineStateMachine, grant_sagemaker_logs
-from stacks.principals import service_for_this_account
+from stacks.pipeline_state_machine import PipelineStateMachine
 from stacks.python_function import PythonFunction
 
 ASL_NAME = "forecast"
@@ -110,17 +109,6 @@ class ForecastPipeline(Construct):
                 sid="ReadForecast", actions=["s3:GetObject"], resources=[bucket.arn_for_objects(work)]
             )
         )
-        acknowledge(
-            self.write_forecast.role,
-            findings=objects_under(cfg.work_prefix),
-            IAM5="It reads the run's files under the forecast work prefix only.",
-        )
-        acknowledge(
-            self.generate_dataset.role,
-            findings=objects_under(cfg.etl_table_prefix, cfg.work_prefix),
-            IAM5="Run files are only known at run time: it reads the ETL prefix of its source table and "
-            "writes the forecast work prefix, nothing else of the bucket.",
-        )
 
         self.sagemaker_role = iam.Role(
             self,
@@ -138,12 +126,6 @@ class ForecastPipeline(Construct):
         )
         log_findings = grant_sagemaker_logs(
             self.sagemaker_role, "TrainingJobs", "TransformJobs", retention_days=logs.retention_days
-        )
-        acknowledge(
-            self.sagemaker_role,
-            findings=f"{objects_under(cfg.work_prefix)}|{log_findings}",
-            IAM5="Run files are only known at run time, so access is scoped to the forecast work prefix; "
-            "SageMaker names log streams per job under its own log groups.",
         )
 
         self.states = PipelineStateMachine(
@@ -174,18 +156,6 @@ class ForecastPipeline(Construct):
         name = f"{env_name} forecast"
         self.state_machine = self.states.create(
             ASL_NAME, substitutions, alerts=alerts, label=name, log_settings=logs
-        )
-        acknowledge(
-            role,
-            findings=r"Resource::\*|Resource::<.*(GenerateDataset|WriteForecast).*\.Arn>:\*"
-            r"|Resource::arn:[-a-z]+:sagemaker:.*:(training-job|model|transform-job)/"
-            + re.escape(prefix)
-            + r"-\*"
-            r"|Action::kms:GenerateDataKey\*",
-            IAM5="Resource '*' only where AWS requires it (CloudWatch Logs delivery and X-Ray actions); "
-            "SageMaker jobs and models are scoped to this pipeline's name prefix, function invocations "
-            "to the two functions and their versions; publishing to the encrypted alerts topic needs "
-            "kms:GenerateDataKey* on its key, which CDK grants.",
         )
 
         self.dead_letters = alerts.failure_queue(
@@ -226,12 +196,6 @@ class ForecastPipeline(Construct):
             assumed_by=service_for_this_account(self, "events.amazonaws.com"),
             description="EventBridge: publishes Glue job and crawler failures to the alerts topic",
         )
-        acknowledge(
-            self.alert_role,
-            findings=r"Action::kms:GenerateDataKey\*",
-            IAM5="Publishing to the encrypted alerts topic needs kms:GenerateDataKey* on its key (and only "
-            "that key), which CDK grants with sns:Publish on the topic.",
-        )
 
         def alert(construct_id: str, description: str, pattern: dict[str, object]) -> None:
             target = targets.SnsTopic(
@@ -253,6 +217,55 @@ class ForecastPipeline(Construct):
             "OnCrawlFailed",
             f"Alerts when the crawler {crawler_name(env_name)} fails (the day's job then does not run)",
             self.crawl_failure_pattern,
+        )
+
+        # cdk-nag: each finding family this construct accepts, with its reason.
+        acknowledge(
+            self.write_forecast.role,
+            findings=objects_under(cfg.work_prefix),
+            IAM5="It reads the run's files under the forecast work prefix only.",
+        )
+        acknowledge(
+            self.generate_dataset.role,
+            findings=objects_under(cfg.etl_table_prefix, cfg.work_prefix),
+            IAM5="Run files are only known at run time: it reads the ETL prefix of its source table and "
+            "writes the forecast work prefix, nothing else of the bucket.",
+        )
+        acknowledge(
+            self.sagemaker_role,
+            findings=f"{objects_under(cfg.work_prefix)}|{log_findings}",
+            IAM5="Run files are only known at run time, so access is scoped to the forecast work prefix; "
+            "SageMaker names log streams per job under its own log groups.",
+        )
+        acknowledge(
+            role,
+            findings=r"Resource::\*",
+            IAM5="CloudWatch Logs delivery (logs:CreateLogDelivery and friends) and X-Ray actions have no "
+            "resource-level permissions, so AWS requires Resource '*' for them.",
+        )
+        acknowledge(
+            role,
+            findings=r"Resource::<.*(GenerateDataset|WriteForecast).*\.Arn>:\*",
+            IAM5="Invocations are of the pipeline's two functions only, any of their versions (':*').",
+        )
+        acknowledge(
+            role,
+            findings=r"Resource::arn:[-a-z]+:sagemaker:.*:(training-job|model|transform-job)/"
+            + re.escape(prefix)
+            + r"-\*",
+            IAM5="Jobs and models are named at run time, under this pipeline's name prefix only.",
+        )
+        acknowledge(
+            role,
+            findings=r"Action::kms:GenerateDataKey\*",
+            IAM5="Publishing to the encrypted alerts topic needs kms:GenerateDataKey* on its key only, "
+            "which CDK grants with sns:Publish.",
+        )
+        acknowledge(
+            self.alert_role,
+            findings=r"Action::kms:GenerateDataKey\*",
+            IAM5="Publishing to the encrypted alerts topic needs kms:GenerateDataKey* on its key (and only "
+            "that key), which CDK grants with sns:Publish on the topic.",
         )
 
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 
-from aws_cdk import ArnFormat, RemovalPolicy, Stack
+from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
@@ -14,9 +13,9 @@ from constructs import Construct
 from stacks.alerts import Alerts
 from stacks.asl import note_partition_for_cfn_lint, state_machine_definition
 from stacks.config import LogsConfig
-from stacks.log_groups import ServiceLogGroups, retention
+from stacks.iam_grants import service_for_this_account
+from stacks.log_groups import retention
 from stacks.nag import acknowledge
-from stacks.principals import service_for_this_account
 
 #: What a ``.sync`` task needs on each kind of SageMaker resource; the key is the ARN resource type.
 SAGEMAKER_ACTIONS: Mapping[str, tuple[str, ...]] = {
@@ -31,40 +30,6 @@ SYNC_RULES: Mapping[str, str] = {
     "training-job": "StepFunctionsGetEventsForSageMakerTrainingJobsRule",
     "transform-job": "StepFunctionsGetEventsForSageMakerTransformJobsRule",
 }
-
-
-def grant_sagemaker_logs(role: iam.Role, *job_kinds: str, retention_days: int) -> str:
-    """Let a SageMaker role write its jobs' logs, in ``/aws/sagemaker/<kind>`` log groups only,
-    e.g. ``grant_sagemaker_logs(role, "ProcessingJobs", retention_days=90)``, and give those
-    account-wide groups (SageMaker creates them on first use) the retention, without owning them
-    (stacks/log_groups.py); returns the cdk-nag IAM5 finding of those log groups' stream wildcard,
-    for the role's acknowledgment."""
-    stack = Stack.of(role)
-    service_groups = ServiceLogGroups.of(role, days=retention_days)
-    for kind in job_kinds:
-        service_groups.add(f"SageMaker{kind}", f"/aws/sagemaker/{kind}", account_wide=True)
-    role.add_to_principal_policy(
-        iam.PolicyStatement(
-            sid="OwnLogs",
-            actions=[
-                "logs:CreateLogGroup",
-                "logs:CreateLogStream",
-                "logs:PutLogEvents",
-                "logs:DescribeLogStreams",
-            ],
-            resources=[
-                stack.format_arn(
-                    service="logs",
-                    resource="log-group",
-                    resource_name=f"/aws/sagemaker/{kind}:*",
-                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                )
-                for kind in job_kinds
-            ],
-        )
-    )
-    kinds = "|".join(map(re.escape, job_kinds))
-    return rf"Resource::arn:[-a-z]+:logs:.*:log-group:/aws/sagemaker/({kinds}):\*"
 
 
 class PipelineStateMachine(Construct):

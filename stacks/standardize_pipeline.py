@@ -16,11 +16,10 @@ from contracts.environments import get_batch_id_environment, trigger_environment
 from contracts.substitutions import standardize_substitutions
 from stacks.alerts import Alerts
 from stacks.config import ECR_IMAGE_URI, LogsConfig, QuotaRetryConfig, StandardizeConfig
-from stacks.data_bucket import grant_prefix
+from stacks.iam_grants import grant_prefix, grant_sagemaker_logs, service_for_this_account
 from stacks.nag import acknowledge, objects_under
 from stacks.paths import LAMBDAS, PROCESSING
-from stacks.pipeline_state_machine import PipelineStateMachine, grant_sagemaker_logs
-from stacks.principals import service_for_this_account
+from stacks.pipeline_state_machine import PipelineStateMachine
 from stacks.python_function import PythonFunction
 
 ASL_NAME = "standardize"
@@ -94,15 +93,6 @@ class StandardizePipeline(Construct):
         self.state_machine = self.states.create(
             ASL_NAME, substitutions, alerts=alerts, label=name, log_settings=logs
         )
-        acknowledge(
-            state_machine_role,
-            findings=rf"Resource::(\*|<.*GetBatchId.*\.Arn>:\*|arn:[-a-z]+:sagemaker:.*:processing-job/"
-            rf"{re.escape(cfg.job_name_prefix)}-\*)",
-            IAM5="Resource '*' only where AWS requires it: CloudWatch Logs delivery actions "
-            "(logs:CreateLogDelivery and friends) and X-Ray PutTraceSegments/PutTelemetryRecords/"
-            "GetSamplingRules/GetSamplingTargets have no resource-level permissions. Processing jobs "
-            "are scoped to this app's job-name prefix and get-batch-id invocations to its versions ('fn:*').",
-        )
 
         self.dead_letters = alerts.failure_queue(
             self, "TriggerFailures", holds=f"{name}: S3 events that the trigger could not hand over"
@@ -129,6 +119,25 @@ class StandardizePipeline(Construct):
             self, "TriggerErrors", self.trigger.function.metric_errors(), f"{name}: trigger errors"
         )
 
+        # cdk-nag: each finding family this construct accepts, with its reason.
+        acknowledge(
+            state_machine_role,
+            findings=r"Resource::\*",
+            IAM5="CloudWatch Logs delivery (logs:CreateLogDelivery and friends) and X-Ray "
+            "PutTraceSegments/PutTelemetryRecords/GetSamplingRules/GetSamplingTargets have no "
+            "resource-level permissions, so AWS requires Resource '*' for them.",
+        )
+        acknowledge(
+            state_machine_role,
+            findings=r"Resource::<.*GetBatchId.*\.Arn>:\*",
+            IAM5="Invocations are of get-batch-id only, any of its versions (':*').",
+        )
+        acknowledge(
+            state_machine_role,
+            findings=rf"Resource::arn:[-a-z]+:sagemaker:.*:processing-job/{re.escape(cfg.job_name_prefix)}-\*",
+            IAM5="Processing jobs are named at run time, under this app's job-name prefix only.",
+        )
+
     def _processing_role(self, bucket: s3.IBucket, cfg: StandardizeConfig, retention_days: int) -> iam.Role:
         role = iam.Role(
             self,
@@ -149,11 +158,15 @@ class StandardizePipeline(Construct):
         logs = grant_sagemaker_logs(role, "ProcessingJobs", retention_days=retention_days)
         acknowledge(
             role,
-            findings=rf"Resource::\*|{objects_under(cfg.input_prefix, cfg.output_prefix)}|{logs}",
+            findings=objects_under(cfg.input_prefix, cfg.output_prefix),
             IAM5=f"Objects are only known at run time, so S3 access is scoped to the {cfg.input_prefix} "
-            f"(read) and {cfg.output_prefix} (write) prefixes; SageMaker names log streams per job under "
-            "the /aws/sagemaker/ProcessingJobs log group; ecr:GetAuthorizationToken supports only "
-            "Resource '*'.",
+            f"(read) and {cfg.output_prefix} (write) prefixes.",
+        )
+        acknowledge(
+            role, findings=logs, IAM5="SageMaker names log streams per job in /aws/sagemaker/ProcessingJobs."
+        )
+        acknowledge(
+            role, findings=r"Resource::\*", IAM5="ecr:GetAuthorizationToken supports only Resource '*'."
         )
         return role
 

@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from stacks.principals import SOURCE_ACCOUNT_SERVICES
+from stacks.iam_grants import SOURCE_ACCOUNT_SERVICES
 from tests.infra.conftest import Synthesized
 from tests.infra.iam import actions, statements
 
