@@ -62,11 +62,13 @@ system-packages: ## Install what the database and Spark tests run on when missin
 test: setup system-packages lint ## Lint, then run the whole test suite (unit, infra, gates, database, end to end)
 	$(PY) -m pytest
 
-lint: setup ## ruff (lint and format), mypy (each Lambda folder on its own) and the Python-version gate
+lint: setup ## ruff (lint and format), mypy (each Lambda folder on its own), the Python-version gate, the CI workflow's schema
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
 	$(PY) -m tools.version_gate
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(VENV)/bin/pre-commit validate-config .pre-commit-config.yaml
 	@for fn in lambdas/*/; do echo "mypy $$fn"; \
 	  (cd "$$fn" && $(CURDIR)/$(VENV)/bin/mypy --config-file $(CURDIR)/pyproject.toml --exclude '^$$' \
 	    --cache-dir $(CURDIR)/.mypy_cache/$$(basename $$fn) *.py) || exit 1; \
