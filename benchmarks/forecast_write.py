@@ -1,0 +1,208 @@
+"""Benchmark of write-forecast's batched upsert against the original tutorial's one INSERT per row.
+
+Run ``.venv/bin/python benchmarks/forecast_write.py [--rows N] [--latency-ms MS]`` (``make bench``).
+
+One run, one throwaway MariaDB (TLS required, as the tests' and the runner's), four variants:
+the repository write-forecast uses (``MySQLForecastRepository``: multi-row
+``INSERT ... ON DUPLICATE KEY UPDATE`` of 500 rows in one transaction) and the per-row
+``INSERT``, each through a TCP proxy on 127.0.0.1 that adds no delay, then ``--latency-ms``
+(default 1) to every client-to-server write, i.e. to every round trip. The proxy counts those
+writes: the round trips. Each variant writes into a fresh table; the table gives seconds,
+rows/s, round trips and the batched/per-row ratio per latency. The goal: the batched write is
+at least 20x the per-row one with the latency added; the exit status is 1 when it is not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from localrun.lambdas import load  # noqa: E402
+from localrun.mariadb import MySQLDatabase, MySQLServer, ThrowawayMariaDB  # noqa: E402
+
+GOAL_RATIO = 20.0
+_CHUNK = 1 << 16
+
+
+class DelayProxy:
+    """A TCP proxy from 127.0.0.1:<port> to ``upstream`` that sleeps ``delay`` seconds before it
+    forwards each client write, and counts those writes (the round trips)."""
+
+    def __init__(self, upstream: tuple[str, int], delay: float) -> None:
+        self.upstream, self.delay = upstream, delay
+        self.round_trips = 0
+        self._lock = threading.Lock()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self._listener.getsockname()[1])
+        self._stopped = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.upstream)
+            for sock in (client, server):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            threading.Thread(target=self._pump, args=(client, server, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, False), daemon=True).start()
+
+    def _pump(self, source: socket.socket, target: socket.socket, upstream: bool) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(_CHUNK):
+                if upstream:
+                    with self._lock:
+                        self.round_trips += 1
+                    if self.delay:
+                        time.sleep(self.delay)
+                target.sendall(data)
+        for sock in (source, target):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        self._stopped.set()
+        self._listener.close()
+
+
+@dataclass(frozen=True)
+class Result:
+    variant: str
+    latency_ms: float
+    rows: int
+    seconds: float
+    round_trips: int
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds
+
+
+def forecast_rows(count: int) -> list[Any]:
+    """``count`` rows: series of 168 hourly steps, as write-forecast builds them."""
+    row_type = load("write_forecast", "forecast_rows").ForecastRow
+    start = datetime(2024, 1, 1)
+    return [
+        row_type(
+            f"sensor-{i // 168:04d}",
+            start + timedelta(hours=i % 168),
+            9.0 + i,
+            10.0 + i,
+            11.0 + i,
+            10.0 + i,
+            "run-1",
+        )
+        for i in range(count)
+    ]
+
+
+def per_row_insert(connect: Callable[[], Any], table: str, rows: list[Any]) -> None:
+    """The tutorial's write: one ``INSERT`` per row, one commit at the end."""
+    conn = connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                f"CREATE TABLE `{table}` (series_id VARCHAR(255), forecast_time DATETIME, p10 DOUBLE, "
+                "p50 DOUBLE, p90 DOUBLE, mean DOUBLE, run_id VARCHAR(80))"
+            )
+            for r in rows:
+                cur.execute(
+                    f"INSERT INTO `{table}` VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                    (r.series_id, r.forecast_time, r.p10, r.p50, r.p90, r.mean, r.run_id),
+                )
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def batched_upsert(connect: Callable[[], Any], table: str, rows: list[Any]) -> None:
+    """write-forecast's repository: multi-row upserts in one transaction."""
+    repository = load("write_forecast", "forecast_repository").MySQLForecastRepository
+    repository(connect, table).write(rows)
+
+
+@contextlib.contextmanager
+def through(server: MySQLServer, delay: float) -> Iterator[tuple[MySQLServer, DelayProxy]]:
+    proxy = DelayProxy((server.host, server.port), delay)
+    try:
+        yield replace(server, port=proxy.port), proxy
+    finally:
+        proxy.close()
+
+
+def measure(
+    database: MySQLDatabase, variant: str, write: Callable[..., None], rows: list[Any], latency_ms: float
+) -> Result:
+    table = f"bench_{variant.replace('-', '_')}_{int(latency_ms * 1000)}"
+    database.query(f"DROP TABLE IF EXISTS `{table}`")
+    with through(database.server, latency_ms / 1000) as (proxied, proxy):
+
+        def connect() -> Any:
+            return proxied.connect(database.name, autocommit=False)
+
+        start = time.perf_counter()
+        write(connect, table, rows)
+        seconds = time.perf_counter() - start
+    (count,) = database.query(f"SELECT COUNT(*) FROM `{table}`")[0]
+    if count != len(rows):
+        sys.exit(f"{variant}: {count} rows in the table, expected {len(rows)}")
+    return Result(variant, latency_ms, len(rows), seconds, proxy.round_trips)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=10_000, help="rows per variant (default: %(default)s)")
+    parser.add_argument(
+        "--latency-ms", type=float, default=1.0, help="added per round trip (default: %(default)s)"
+    )
+    args = parser.parse_args(argv)
+    rows = forecast_rows(args.rows)
+    throwaway = ThrowawayMariaDB.from_path()
+    server = throwaway.start()
+    try:
+        with server.scratch_database("bench") as database:
+            results = [
+                measure(database, variant, write, rows, latency)
+                for latency in (0.0, args.latency_ms)
+                for variant, write in (("batched-upsert", batched_upsert), ("per-row-insert", per_row_insert))
+            ]
+    finally:
+        throwaway.stop()
+    print(f"forecast write: {args.rows:,} rows per variant, MariaDB over TLS through a TCP proxy")
+    print(f"{'variant':16} {'latency ms':>10} {'seconds':>8} {'rows/s':>10} {'round trips':>11}")
+    for r in results:
+        speed = f"{r.seconds:8.2f} {r.rows_per_second:10,.0f}"
+        print(f"{r.variant:16} {r.latency_ms:10.1f} {speed} {r.round_trips:11,}")
+    ok = True
+    for latency in (0.0, args.latency_ms):
+        batched, per_row = (next(r for r in results if r.variant == v and r.latency_ms == latency)
+                            for v in ("batched-upsert", "per-row-insert"))  # fmt: skip
+        ratio = per_row.seconds / batched.seconds
+        goal = latency > 0
+        verdict = (
+            ("meets" if ratio >= GOAL_RATIO else "MISSES") + f" the {GOAL_RATIO:.0f}x goal"
+            if goal
+            else "info"
+        )
+        print(f"batched / per-row at {latency:.1f} ms: {ratio:.1f}x ({verdict})")
+        ok = ok and (not goal or ratio >= GOAL_RATIO)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
