@@ -72,16 +72,16 @@ def test_functions_run_in_the_environments_region_whatever_the_process_default(t
 def test_a_quiet_session_reads_the_execution_history_once(
     session: OfflineSession, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from localrun import moto_adapter
+    from localrun.moto_adapter import history
 
     reads: list[str] = []
-    real = moto_adapter._history
+    real = history.read_history
 
     def counted(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
         reads.append(execution_arn)
         return real(sfn, execution_arn)
 
-    monkeypatch.setattr(moto_adapter, "_history", counted)
+    monkeypatch.setattr(history, "read_history", counted)
     run = session.standardize("meta-data/partition_2333.csv", partition_csv(rows=20).encode())
     assert run is not None and run.result.status == "SUCCEEDED"
     assert reads == [run.result.execution_arn]
