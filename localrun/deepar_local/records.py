@@ -56,58 +56,78 @@ def _number(value: Any, *, allow_missing: bool) -> float | None:
     return None
 
 
-def _parse_line(path: Path, line: int, text: str) -> Record:
-    def fail(reason: str) -> DeepArInputError:
-        return DeepArInputError(path, line, reason)
+class _BadLine(Exception):
+    """Why one input line is unacceptable; ``_parse_line`` adds the file and line."""
 
+
+def _parse_line(path: Path, line: int, text: str) -> Record:
+    try:
+        obj = _json_object(text)
+        return Record(line, _start(obj), _target(obj), _cat(obj), _dynamic_feat(obj))
+    except _BadLine as exc:
+        raise DeepArInputError(path, line, str(exc)) from None
+
+
+def _json_object(text: str) -> dict[str, Any]:
     if not text.strip():
-        raise fail("empty line (each line must be one JSON object)")
+        raise _BadLine("empty line (each line must be one JSON object)")
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise fail(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+        raise _BadLine(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
     if not isinstance(obj, dict):
-        raise fail(f"expected a JSON object, got {type(obj).__name__}")
+        raise _BadLine(f"expected a JSON object, got {type(obj).__name__}")
+    return obj
 
+
+def _start(obj: Mapping[str, Any]) -> str:
     start = obj.get("start")
     if not isinstance(start, str) or not start.strip():
-        raise fail('"start" is missing or not a string ("YYYY-MM-DD HH:MM:SS")')
+        raise _BadLine('"start" is missing or not a string ("YYYY-MM-DD HH:MM:SS")')
+    return start.strip()
 
+
+def _target(obj: Mapping[str, Any]) -> list[float]:
     raw_target = obj.get("target")
     if not isinstance(raw_target, list):
-        raise fail('"target" is missing or not a list')
+        raise _BadLine('"target" is missing or not a list')
     if not raw_target:
-        raise fail('"target" is empty')
+        raise _BadLine('"target" is empty')
     target: list[float] = []
     for i, value in enumerate(raw_target):
         number = _number(value, allow_missing=True)
         if number is None:
-            raise fail(f'"target"[{i}] = {value!r}: expected a finite number, "NaN" or null')
+            raise _BadLine(f'"target"[{i}] = {value!r}: expected a finite number, "NaN" or null')
         target.append(number)
+    return target
 
-    cat: list[int] | None = None
-    if "cat" in obj and obj["cat"] is not None:
-        raw_cat = obj["cat"]
-        raw_cat = [raw_cat] if isinstance(raw_cat, int) and not isinstance(raw_cat, bool) else raw_cat
-        if not isinstance(raw_cat, list) or not all(
-            isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in raw_cat
-        ):
-            raise fail(f'"cat" = {obj["cat"]!r}: expected a list of non-negative integers')
-        cat = list(raw_cat)
 
-    dynamic_feat: list[list[float]] | None = None
-    if "dynamic_feat" in obj and obj["dynamic_feat"] is not None:
-        raw_dyn = obj["dynamic_feat"]
-        if not isinstance(raw_dyn, list) or not all(isinstance(row, list) for row in raw_dyn):
-            raise fail('"dynamic_feat" must be a list of lists of numbers')
-        dynamic_feat = []
-        for r, row in enumerate(raw_dyn):
-            values = [_number(v, allow_missing=False) for v in row]
-            bad = next((i for i, v in enumerate(values) if v is None), None)
-            if bad is not None:
-                raise fail(f'"dynamic_feat"[{r}][{bad}] = {row[bad]!r}: expected a finite number')
-            dynamic_feat.append([v for v in values if v is not None])
-    return Record(line, start.strip(), target, cat, dynamic_feat)
+def _cat(obj: Mapping[str, Any]) -> list[int] | None:
+    if obj.get("cat") is None:
+        return None
+    raw_cat = obj["cat"]
+    raw_cat = [raw_cat] if isinstance(raw_cat, int) and not isinstance(raw_cat, bool) else raw_cat
+    if not isinstance(raw_cat, list) or not all(
+        isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in raw_cat
+    ):
+        raise _BadLine(f'"cat" = {obj["cat"]!r}: expected a list of non-negative integers')
+    return list(raw_cat)
+
+
+def _dynamic_feat(obj: Mapping[str, Any]) -> list[list[float]] | None:
+    if obj.get("dynamic_feat") is None:
+        return None
+    raw_dyn = obj["dynamic_feat"]
+    if not isinstance(raw_dyn, list) or not all(isinstance(row, list) for row in raw_dyn):
+        raise _BadLine('"dynamic_feat" must be a list of lists of numbers')
+    dynamic_feat = []
+    for r, row in enumerate(raw_dyn):
+        values = [_number(v, allow_missing=False) for v in row]
+        bad = next((i for i, v in enumerate(values) if v is None), None)
+        if bad is not None:
+            raise _BadLine(f'"dynamic_feat"[{r}][{bad}] = {row[bad]!r}: expected a finite number')
+        dynamic_feat.append([v for v in values if v is not None])
+    return dynamic_feat
 
 
 def read_json_lines(path: Path) -> list[Record]:
@@ -148,67 +168,75 @@ class Features:
 
 def resolve_features(hp: Mapping[str, str], records: Sequence[Record], path: Path) -> Features:
     """Apply ``cardinality`` and ``num_dynamic_feat`` (auto / ignore / explicit) to the training data."""
-    card_raw = hp_text(hp, "cardinality")
-    cardinality: list[int] = []
-    if card_raw.lower() != "ignore":
-        with_cat = [r for r in records if r.cat]
-        if with_cat:
-            width = len(with_cat[0].cat or [])
-            for r in records:
-                if len(r.cat or []) != width:
-                    raise DeepArInputError(
-                        path,
-                        r.line,
-                        f'every series must have {width} "cat" value(s), this one has {len(r.cat or [])}',
-                    )
-            cardinality = [max((r.cat or [])[i] for r in records) + 1 for i in range(width)]
-        if card_raw.lower() not in ("", "auto"):
-            try:
-                given = json.loads(card_raw)
-                valid = isinstance(given, list) and all(
-                    isinstance(c, int) and not isinstance(c, bool) and c > 0 for c in given
-                )
-            except ValueError:
-                valid = False
-            if not valid:
-                raise DeepArHyperparameterError(
-                    f"cardinality={card_raw!r}: expected auto, ignore or a JSON list of positive integers"
-                )
-            if len(given) != len(cardinality) or any(
-                seen > cap for seen, cap in zip(cardinality, given, strict=False)
-            ):
-                raise DeepArInputError(
-                    path,
-                    None,
-                    f'"cat" values need cardinality {cardinality}, but the hyperparameter says {given}',
-                )
-            cardinality = list(given)
+    return Features(_cardinality(hp, records, path), _num_dynamic(hp, records, path))
 
-    dyn_raw = hp_text(hp, "num_dynamic_feat")
-    num_dynamic = 0
-    if dyn_raw.lower() != "ignore":
-        counts = {len(r.dynamic_feat or []) for r in records}
-        if len(counts) > 1:
-            first = records[0]
-            odd = next(r for r in records if len(r.dynamic_feat or []) != len(first.dynamic_feat or []))
+
+def _cardinality(hp: Mapping[str, str], records: Sequence[Record], path: Path) -> list[int]:
+    card_raw = hp_text(hp, "cardinality")
+    if card_raw.lower() == "ignore":
+        return []
+    seen = _seen_cardinality(records, path)
+    if card_raw.lower() in ("", "auto"):
+        return seen
+    try:
+        given = json.loads(card_raw)
+        valid = isinstance(given, list) and all(
+            isinstance(c, int) and not isinstance(c, bool) and c > 0 for c in given
+        )
+    except ValueError:
+        valid = False
+    if not valid:
+        raise DeepArHyperparameterError(
+            f"cardinality={card_raw!r}: expected auto, ignore or a JSON list of positive integers"
+        )
+    if len(given) != len(seen) or any(found > cap for found, cap in zip(seen, given, strict=False)):
+        raise DeepArInputError(
+            path, None, f'"cat" values need cardinality {seen}, but the hyperparameter says {given}'
+        )
+    return list(given)
+
+
+def _seen_cardinality(records: Sequence[Record], path: Path) -> list[int]:
+    """One more than the largest ``cat`` value in each position; every series must have as many."""
+    with_cat = [r for r in records if r.cat]
+    if not with_cat:
+        return []
+    width = len(with_cat[0].cat or [])
+    for r in records:
+        if len(r.cat or []) != width:
             raise DeepArInputError(
-                path, odd.line, 'every series must have the same number of "dynamic_feat" rows'
+                path,
+                r.line,
+                f'every series must have {width} "cat" value(s), this one has {len(r.cat or [])}',
             )
-        num_dynamic = counts.pop() if counts else 0
-        if dyn_raw.lower() not in ("", "auto"):
-            try:
-                given_dyn = int(dyn_raw)
-            except ValueError:
-                raise DeepArHyperparameterError(
-                    f"num_dynamic_feat={dyn_raw!r}: expected auto, ignore or an integer"
-                ) from None
-            if given_dyn != num_dynamic:
-                raise DeepArInputError(
-                    path,
-                    None,
-                    f"the data has {num_dynamic} dynamic feature(s), num_dynamic_feat says {given_dyn}",
-                )
-    return Features(cardinality, num_dynamic)
+    return [max((r.cat or [])[i] for r in records) + 1 for i in range(width)]
+
+
+def _num_dynamic(hp: Mapping[str, str], records: Sequence[Record], path: Path) -> int:
+    dyn_raw = hp_text(hp, "num_dynamic_feat")
+    if dyn_raw.lower() == "ignore":
+        return 0
+    counts = {len(r.dynamic_feat or []) for r in records}
+    if len(counts) > 1:
+        first = records[0]
+        odd = next(r for r in records if len(r.dynamic_feat or []) != len(first.dynamic_feat or []))
+        raise DeepArInputError(
+            path, odd.line, 'every series must have the same number of "dynamic_feat" rows'
+        )
+    num_dynamic = counts.pop() if counts else 0
+    if dyn_raw.lower() in ("", "auto"):
+        return num_dynamic
+    try:
+        given_dyn = int(dyn_raw)
+    except ValueError:
+        raise DeepArHyperparameterError(
+            f"num_dynamic_feat={dyn_raw!r}: expected auto, ignore or an integer"
+        ) from None
+    if given_dyn != num_dynamic:
+        raise DeepArInputError(
+            path, None, f"the data has {num_dynamic} dynamic feature(s), num_dynamic_feat says {given_dyn}"
+        )
+    return num_dynamic
 
 
 def data_entry(path: Path, record: Record, freq: str, features: Features, *, horizon: int) -> dict[str, Any]:
