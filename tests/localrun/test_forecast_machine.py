@@ -24,6 +24,12 @@ DATASET = {
 }
 
 
+def lambda_error(task: str) -> tuple[str, ...]:
+    """The states between a failed Lambda task and its Fail state: the cause becomes the
+    function's errorMessage, then the alert."""
+    return (f"{task}LambdaError", f"{task}ErrorJson", f"{task}ErrorMessage", f"Notify{task}Failed")
+
+
 def forecast(aws: OfflineAws, env_name: str) -> tuple[str, dict[str, str], Any, str]:
     """Create the forecast state machine of ``env_name`` with an SNS topic read through SQS."""
     env = load_env(env_name, read_cdk_context())
@@ -149,14 +155,14 @@ def test_forecast_jobs_do_not_wait_out_other_sagemaker_errors(aws: OfflineAws, k
     [
         (
             "generate",
-            ("GenerateDataset", "NotifyGenerateDatasetFailed", "GenerateDatasetFailed"),
+            ("GenerateDataset", *lambda_error("GenerateDataset"), "GenerateDatasetFailed"),
             "GenerateDatasetFailed",
         ),
         ("model", ("CreateModel", "NotifyCreateModelFailed", "CreateModelFailed"), "CreateModelFailed"),
         ("transform", ("Transform", "NotifyTransformFailed", "TransformFailed"), "TransformFailed"),
         (
             "write",
-            ("WriteForecast", "NotifyWriteForecastFailed", "WriteForecastFailed"),
+            ("WriteForecast", *lambda_error("WriteForecast"), "WriteForecastFailed"),
             "WriteForecastFailed",
         ),
     ],
@@ -178,10 +184,47 @@ def test_forecast_failures_end_in_their_named_fail_state(
         aws.bind_sagemaker(broken, fail)  # type: ignore[arg-type]
     result = aws.run(arn, {}, name="run-3")
 
-    assert result.path[-3:] == path_end and result.error == error
+    assert result.path[-len(path_end) :] == path_end and result.error == error
     assert result.cause is not None and f"{broken} broke" in result.cause
     [alert] = received(sqs, queue_url)
     assert f"{broken} broke" in alert["Message"]
+
+
+@pytest.mark.parametrize("task", ["GenerateDataset", "WriteForecast"])
+def test_a_function_error_alerts_and_fails_with_its_error_message(aws: OfflineAws, task: str) -> None:
+    arn, subs, sqs, queue_url = forecast(aws, "dev")
+    bind_forecast(aws, subs, {})
+    message = 'no rows for "hourly_sales" {2026-01-01}: nothing to forecast'
+
+    def fail(payload: dict[str, Any]) -> dict[str, Any]:
+        raise LookupError(message)
+
+    aws.bind_lambda(subs[f"{task}FunctionArn"], fail)
+    result = aws.run(arn, {}, name="run-7")
+
+    assert result.path[-6:] == (task, *lambda_error(task), f"{task}Failed")
+    assert result.error == f"{task}Failed"
+    assert result.cause == f"{task} failed for execution run-7: LookupError: {message}"
+    [alert] = received(sqs, queue_url)
+    assert alert["Message"] == f"Forecast execution run-7 failed in {task}: LookupError: {message}"
+
+
+def test_a_lambda_service_error_keeps_its_plain_cause(aws: OfflineAws) -> None:
+    """Not a function error (no function behind the ARN): the cause is not JSON, and it is kept."""
+    arn, _, sqs, queue_url = forecast(aws, "dev")
+    result = aws.run(arn, {}, name="run-8")  # nothing bound: moto's Lambda has no such function
+
+    assert result.path == (
+        "GenerateDataset",
+        "GenerateDatasetLambdaError",
+        "NotifyGenerateDatasetFailed",
+        "GenerateDatasetFailed",
+    )
+    assert result.cause is not None
+    prefix = "GenerateDataset failed for execution run-8: Lambda.ResourceNotFoundException: "
+    assert result.cause.startswith(prefix) and "generate" in result.cause[len(prefix) :]
+    [alert] = received(sqs, queue_url)
+    assert "Lambda.ResourceNotFoundException: " in alert["Message"]
 
 
 def test_the_project_asl_does_not_depend_on_the_escape_fix() -> None:

@@ -21,6 +21,12 @@ GET_BATCH_ID = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:get-batch-id"
 
 
 JOB_NAME_PREFIX = StandardizeConfig().job_name_prefix
+#: Between GetBatchId's catch and the Fail state: the cause becomes the function's errorMessage.
+GET_BATCH_ID_ERROR = ("GetBatchIdLambdaError", "GetBatchIdErrorJson", "GetBatchIdErrorMessage")
+
+
+class InvalidPartitionName(ValueError):
+    """Named like the error get-batch-id raises."""
 
 
 def get_batch_id() -> Callable[[Any], Any]:
@@ -100,9 +106,9 @@ def test_standardize_runs_end_to_end(aws: OfflineAws, standardize: str) -> None:
         ),
         (
             s3_event("meta-data/partition_x1.csv"),
-            ("CheckFileName", "GetBatchId", "InvalidPartitionName"),
+            ("CheckFileName", "GetBatchId", *GET_BATCH_ID_ERROR, "InvalidPartitionName"),
             "InvalidPartitionName",
-            'key meta-data/partition_x1.csv: {"errorMessage":"key \'meta-data/partition_x1.csv\': batch id',
+            "key meta-data/partition_x1.csv: key 'meta-data/partition_x1.csv': batch id",
         ),
     ],
 )
@@ -118,6 +124,21 @@ def test_standardize_rejects_bad_keys_in_named_fail_states(
     result = aws.run(standardize, execution_input)
     assert (result.status, result.path, result.error) == ("FAILED", path, error)
     assert result.cause is not None and result.cause.startswith(cause), result.cause
+
+
+def test_an_invalid_partition_name_fails_with_the_functions_error_message(
+    aws: OfflineAws, standardize: str
+) -> None:
+    message = "batch id 'x1' of \"partition_x1.csv\" is not a number {0-9}"
+
+    def get_batch_id(payload: dict[str, Any]) -> dict[str, Any]:
+        raise InvalidPartitionName(message)
+
+    aws.bind_lambda(GET_BATCH_ID, get_batch_id)
+    result = aws.run(standardize, s3_event("meta-data/partition_x1.csv"))
+    assert result.path == ("CheckFileName", "GetBatchId", *GET_BATCH_ID_ERROR, "InvalidPartitionName")
+    assert result.error == "InvalidPartitionName"
+    assert result.cause == f"key meta-data/partition_x1.csv: {message}"
 
 
 def test_standardize_fails_when_the_batch_id_is_not_numeric(aws: OfflineAws, standardize: str) -> None:
