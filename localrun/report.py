@@ -1,4 +1,8 @@
-"""What the offline runner leaves behind: artifacts under the output directory, and a summary."""
+"""What the offline runner leaves behind: artifacts under the output directory, and a summary.
+
+The summary prints each failed execution's error and cause once; moto's own log, which would
+repeat them with its internals, goes to ``moto.log`` in the output directory.
+"""
 
 from __future__ import annotations
 
@@ -31,6 +35,12 @@ def write_artifacts(session: OfflineSession, out: Path) -> dict[str, Path]:
             plot = plot_forecast(session, rows, out / "forecast" / "forecast.png")
             if plot is not None:
                 artifacts["forecast plot"] = plot
+    moto_log = out / "moto.log"
+    if session.aws.moto_log:
+        moto_log.write_text("\n".join(session.aws.moto_log) + "\n", encoding="utf-8")
+        artifacts["moto's own log"] = moto_log
+    else:
+        moto_log.unlink(missing_ok=True)  # an earlier run's
     paths = out / "executions.json"
     paths.write_text(json.dumps([_execution(r) for r in session.runs], indent=2, default=str) + "\n")
     artifacts["execution paths"] = paths

@@ -15,7 +15,8 @@ from plain moto:
   simulated clock;
 - ``intrinsics``: escapes in intrinsic-function string literals are read as AWS reads them;
 - ``offline``: ``offline_aws`` itself, which installs the patches, and the ``OfflineAws`` handle;
-- ``history``: waiting for an execution and reading its path (public API only).
+- ``history``: waiting for an execution and reading its path (public API only);
+- ``moto_log``: moto's own log, kept in ``OfflineAws.moto_log`` instead of reaching the terminal.
 
 Differences from AWS that remain (the tests pin each one, so a moto upgrade that changes one shows):
 

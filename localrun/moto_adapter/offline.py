@@ -1,6 +1,7 @@
 """``offline_aws``: the mock with every patch installed, and the ``OfflineAws`` handle it yields.
 
-Inside the mock, boto3's default session is one whose botocore model loader is shared by every
+moto's own log goes to ``OfflineAws.moto_log``, not to the terminal (see ``moto_log``). Inside the
+mock, boto3's default session is one whose botocore model loader is shared by every
 ``offline_aws``: each mock otherwise re-parses botocore's JSON models (0.1-0.3 s).
 """
 
@@ -37,6 +38,7 @@ from moto.utilities.utils import get_partition
 from localrun.moto_adapter.history import ExecutionResult, StateEvent, wait_for_execution
 from localrun.moto_adapter.intrinsics import parse_intrinsic_value, unescape_intrinsic
 from localrun.moto_adapter.lambda_task import LambdaFunction, function_name, invoke_lambda
+from localrun.moto_adapter.moto_log import kept_moto_log
 from localrun.moto_adapter.sagemaker_task import (
     SAGEMAKER_KINDS,
     SageMakerCreate,
@@ -68,6 +70,7 @@ class OfflineAws:
         self.partition: str = get_partition(region)
         self.retry_delays: list[float] = []  # every Retry wait that was skipped, in seconds
         self.waits: list[SkippedWait] = []  # every Wait state that was skipped
+        self.moto_log: list[str] = []  # what moto logged, one formatted record per item
         self.clock = SimulatedClock()
         self._lambdas: dict[str, LambdaFunction] = {}
         self._sagemaker: dict[str, SageMakerHandler] = {}
@@ -198,6 +201,7 @@ def offline_aws(region: str = "us-east-1", *, fix_intrinsic_escapes: bool = True
     """
     aws = OfflineAws(region)
     with ExitStack() as stack:
+        stack.enter_context(kept_moto_log(aws.moto_log))
         stack.enter_context(mock_aws(config=MOTO_CONFIG))
         # A default session whose botocore models are parsed once per process, not once per mock.
         session = botocore.session.Session()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import Any
 
 import boto3
+import pytest
 from moto.core.config import default_user_config
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import (
@@ -263,6 +265,24 @@ def test_aws_cn_partition_task_resources() -> None:
         job_arn = f"arn:aws-cn:sagemaker:cn-north-1:{ACCOUNT}:processing-job/cn-job"
         assert result.output["processing"]["ProcessingJobArn"] == job_arn
         assert [m["Message"] for m in received(sqs, queue_url)] == [job_arn]
+
+
+# -- moto's own log ----------------------------------------------------------------------------------
+
+
+def test_moto_logs_to_the_handle_and_not_to_the_terminal(caplog: pytest.LogCaptureFixture) -> None:
+    """moto logs each failure it handles at ERROR, with its internals; the mock keeps those records
+    in ``moto_log``, and this project's own loggers still reach the root handlers."""
+    moto = logging.getLogger("moto")
+    before = (moto.propagate, list(moto.handlers))
+    with offline_aws() as aws:
+        stop = {"Type": "Fail", "Error": "Stopped", "Cause": "on purpose"}
+        result = aws.run(machine(aws, {"Stop": stop}))
+        logging.getLogger("localrun.tests").error("our own error")
+    assert (result.error, result.cause) == ("Stopped", "on purpose")
+    assert any("ERROR moto." in line and "FailureEventException" in line for line in aws.moto_log)
+    assert [(r.name, r.getMessage()) for r in caplog.records] == [("localrun.tests", "our own error")]
+    assert (moto.propagate, list(moto.handlers)) == before, "restored on exit"
 
 
 def test_everything_is_restored_on_exit() -> None:
