@@ -1,13 +1,14 @@
 """What the offline runner leaves behind: artifacts under the output directory, and a summary.
 
-The summary prints each failed execution's error and cause once; moto's own log, which would
-repeat them with its internals, goes to ``moto.log`` in the output directory.
+The summary prints each failed execution's error and cause once, in full; moto's own log, which
+would repeat them with its internals, goes to ``moto.log`` in the output directory.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +95,12 @@ def plot_forecast(session: OfflineSession, rows: list[dict[str, Any]], path: Pat
     return path
 
 
+def _wrapped(text: str, *, indent: int, width: int = 96) -> str:
+    """``text`` in indented lines of at most ``width`` (default 96) columns."""
+    pad = " " * indent
+    return textwrap.fill(text, width, initial_indent=pad, subsequent_indent=pad, break_on_hyphens=False)
+
+
 def _time(value: Any) -> Any:
     from datetime import datetime
 
@@ -110,7 +117,7 @@ def print_summary(session: OfflineSession, artifacts: dict[str, Path], seconds: 
         tail = " > ".join(result.path)
         print(f"{run.pipeline:<12} {result.status:<10} {run.seconds:>8.1f}  {tail}")
         if result.error:
-            print(f"{'':<33}{result.error}: {(result.cause or '')[:160]}")
+            print(_wrapped(f"{result.error}: {result.cause or ''}", indent=33))
     if session.sagemaker.jobs:
         print()
         print(f"{'local job':<12} {'status':<10} {'seconds':>8}  name")

@@ -70,6 +70,19 @@ def test_a_failed_execution_prints_its_error_and_cause_once(tmp_path: Path) -> N
     assert "moto's own log:" in proc.stdout
 
 
+def test_the_summary_prints_the_whole_cause(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A failed job's cause is its description: SageMaker's reason comes last, and is printed."""
+    data = tmp_path / "ragged_5.csv"
+    data.write_text("a,b\n1,2,3\n")
+    assert main(["standardize", str(data), "--out", str(tmp_path / "out"), "--quiet"]) == 1
+    out = capsys.readouterr().out
+    [run] = json.loads((tmp_path / "out" / "executions.json").read_text())
+    assert run["error"] == "ProcessingFailed" and '"FailureReason":' in run["cause"]
+    assert len(run["cause"]) > 160
+    assert "".join(run["cause"].split()) in "".join(out.split()), "wrapped, not cut"
+    assert all(len(line) <= 96 for line in out.splitlines() if line.startswith(" " * 33))
+
+
 def test_forecast_names_a_missing_column(tmp_path: Path) -> None:
     data = tmp_path / "sales.csv"
     data.write_text("when,amount\n2026-01-01 00:00:00,1\n")
