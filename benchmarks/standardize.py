@@ -23,6 +23,10 @@ exit status 1):
 
 ``--quick`` (20 MB, one run, pandas included) checks accuracy only: at that size start-up time
 dominates the performance ratios.
+
+One script of about 500 lines on purpose: ``make bench`` runs it by path, with no package of its
+own to import from, and its sections (data, measurement, accuracy, report) read top to bottom as
+the benchmark's method.
 """
 
 from __future__ import annotations

@@ -96,7 +96,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    for name in ("moto", "botocore", "lightning", "lightning.pytorch", "gluonts"):
+    # moto's own log is kept by the runner (localrun.moto_adapter.moto_log) and written to moto.log.
+    for name in ("botocore", "lightning", "lightning.pytorch", "gluonts"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     os.environ.update(

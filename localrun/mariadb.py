@@ -38,6 +38,8 @@ from localrun.tls import TlsFiles
 _SBIN_DIRS = ("/usr/sbin", "/usr/local/sbin", "/usr/libexec", "/usr/local/mysql/bin")
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 30.0
+#: The account a throwaway server creates for its clients (from 127.0.0.1, every privilege).
+USER = "ml_pipelines"
 
 
 class ServerUnavailable(RuntimeError):
@@ -177,7 +179,7 @@ def _free_port() -> int:
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child
-    """Linux: SIGTERM the server if pytest dies without cleaning up (PR_SET_PDEATHSIG)."""
+    """Linux: SIGTERM the server if its parent (tests, runner) dies without cleaning up (PR_SET_PDEATHSIG)."""
     with contextlib.suppress(Exception):
         import ctypes
 
@@ -315,12 +317,12 @@ class ThrowawayMariaDB:
         password = secrets.token_hex(16)
         try:
             with admin.cursor() as cur:
-                cur.execute("CREATE USER 'pytest'@'127.0.0.1' IDENTIFIED BY %s", (password,))
-                cur.execute("GRANT ALL PRIVILEGES ON *.* TO 'pytest'@'127.0.0.1' WITH GRANT OPTION")
+                cur.execute("CREATE USER %s@'127.0.0.1' IDENTIFIED BY %s", (USER, password))
+                cur.execute("GRANT ALL PRIVILEGES ON *.* TO %s@'127.0.0.1' WITH GRANT OPTION", (USER,))
         finally:
             admin.close()
         ca_file = str(self.tls_files.ca) if self.tls_files else None
-        return MySQLServer("127.0.0.1", port, "pytest", password, ca_file=ca_file)
+        return MySQLServer("127.0.0.1", port, USER, password, ca_file=ca_file)
 
     def _tls_options(self) -> list[str]:
         if self.tls_files is None:

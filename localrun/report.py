@@ -1,9 +1,14 @@
-"""What the offline runner leaves behind: artifacts under the output directory, and a summary."""
+"""What the offline runner leaves behind: artifacts under the output directory, and a summary.
+
+The summary prints each failed execution's error and cause once, in full; moto's own log, which
+would repeat them with its internals, goes to ``moto.log`` in the output directory.
+"""
 
 from __future__ import annotations
 
 import csv
 import json
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +36,12 @@ def write_artifacts(session: OfflineSession, out: Path) -> dict[str, Path]:
             plot = plot_forecast(session, rows, out / "forecast" / "forecast.png")
             if plot is not None:
                 artifacts["forecast plot"] = plot
+    moto_log = out / "moto.log"
+    if session.aws.moto_log:
+        moto_log.write_text("\n".join(session.aws.moto_log) + "\n", encoding="utf-8")
+        artifacts["moto's own log"] = moto_log
+    else:
+        moto_log.unlink(missing_ok=True)  # an earlier run's
     paths = out / "executions.json"
     paths.write_text(json.dumps([_execution(r) for r in session.runs], indent=2, default=str) + "\n")
     artifacts["execution paths"] = paths
@@ -84,6 +95,12 @@ def plot_forecast(session: OfflineSession, rows: list[dict[str, Any]], path: Pat
     return path
 
 
+def _wrapped(text: str, *, indent: int, width: int = 96) -> str:
+    """``text`` in indented lines of at most ``width`` (default 96) columns."""
+    pad = " " * indent
+    return textwrap.fill(text, width, initial_indent=pad, subsequent_indent=pad, break_on_hyphens=False)
+
+
 def _time(value: Any) -> Any:
     from datetime import datetime
 
@@ -100,7 +117,7 @@ def print_summary(session: OfflineSession, artifacts: dict[str, Path], seconds: 
         tail = " > ".join(result.path)
         print(f"{run.pipeline:<12} {result.status:<10} {run.seconds:>8.1f}  {tail}")
         if result.error:
-            print(f"{'':<33}{result.error}: {(result.cause or '')[:160]}")
+            print(_wrapped(f"{result.error}: {result.cause or ''}", indent=33))
     if session.sagemaker.jobs:
         print()
         print(f"{'local job':<12} {'status':<10} {'seconds':>8}  name")

@@ -35,6 +35,12 @@ class _Header:
 
 def _read_header(src: Path, label: str) -> _Header:
     """Parse the first record with the csv module (handles BOM, quotes, CRLF)."""
+    raw = _header_bytes(src, label)
+    return _Header(names=_header_names(raw, label), end=len(raw), lines=max(1, raw.count(b"\n")))
+
+
+def _header_bytes(src: Path, label: str) -> bytes:
+    """The header record's bytes, through its final newline (all of a file without one)."""
     data = bytearray()
     end = None
     quotes = scanned = 0
@@ -58,7 +64,11 @@ def _read_header(src: Path, label: str) -> _Header:
         if data.count(b'"') % 2:
             raise InputError(label, "unbalanced quote in the header row", line=1)
         end = len(data)
-    raw = bytes(data[:end])
+    return bytes(data[:end])
+
+
+def _header_names(raw: bytes, label: str) -> list[str]:
+    """The column names in the header record ``raw``: decoded, parsed, non-blank and unique."""
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -75,7 +85,7 @@ def _read_header(src: Path, label: str) -> _Header:
         if name in seen:
             raise InputError(label, "duplicate column name in the header", line=1, column=name)
         seen.add(name)
-    return _Header(names=names, end=end, lines=max(1, raw.count(b"\n")))
+    return names
 
 
 @dataclass
@@ -99,6 +109,7 @@ class _StructureCheck(threading.Thread):
         self.rows = 0
         self.checkpoints = [_Checkpoint(header.end, 0, header.lines + 1)]
         self.error: BaseException | None = None
+        self._mask = np.empty(_BLOCK, dtype=bool)  # scratch space of the quote-free count
 
     def run(self) -> None:
         try:
@@ -111,56 +122,24 @@ class _StructureCheck(threading.Thread):
         point = self.checkpoints[0]
         last_log, logged = time.monotonic(), None
         buf = bytearray(_BLOCK)
-        mask = np.empty(_BLOCK, dtype=bool)
         filled = 0  # bytes carried over at the start of buf
         with open(self.src, "rb") as fh:
             fh.seek(point.offset)
             while True:
                 if filled == len(buf):  # one record fills the buffer: grow it
-                    if filled >= _MAX_RECORD:
-                        problem = f"record longer than {_MAX_RECORD:,} bytes (or an unbalanced quote)"
-                        raise InputError(self.label, problem, line=point.line)
-                    bigger = bytearray(2 * len(buf))
-                    bigger[:filled] = buf[:filled]
-                    buf = bigger
+                    buf = self._grown(buf, point)
                 with memoryview(buf) as view, view[filled:] as free:
                     got = fh.readinto(free)
                 eof = not got
                 end = filled + got
                 cut = end if eof else buf.rfind(b"\n", 0, end) + 1
-                if cut == 0:
+                counted = self._count_records(buf, cut, eof, point) if cut else None
+                if counted is None:  # no complete record yet: read on
                     if eof:
                         break
                     filled = end
                     continue
-                if buf.find(b'"', 0, cut) < 0:  # memchr: the common, quote-free case
-                    if len(mask) < cut:
-                        mask = np.empty(len(buf), dtype=bool)
-                    piece = np.frombuffer(buf, dtype=np.uint8, count=cut)
-                    commas = _count(piece, _COMMA, mask)
-                    records = lines = _count(piece, _NEWLINE, mask)
-                    del piece
-                else:
-                    if eof:
-                        if buf.count(b'"', 0, cut) % 2:
-                            raise InputError(
-                                self.label,
-                                f"unbalanced quote: a field quoted on or after line {point.line} never ends",
-                            )
-                    elif not (cut := _last_record_end(buf, cut)):
-                        filled = end  # one record longer than the buffer: read on
-                        continue
-                    # Keep only quotes, commas and newlines; those after an even number of
-                    # quotes are outside quoted fields.
-                    special = np.frombuffer(buf[:cut].translate(None, _NOT_SPECIAL), dtype=np.uint8)
-                    outside = ~np.logical_xor.accumulate(special == _QUOTE)
-                    newline = special == _NEWLINE
-                    lines = int(np.count_nonzero(newline))
-                    records = int(np.count_nonzero(newline & outside))
-                    commas = int(np.count_nonzero((special == _COMMA) & outside))
-                    del special, outside, newline
-                if eof and cut and buf[cut - 1] != _NEWLINE:
-                    records += 1  # last record without a final newline
+                cut, records, lines, commas = counted
                 if commas != expected * records:
                     raise self._fail(point, "ragged rows")
                 self.rows += records
@@ -176,6 +155,53 @@ class _StructureCheck(threading.Thread):
                 buf[:filled] = buf[cut:end]
         if logged is not None and logged is not point:  # once progress shows, so does the end
             self._log_progress(point)
+
+    def _grown(self, buf: bytearray, point: _Checkpoint) -> bytearray:
+        """``buf``, which one record fills, copied into a buffer twice as long."""
+        if len(buf) >= _MAX_RECORD:
+            problem = f"record longer than {_MAX_RECORD:,} bytes (or an unbalanced quote)"
+            raise InputError(self.label, problem, line=point.line)
+        bigger = bytearray(2 * len(buf))
+        bigger[: len(buf)] = buf
+        return bigger
+
+    def _count_records(
+        self, buf: bytearray, cut: int, eof: bool, point: _Checkpoint
+    ) -> tuple[int, int, int, int] | None:
+        """``(cut, records, lines, commas)`` of the complete records in ``buf[:cut]``.
+
+        ``cut`` (> 0) ends after a newline, or at the end of the file (``eof``). Quoted fields may
+        hold newlines and commas, so with quotes ``cut`` moves back to the last record boundary;
+        None when there is none, i.e. one record is longer than the buffer.
+        """
+        if buf.find(b'"', 0, cut) < 0:  # memchr: the common, quote-free case
+            if len(self._mask) < cut:
+                self._mask = np.empty(len(buf), dtype=bool)
+            piece = np.frombuffer(buf, dtype=np.uint8, count=cut)
+            commas = _count(piece, _COMMA, self._mask)
+            records = lines = _count(piece, _NEWLINE, self._mask)
+            del piece  # buf must have no exports when it is resized
+        else:
+            if eof:
+                if buf.count(b'"', 0, cut) % 2:
+                    raise InputError(
+                        self.label,
+                        f"unbalanced quote: a field quoted on or after line {point.line} never ends",
+                    )
+            elif not (cut := _last_record_end(buf, cut)):
+                return None
+            # Keep only quotes, commas and newlines; those after an even number of
+            # quotes are outside quoted fields.
+            special = np.frombuffer(buf[:cut].translate(None, _NOT_SPECIAL), dtype=np.uint8)
+            outside = ~np.logical_xor.accumulate(special == _QUOTE)
+            newline = special == _NEWLINE
+            lines = int(np.count_nonzero(newline))
+            records = int(np.count_nonzero(newline & outside))
+            commas = int(np.count_nonzero((special == _COMMA) & outside))
+            del special, outside, newline
+        if eof and buf[cut - 1] != _NEWLINE:
+            records += 1  # last record without a final newline
+        return cut, records, lines, commas
 
     def _log_progress(self, point: _Checkpoint) -> None:
         log.info(

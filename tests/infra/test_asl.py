@@ -62,8 +62,9 @@ def test_flow_is_choice_lambda_choice_processing_succeed() -> None:
     assert states["CheckFileName"]["Default"] == "InvalidFileName"
     assert states["GetBatchId"]["Next"] == "CheckBatchId"
     assert states["GetBatchId"]["Catch"] == [
-        {"ErrorEquals": ["InvalidPartitionName"], "ResultPath": "$.error", "Next": "InvalidPartitionName"}
+        {"ErrorEquals": ["InvalidPartitionName"], "ResultPath": "$.error", "Next": "GetBatchIdLambdaError"}
     ]
+    assert_lambda_error_message(states, "GetBatchId", then="InvalidPartitionName")
     assert "Lambda.ServiceException" in states["GetBatchId"]["Retry"][0]["ErrorEquals"]
     assert states["CheckBatchId"]["Choices"][0]["Next"] == "Standardize"
     assert states["Standardize"]["Next"] == "Done" and states["Done"]["Type"] == "Succeed"
@@ -72,6 +73,60 @@ def test_flow_is_choice_lambda_choice_processing_succeed() -> None:
         "ResultPath": "$.error",
         "Next": "ProcessingFailed",
     }
+
+
+def assert_lambda_error_message(states: dict[str, Any], task: str, *, then: str) -> None:
+    """``<task>LambdaError`` goes on to ``then`` with the ``errorMessage`` of a function error's
+    JSON cause as the cause, and with any other cause as it is."""
+    choice = states[f"{task}LambdaError"]
+    assert choice["Type"] == "Choice" and choice["Default"] == then
+    [rule] = choice["Choices"]
+    assert rule["And"] == [
+        {"Variable": "$.error.Cause", "IsPresent": True},
+        {"Variable": "$.error.Cause", "IsString": True},
+        {"Variable": "$.error.Cause", "StringMatches": '{"errorMessage"*}'},
+    ], "only a cause shaped like the Lambda runtime's JSON is parsed: anything else would fail the parse"
+    parse = states[rule["Next"]]
+    assert parse == {
+        "Type": "Pass",
+        "Parameters": {"Error.$": "$.error.Error", "Cause.$": "States.StringToJson($.error.Cause)"},
+        "ResultPath": "$.error",
+        "Next": f"{task}ErrorMessage",
+    }
+    assert states[parse["Next"]] == {
+        "Type": "Pass",
+        "Parameters": {"Error.$": "$.error.Error", "Cause.$": "$.error.Cause.errorMessage"},
+        "ResultPath": "$.error",
+        "Next": then,
+    }
+
+
+def entered_from(states: dict[str, Any]) -> dict[str, set[str]]:
+    """For each state, the states whose Next, Default, Choices or Catch lead to it."""
+    sources: dict[str, set[str]] = {name: set() for name in states}
+    for name, state in states.items():
+        targets = [state.get("Next"), state.get("Default")]
+        targets += [rule["Next"] for rule in state.get("Choices", [])]
+        targets += [catch["Next"] for catch in state.get("Catch", [])]
+        for target in filter(None, targets):
+            sources[target].add(name)
+    return sources
+
+
+@pytest.mark.parametrize("machine", ["standardize", "forecast"])
+def test_only_lambda_task_errors_have_their_cause_parsed_as_json(machine: str) -> None:
+    """A SageMaker or SNS cause is plain text (or a job description): it must never reach
+    States.StringToJson, which would fail on it. Every Lambda task's catch parses its cause."""
+    states = definition_of(machine)["States"]
+    sources = entered_from(states)
+    parsers = {n for n, s in states.items() if "StringToJson($.error.Cause)" in json.dumps(s)}
+    lambdas = {n for n, s in states.items() if s.get("Resource", "").endswith(":states:::lambda:invoke")}
+    assert lambdas and {f"{task}ErrorJson" for task in lambdas} == parsers
+    for task in lambdas:
+        assert sources[f"{task}ErrorJson"] == {f"{task}LambdaError"}
+        assert sources[f"{task}LambdaError"] == {task}, "entered from the Lambda task's Catch only"
+        [catch] = states[task]["Catch"]
+        assert catch["Next"] == f"{task}LambdaError" and catch["ResultPath"] == "$.error"
 
 
 def test_choices_check_presence_first_so_a_missing_field_never_takes_the_default_silently() -> None:
@@ -169,12 +224,16 @@ def test_forecast_tasks_retry_and_catch_into_notify_then_a_named_fail() -> None:
         assert state["Retry"] and state["Retry"][0]["BackoffRate"] >= 2
         *quota, catch = state["Catch"]
         assert catch["ErrorEquals"] == ["States.ALL"]
+        notify_name = f"Notify{task}Failed"
         if task in ("Train", "Transform"):  # a quota error waits, any other error fails the same way
             assert [c["Next"] for c in quota] == [f"{task}Quota"]
-            assert states[f"{task}Quota"]["Default"] == catch["Next"]
+            assert states[f"{task}Quota"]["Default"] == catch["Next"] == notify_name
+        elif task in ("GenerateDataset", "WriteForecast"):  # the alert gets a function error's message
+            assert quota == [] and catch["Next"] == f"{task}LambdaError"
+            assert_lambda_error_message(states, task, then=notify_name)
         else:
-            assert quota == []
-        notify = states[catch["Next"]]
+            assert quota == [] and catch["Next"] == notify_name
+        notify = states[notify_name]
         assert notify["Resource"].endswith("sns:publish")
         assert "$$.Execution.Name" in notify["Parameters"]["Message.$"]
         assert "$.error.Error" in notify["Parameters"]["Message.$"]

@@ -43,6 +43,46 @@ def test_standardize_a_bad_name_exits_non_zero_with_the_reason(
     assert "InvalidFileName" in capsys.readouterr().out
 
 
+def test_a_failed_execution_prints_its_error_and_cause_once(tmp_path: Path) -> None:
+    """In a process of its own, as a user runs it: moto's log of the failure goes to moto.log, and
+    the cause is get-batch-id's message, not the Lambda runtime's error JSON."""
+    data = tmp_path / "readings_x.csv"
+    data.write_text("x\n1\n")
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "localrun", "standardize", str(data), "--out", str(out), "--quiet"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 1, proc.stderr
+    [run] = json.loads((out / "executions.json").read_text())
+    assert run["error"] == "InvalidPartitionName"
+    assert run["cause"].startswith("key meta-data/readings_x.csv: ")
+    for raw in ("errorMessage", "stackTrace", "Traceback"):
+        assert raw not in run["cause"]
+    printed = " ".join((proc.stdout + proc.stderr).split())  # the summary wraps the cause
+    assert printed.count(" ".join(f"{run['error']}: {run['cause']}".split())) == 1, printed
+    assert printed.count(" ".join(run["cause"].split())) == 1, "the cause is printed once"
+    assert "FailureEventException" not in printed
+    assert "FailureEventException" in (out / "moto.log").read_text()
+    assert "moto's own log:" in proc.stdout
+
+
+def test_the_summary_prints_the_whole_cause(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A failed job's cause is its description: SageMaker's reason comes last, and is printed."""
+    data = tmp_path / "ragged_5.csv"
+    data.write_text("a,b\n1,2,3\n")
+    assert main(["standardize", str(data), "--out", str(tmp_path / "out"), "--quiet"]) == 1
+    out = capsys.readouterr().out
+    [run] = json.loads((tmp_path / "out" / "executions.json").read_text())
+    assert run["error"] == "ProcessingFailed" and '"FailureReason":' in run["cause"]
+    assert len(run["cause"]) > 160
+    assert "".join(run["cause"].split()) in "".join(out.split()), "wrapped, not cut"
+    assert all(len(line) <= 96 for line in out.splitlines() if line.startswith(" " * 33))
+
+
 def test_forecast_names_a_missing_column(tmp_path: Path) -> None:
     data = tmp_path / "sales.csv"
     data.write_text("when,amount\n2026-01-01 00:00:00,1\n")

@@ -72,6 +72,9 @@ def test_the_runners_own_mariadb_requires_tls_and_write_forecast_verifies_it(tmp
         server = db.db.server
         assert server.ca_file and db.tls_environment() == {"DB_TLS": "required", "DB_CA_FILE": server.ca_file}
         assert db.db.query("SELECT @@GLOBAL.require_secure_transport") == [(1,)]
+        assert server.user == "ml_pipelines" and db.db.query("SELECT CURRENT_USER()") == [
+            ("ml_pipelines@127.0.0.1",)
+        ]
         with pytest.raises(pymysql.err.OperationalError, match="Access denied"):
             server.connect(ssl_disabled=True)  # plaintext is refused
 

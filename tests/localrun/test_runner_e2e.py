@@ -35,6 +35,14 @@ def session(tmp_path: Path) -> Iterator[OfflineSession]:
         yield s
 
 
+def assert_message_only(text: str | None) -> None:
+    """A failed Lambda task's cause or alert holds the function's errorMessage, not the runtime's
+    error JSON with its stack trace (and this machine's paths)."""
+    assert text is not None
+    for raw in ("errorMessage", "errorType", "stackTrace", "Traceback", ".py"):
+        assert raw not in text, f"{raw!r} in {text!r}"
+
+
 # -- standardize ---------------------------------------------------------------------------------
 
 
@@ -72,16 +80,16 @@ def test_functions_run_in_the_environments_region_whatever_the_process_default(t
 def test_a_quiet_session_reads_the_execution_history_once(
     session: OfflineSession, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from localrun import moto_adapter
+    from localrun.moto_adapter import history
 
     reads: list[str] = []
-    real = moto_adapter._history
+    real = history.read_history
 
     def counted(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
         reads.append(execution_arn)
         return real(sfn, execution_arn)
 
-    monkeypatch.setattr(moto_adapter, "_history", counted)
+    monkeypatch.setattr(history, "read_history", counted)
     run = session.standardize("meta-data/partition_2333.csv", partition_csv(rows=20).encode())
     assert run is not None and run.result.status == "SUCCEEDED"
     assert reads == [run.result.execution_arn]
@@ -103,8 +111,16 @@ def test_missing_key_fails_as_invalid_file_name(session: OfflineSession) -> None
 def test_non_numeric_batch_id_fails_as_invalid_partition_name(session: OfflineSession) -> None:
     run = session.standardize("meta-data/partition_abc.csv", b"a\n1\n")
     assert run is not None
-    assert run.result.path == ("CheckFileName", "GetBatchId", "InvalidPartitionName")
+    assert run.result.path == (
+        "CheckFileName",
+        "GetBatchId",
+        "GetBatchIdLambdaError",
+        "GetBatchIdErrorJson",
+        "GetBatchIdErrorMessage",
+        "InvalidPartitionName",
+    )
     assert run.result.error == "InvalidPartitionName" and "partition_abc.csv" in (run.result.cause or "")
+    assert_message_only(run.result.cause)
 
 
 def test_a_non_numeric_batch_id_from_the_function_is_caught_by_the_choice(session: OfflineSession) -> None:
@@ -201,11 +217,20 @@ def test_not_enough_history_alerts_and_fails_in_generate_dataset(session: Offlin
     session.load_source(short_series(100))
     run = session.forecast()
     assert run is not None
-    assert run.result.path == ("GenerateDataset", "NotifyGenerateDatasetFailed", "GenerateDatasetFailed")
+    assert run.result.path == (
+        "GenerateDataset",
+        "GenerateDatasetLambdaError",
+        "GenerateDatasetErrorJson",
+        "GenerateDatasetErrorMessage",
+        "NotifyGenerateDatasetFailed",
+        "GenerateDatasetFailed",
+    )
     assert run.result.error == "GenerateDatasetFailed" and "NotEnoughHistory" in (run.result.cause or "")
+    assert_message_only(run.result.cause)
     [alert] = session.alerts()
     assert session.alerts() == [alert]  # a second read still sees it
     assert "NotEnoughHistory" in alert and run.result.execution_arn.rsplit(":", 1)[1] in alert
+    assert_message_only(alert)
 
 
 def test_training_failure_alerts_and_fails_as_training_failed(session: OfflineSession) -> None:
@@ -252,8 +277,15 @@ def test_database_that_refuses_the_write_fails_as_write_forecast_failed(session:
     session.load_source(short_series(900))
     run = session.forecast()
     assert run is not None
-    assert run.result.path[-3:] == ("WriteForecast", "NotifyWriteForecastFailed", "WriteForecastFailed")
+    assert run.result.path[-5:] == (
+        "WriteForecastLambdaError",
+        "WriteForecastErrorJson",
+        "WriteForecastErrorMessage",
+        "NotifyWriteForecastFailed",
+        "WriteForecastFailed",
+    )
     assert "ForecastWriteFailed" in (run.result.cause or "") and "writes refused" in (run.result.cause or "")
+    assert_message_only(run.result.cause)
     assert forecast_rows(session) == []
 
 

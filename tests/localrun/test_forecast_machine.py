@@ -1,0 +1,240 @@
+"""The forecast state machine file on the moto adapter: paths, alerts, named failures, the quota."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from contracts.asl import render
+from contracts.substitutions import forecast_substitutions
+from localrun.moto_adapter import OfflineAws, offline_aws
+from stacks.config import load_env, read_cdk_context
+from tests.localrun.offline_asl import ACCOUNT, Rejecting, received, sqs_subscription
+
+DATASET = {
+    "train_uri": "s3://b/forecast/run-1/train/",
+    "test_uri": "s3://b/forecast/run-1/test/",
+    "model_output_uri": "s3://b/forecast/run-1/model/",
+    "transform_output_uri": "s3://b/forecast/run-1/transform/",
+    "training_job_name": "forecast-train-1",
+    "model_name": "forecast-model-1",
+    "transform_job_name": "forecast-transform-1",
+}
+
+
+def lambda_error(task: str) -> tuple[str, ...]:
+    """The states between a failed Lambda task and its Fail state: the cause becomes the
+    function's errorMessage, then the alert."""
+    return (f"{task}LambdaError", f"{task}ErrorJson", f"{task}ErrorMessage", f"Notify{task}Failed")
+
+
+def forecast(aws: OfflineAws, env_name: str) -> tuple[str, dict[str, str], Any, str]:
+    """Create the forecast state machine of ``env_name`` with an SNS topic read through SQS."""
+    env = load_env(env_name, read_cdk_context())
+    partition, region = env.partition, env.region
+    topic = aws.client("sns").create_topic(Name="alerts")["TopicArn"]
+    sqs, queue_url = sqs_subscription(aws, topic)
+    assert env.forecast is not None
+    subs = forecast_substitutions(
+        env.forecast.deepar,
+        quota_retry=env.quota_retry,
+        region=env.region,
+        partition=partition,
+        generate_dataset_arn=f"arn:{partition}:lambda:{region}:{ACCOUNT}:function:generate",
+        write_forecast_arn=f"arn:{partition}:lambda:{region}:{ACCOUNT}:function:write",
+        sagemaker_role_arn=f"arn:{partition}:iam::{ACCOUNT}:role/sagemaker",
+        alerts_topic_arn=topic,
+    )
+    return aws.create_state_machine("forecast", render("forecast", subs)), subs, sqs, queue_url
+
+
+def bind_forecast(aws: OfflineAws, subs: dict[str, str], seen: dict[str, Any]) -> None:
+    def record(kind: str, result: dict[str, Any]) -> Any:
+        def handler(params: dict[str, Any]) -> dict[str, Any]:
+            seen[kind] = params
+            return result
+
+        return handler
+
+    aws.bind_lambda(subs["GenerateDatasetFunctionArn"], record("generate", DATASET))
+    aws.bind_lambda(subs["WriteForecastFunctionArn"], record("write", {"rows": 168}))
+    aws.bind_sagemaker(
+        "training", record("training", {"ModelArtifacts": {"S3ModelArtifacts": "s3://b/m.tgz"}})
+    )
+    aws.bind_sagemaker("model", record("model", {}))
+    aws.bind_sagemaker("transform", record("transform", {}))
+
+
+@pytest.mark.parametrize("env_name", ["dev", "china"])
+def test_forecast_runs_end_to_end(env_name: str) -> None:
+    env = load_env(env_name, read_cdk_context())
+    with offline_aws(env.region) as aws:
+        arn, subs, sqs, queue_url = forecast(aws, env_name)
+        seen: dict[str, Any] = {}
+        bind_forecast(aws, subs, seen)
+        result = aws.run(arn, {"detail": {"jobName": "etl", "state": "SUCCEEDED"}}, name="run-1")
+
+        assert result.succeeded, (result.error, result.cause)
+        assert result.path == (
+            "GenerateDataset",
+            "Train",
+            "CreateModel",
+            "Transform",
+            "WriteForecast",
+            "Done",
+        )
+        assert seen["generate"] == {
+            "event": {"detail": {"jobName": "etl", "state": "SUCCEEDED"}},
+            "execution_name": "run-1",
+        }
+        assert seen["training"]["HyperParameters"] == env.forecast.deepar.hyperparameters()  # type: ignore[union-attr]
+        assert seen["training"]["ResourceConfig"]["InstanceCount"] == 1
+        assert seen["model"]["PrimaryContainer"]["ModelDataUrl"] == "s3://b/m.tgz"
+        inference = json.loads(seen["model"]["PrimaryContainer"]["Environment"]["DEEPAR_INFERENCE_CONFIG"])
+        assert inference["quantiles"] == ["0.1", "0.5", "0.9"]
+        assert (
+            seen["transform"]["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"] == DATASET["test_uri"]
+        )
+        assert seen["write"] == {"dataset": DATASET}
+        assert result.output == {
+            "dataset": DATASET,
+            "training": {"model_artifacts": "s3://b/m.tgz"},
+            "written": {"rows": 168},
+        }
+        assert received(sqs, queue_url) == []
+
+
+def test_forecast_failed_training_alerts_and_ends_in_training_failed(aws: OfflineAws) -> None:
+    arn, subs, sqs, queue_url = forecast(aws, "dev")
+    bind_forecast(aws, subs, {})
+    aws.bind_sagemaker(
+        "training", lambda p: {"TrainingJobStatus": "Failed", "FailureReason": "ClientError: no data"}
+    )
+    result = aws.run(arn, {}, name="run-2")
+
+    assert result.path == ("GenerateDataset", "Train", "NotifyTrainFailed", "TrainingFailed")
+    assert result.error == "TrainingFailed"
+    assert result.cause is not None
+    assert result.cause.startswith("Train failed for execution run-2: States.TaskFailed: {")
+    assert '"FailureReason":"ClientError: no data"' in result.cause
+    [alert] = received(sqs, queue_url)
+    assert alert["Subject"] == "Forecast pipeline failed"
+    assert alert["Message"].startswith("Forecast execution run-2 failed in Train: States.TaskFailed: {")
+
+
+def test_forecast_jobs_wait_out_the_quota(aws: OfflineAws) -> None:
+    arn, subs, sqs, queue_url = forecast(aws, "dev")
+    bind_forecast(aws, subs, {})
+    create = Rejecting({"training": 2, "transform": 1})
+    aws.bind_sagemaker_create(create)
+    result = aws.run(arn, {}, name="run-5")
+
+    assert result.succeeded, (result.error, result.cause)
+    assert create.calls == ["training"] * 3 + ["transform"] * 2
+    assert [w.state for w in aws.waits] == ["TrainQuotaWait", "TrainQuotaWait", "TransformQuotaWait"]
+    assert result.path.count("Train") == 3 and result.path.count("Transform") == 2
+    assert result.path.count("CreateModel") == 1
+    assert result.output["written"] == {"rows": 168} and received(sqs, queue_url) == []
+
+
+@pytest.mark.parametrize("kind", ["training", "transform"])
+def test_forecast_jobs_do_not_wait_out_other_sagemaker_errors(aws: OfflineAws, kind: str) -> None:
+    arn, subs, sqs, queue_url = forecast(aws, "dev")
+    bind_forecast(aws, subs, {})
+    aws.bind_sagemaker_create(Rejecting({kind: 99}, code="ValidationException"))
+    result = aws.run(arn, {}, name="run-6")
+
+    task, fail = ("Train", "TrainingFailed") if kind == "training" else ("Transform", "TransformFailed")
+    assert result.path[-4:] == (task, f"{task}Quota", f"Notify{task}Failed", fail)
+    assert result.error == fail and aws.waits == []
+    [alert] = received(sqs, queue_url)
+    assert "SageMaker.AmazonSageMakerException" in alert["Message"]
+
+
+@pytest.mark.parametrize(
+    ("broken", "path_end", "error"),
+    [
+        (
+            "generate",
+            ("GenerateDataset", *lambda_error("GenerateDataset"), "GenerateDatasetFailed"),
+            "GenerateDatasetFailed",
+        ),
+        ("model", ("CreateModel", "NotifyCreateModelFailed", "CreateModelFailed"), "CreateModelFailed"),
+        ("transform", ("Transform", "NotifyTransformFailed", "TransformFailed"), "TransformFailed"),
+        (
+            "write",
+            ("WriteForecast", *lambda_error("WriteForecast"), "WriteForecastFailed"),
+            "WriteForecastFailed",
+        ),
+    ],
+)
+def test_forecast_failures_end_in_their_named_fail_state(
+    aws: OfflineAws, broken: str, path_end: tuple[str, ...], error: str
+) -> None:
+    arn, subs, sqs, queue_url = forecast(aws, "dev")
+    bind_forecast(aws, subs, {})
+
+    def fail(params: dict[str, Any]) -> dict[str, Any]:
+        raise RuntimeError(f"{broken} broke")
+
+    if broken == "generate":
+        aws.bind_lambda(subs["GenerateDatasetFunctionArn"], fail)
+    elif broken == "write":
+        aws.bind_lambda(subs["WriteForecastFunctionArn"], fail)
+    else:
+        aws.bind_sagemaker(broken, fail)  # type: ignore[arg-type]
+    result = aws.run(arn, {}, name="run-3")
+
+    assert result.path[-len(path_end) :] == path_end and result.error == error
+    assert result.cause is not None and f"{broken} broke" in result.cause
+    [alert] = received(sqs, queue_url)
+    assert f"{broken} broke" in alert["Message"]
+
+
+@pytest.mark.parametrize("task", ["GenerateDataset", "WriteForecast"])
+def test_a_function_error_alerts_and_fails_with_its_error_message(aws: OfflineAws, task: str) -> None:
+    arn, subs, sqs, queue_url = forecast(aws, "dev")
+    bind_forecast(aws, subs, {})
+    message = 'no rows for "hourly_sales" {2026-01-01}: nothing to forecast'
+
+    def fail(payload: dict[str, Any]) -> dict[str, Any]:
+        raise LookupError(message)
+
+    aws.bind_lambda(subs[f"{task}FunctionArn"], fail)
+    result = aws.run(arn, {}, name="run-7")
+
+    assert result.path[-6:] == (task, *lambda_error(task), f"{task}Failed")
+    assert result.error == f"{task}Failed"
+    assert result.cause == f"{task} failed for execution run-7: LookupError: {message}"
+    [alert] = received(sqs, queue_url)
+    assert alert["Message"] == f"Forecast execution run-7 failed in {task}: LookupError: {message}"
+
+
+def test_a_lambda_service_error_keeps_its_plain_cause(aws: OfflineAws) -> None:
+    """Not a function error (no function behind the ARN): the cause is not JSON, and it is kept."""
+    arn, _, sqs, queue_url = forecast(aws, "dev")
+    result = aws.run(arn, {}, name="run-8")  # nothing bound: moto's Lambda has no such function
+
+    assert result.path == (
+        "GenerateDataset",
+        "GenerateDatasetLambdaError",
+        "NotifyGenerateDatasetFailed",
+        "GenerateDatasetFailed",
+    )
+    assert result.cause is not None
+    prefix = "GenerateDataset failed for execution run-8: Lambda.ResourceNotFoundException: "
+    assert result.cause.startswith(prefix) and "generate" in result.cause[len(prefix) :]
+    [alert] = received(sqs, queue_url)
+    assert "Lambda.ResourceNotFoundException: " in alert["Message"]
+
+
+def test_the_project_asl_does_not_depend_on_the_escape_fix() -> None:
+    """Config forbids the characters that would need escapes, so plain moto runs our files too."""
+    with offline_aws(fix_intrinsic_escapes=False) as aws:
+        arn, subs, _, _ = forecast(aws, "dev")
+        bind_forecast(aws, subs, {})
+        result = aws.run(arn, {}, name="run-4")
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    assert result.path[-1] == "Done"
