@@ -281,7 +281,8 @@ def test_moto_logs_to_the_handle_and_not_to_the_terminal(caplog: pytest.LogCaptu
         logging.getLogger("localrun.tests").error("our own error")
     assert (result.error, result.cause) == ("Stopped", "on purpose")
     assert any("ERROR moto." in line and "FailureEventException" in line for line in aws.moto_log)
-    assert [(r.name, r.getMessage()) for r in caplog.records] == [("localrun.tests", "our own error")]
+    reached = [(r.name, r.getMessage()) for r in caplog.records if not r.name.startswith("botocore")]
+    assert reached == [("localrun.tests", "our own error")]  # botocore's INFO depends on test order
     assert (moto.propagate, list(moto.handlers)) == before, "restored on exit"
 
 
