@@ -31,7 +31,7 @@ class PythonFunction(Construct):
     Every function ships its folder, the shared rules module (:data:`stacks.paths.SHARED_RULES`)
     and ``extra_files`` (name in the bundle -> file), bundled at synth (stacks/bundling.py); a
     folder with a ``requirements.txt`` also ships those pinned packages, installed for the
-    function's platform.
+    function's platform. It logs in Lambda's JSON format at level INFO.
     With ``vpc``, the function runs in ``subnets`` with ``security_groups``, and its role manages
     network interfaces there only (stacks/vpc_access.py), in place of the AWS managed
     AWSLambdaVPCAccessExecutionRole's ``'*'``.
@@ -115,6 +115,8 @@ class PythonFunction(Construct):
             timeout=Duration.seconds(timeout_seconds),
             role=self.role,
             log_group=self.log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
             tracing=lambda_.Tracing.ACTIVE,
             **function_props,  # type: ignore[arg-type]
         )
