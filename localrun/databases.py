@@ -10,7 +10,6 @@ credentials in a (mocked) Secrets Manager secret, exactly as on AWS; SQLite thro
 from __future__ import annotations
 
 import contextlib
-import re
 import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -22,14 +21,15 @@ import pymysql.cursors
 
 from localrun.mariadb import MySQLDatabase, MySQLServer, ServerUnavailable, ThrowawayMariaDB, parse_mysql_url
 from localrun.sqlite_repository import SQLiteForecastRepository
-
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+from pipeline_rules import RuleError, check_identifier
 
 
 def _ident(name: str) -> str:
-    if not _IDENT.fullmatch(name):
-        raise ValueError(f"{name!r} is not a plain SQL identifier")
-    return name
+    """``name`` if it is an identifier by the rule the config and write-forecast apply."""
+    try:
+        return check_identifier(name)
+    except RuleError:
+        raise ValueError(f"{name!r} is not a plain SQL identifier") from None
 
 
 class Database(Protocol):

@@ -152,11 +152,14 @@ class OfflineSession:
         )
         if isinstance(database, SQLiteDatabase):  # write-forecast's logic, a SQLite repository
             write_env = self._lambda_env(write_forecast_environment(cfg, "unused"))
-            module, repository_for = load("write_forecast"), database.sqlite_repository
+            writer = load("write_forecast", "forecast_writer")
+            repository_for = database.sqlite_repository
             write = bound(  # write_env has the region variables already
                 "write_forecast",
                 write_env,
-                lambda event: module.write_forecast(self.s3, event, repository_for, write_env),
+                lambda event: writer.write_forecast(
+                    self.s3, event, repository_for, writer.ForecastSettings.from_env(write_env)
+                ),
             )
         else:  # the real handler: MySQL credentials from the (mocked) secret
             assert isinstance(database, ServerDatabase)

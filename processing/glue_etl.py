@@ -21,6 +21,10 @@ Job arguments (``--NAME value``; Glue adds ``JOB_NAME`` and ``JOB_RUN_ID``): ``B
 ``TIMESTAMP_COLUMN``, ``VALUE_COLUMN`` and, optional, ``SERIES_COLUMN`` (absent or empty: a single
 series).
 
+The naming rules come from ``pipeline_rules`` (the repository's ``pipeline_rules.py``), the module
+the config and the Lambdas check the same values with: the job gets it with ``--extra-py-files``
+and imports it by name, as the tests and the offline runner do from the repository root.
+
 Everything but :func:`main` is plain Python, so this module imports without pyspark/awsglue.
 :func:`write_csv` is the script's plain-Python twin, for the offline runner without a JVM: it
 writes the bytes Spark writes (tests hold it to Spark's output), except that for a few doubles
@@ -37,6 +41,15 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, TextIO
+
+from pipeline_rules import (
+    RuleError,
+    check_bucket_name,
+    check_columns,
+    check_identifier,
+    check_job_run_id,
+    check_key_prefix,
+)
 
 REQUIRED_ARGS = (
     "JOB_NAME",
@@ -74,11 +87,6 @@ CSV_OPTIONS = {
 #: The characters that make Spark (univocity) quote a field with the options above.
 _QUOTE_TRIGGERS = frozenset(',"\n\r')
 
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_PREFIX = re.compile(r"^([A-Za-z0-9_.=-]+/)*$")
-_PATH_PART = re.compile(r"^[A-Za-z0-9_.-]+$")
-_RUN_ID = re.compile(r"^[A-Za-z0-9_-]+$")
-_COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _NOT_ALNUM = re.compile(r"[^0-9A-Za-z]")
 
 
@@ -95,12 +103,10 @@ class ColumnSpec:
     series: str | None = None
 
     def __post_init__(self) -> None:
-        names = [self.timestamp, self.value] + ([self.series] if self.series else [])
-        for name in names:
-            if not _COLUMN.fullmatch(name):
-                raise JobArgumentError(f"column name {name!r} must match {_COLUMN.pattern}")
-        if len({n.lower() for n in names}) != len(names):
-            raise JobArgumentError(f"columns {names} must be distinct")
+        try:
+            check_columns(self.timestamp, self.value, self.series)
+        except RuleError as exc:
+            raise JobArgumentError(f"TIMESTAMP_COLUMN, VALUE_COLUMN and SERIES_COLUMN: {exc}") from None
 
     @property
     def columns(self) -> list[str]:
@@ -131,15 +137,19 @@ def catalog_table_name(database: str, table: str) -> str:
 
 
 def output_path(bucket: str, output_prefix: str, source_table: str, job_run_id: str) -> str:
-    """``s3://<bucket>/<output_prefix><source_table>/run=<job_run_id>/``."""
-    if not _BUCKET.fullmatch(bucket):
-        raise JobArgumentError(f"BUCKET {bucket!r} is not a valid S3 bucket name")
-    if not _PREFIX.fullmatch(output_prefix):
-        raise JobArgumentError(f"OUTPUT_PREFIX {output_prefix!r} must be empty or end with '/' (e.g. 'etl/')")
-    if not _PATH_PART.fullmatch(source_table):
-        raise JobArgumentError(f"SOURCE_TABLE {source_table!r} must match {_PATH_PART.pattern}")
-    if not _RUN_ID.fullmatch(job_run_id):
-        raise JobArgumentError(f"JOB_RUN_ID {job_run_id!r} must match {_RUN_ID.pattern}")
+    """``s3://<bucket>/<output_prefix><source_table>/run=<job_run_id>/``; ``output_prefix`` may be
+    empty."""
+    for name, value, rule in (
+        ("BUCKET", bucket, check_bucket_name),
+        ("OUTPUT_PREFIX", output_prefix, check_key_prefix),
+        ("SOURCE_TABLE", source_table, check_identifier),
+        ("JOB_RUN_ID", job_run_id, check_job_run_id),
+    ):
+        if value or name != "OUTPUT_PREFIX":
+            try:
+                rule(value)
+            except RuleError as exc:
+                raise JobArgumentError(f"{name} {value!r} {exc}") from None
     return f"s3://{bucket}/{output_prefix}{source_table}/run={job_run_id}/"
 
 

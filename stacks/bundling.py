@@ -1,4 +1,5 @@
-"""Lambda code with pinned pip dependencies, bundled locally (no Docker) for the Lambda platform."""
+"""Code assets bundled locally (no Docker): Lambda folders with their pinned pip dependencies for
+the Lambda platform and the files they share, and archives of shared modules for Glue."""
 
 from __future__ import annotations
 
@@ -6,12 +7,15 @@ import hashlib
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping
+import zipfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import jsii
-from aws_cdk import BundlingOptions, DockerImage, ILocalBundling
+from aws_cdk import AssetHashType, BundlingOptions, BundlingOutput, DockerImage, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3_assets as s3_assets
+from constructs import Construct
 
 #: Never shipped in a function's code.
 ASSET_EXCLUDES = ["__pycache__", "*.pyc", ".mypy_cache"]
@@ -24,8 +28,8 @@ PLATFORMS = {
 
 @jsii.implements(ILocalBundling)
 class PipInstall:
-    """``pip install --target`` of ``requirements.txt`` for the Lambda platform, then the sources
-    and ``extra_files`` (name in the bundle -> file, default none).
+    """``pip install --target`` of ``requirements.txt`` (when the folder has one) for the Lambda
+    platform, then the sources and ``extra_files`` (name in the bundle -> file, default none).
 
     ``--only-binary`` keeps pip from building anything, so a package without a wheel for the
     platform fails the synth instead of shipping a build for the wrong machine.
@@ -41,15 +45,16 @@ class PipInstall:
 
     def try_bundle(self, output_dir: str, *, image: DockerImage, **_: object) -> bool:
         requirements = self.source / "requirements.txt"
-        subprocess.run(
-            [
-                sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                "--no-compile", "--target", output_dir, "--platform", self.platform,
-                "--implementation", "cp", "--python-version", self.python_version,
-                "--only-binary=:all:", "--requirement", str(requirements),
-            ],
-            check=True,
-        )  # fmt: skip
+        if requirements.exists():
+            subprocess.run(
+                [
+                    sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                    "--no-compile", "--target", output_dir, "--platform", self.platform,
+                    "--implementation", "cp", "--python-version", self.python_version,
+                    "--only-binary=:all:", "--requirement", str(requirements),
+                ],
+                check=True,
+            )  # fmt: skip
         for path in self.source.glob("*.py"):
             shutil.copy2(path, Path(output_dir) / path.name)
         for name, path in self.extra_files.items():
@@ -71,8 +76,9 @@ def bundled_code(
     architecture: lambda_.Architecture,
     extra_files: Mapping[str, Path] | None = None,
 ) -> lambda_.Code:
-    """``source`` (a ``lambdas/<function>/`` folder) with its requirements and ``extra_files``
-    (name in the bundle -> file outside the folder, default none), bundled without Docker."""
+    """``source`` (a ``lambdas/<function>/`` folder) with its requirements, if it has a
+    ``requirements.txt``, and ``extra_files`` (name in the bundle -> file outside the folder,
+    default none), bundled without Docker."""
     version = runtime.name.removeprefix("python")
     platform = PLATFORMS[architecture.name]
     extra = dict(extra_files or {})
@@ -93,5 +99,40 @@ def bundled_code(
             local=PipInstall(source, version, platform, extra),
             command=["false"],  # never used: local bundling always succeeds or raises
             environment=environment,
+        ),
+    )
+
+
+@jsii.implements(ILocalBundling)
+class ZipFiles:
+    """Writes ``<archive>.zip`` holding ``files`` at its top level, for an archived asset."""
+
+    def __init__(self, archive: str, files: Sequence[Path]) -> None:
+        self.archive = archive
+        self.files = tuple(files)
+
+    def try_bundle(self, output_dir: str, *, image: DockerImage, **_: object) -> bool:
+        with zipfile.ZipFile(Path(output_dir) / f"{self.archive}.zip", "w", zipfile.ZIP_DEFLATED) as archive:
+            for path in self.files:
+                archive.write(path, path.name)
+        return True
+
+
+def zipped_modules(scope: Construct, construct_id: str, modules: Sequence[Path]) -> s3_assets.Asset:
+    """An S3 asset ``<hash>.zip`` holding ``modules`` (``.py`` files) at its top level: put on
+    ``sys.path`` (as Glue's ``--extra-py-files`` does), each imports by its own name. The asset
+    hash is the digest of the modules, so a changed module is a new asset."""
+    extra = {path.name: path for path in modules}
+    return s3_assets.Asset(
+        scope,
+        construct_id,
+        path=str(modules[0].parent),  # unread: the local bundler writes the archive from ``modules``
+        asset_hash_type=AssetHashType.CUSTOM,
+        asset_hash=extra_files_digest(extra),
+        bundling=BundlingOptions(
+            image=DockerImage.from_registry("none"),
+            local=ZipFiles(modules[0].stem, modules),
+            command=["false"],  # never used: local bundling always succeeds or raises
+            output_type=BundlingOutput.ARCHIVED,
         ),
     )

@@ -3,7 +3,9 @@
 ``cdk.json`` holds ``context.environments.<name>``; ``-c env=NAME`` picks one. Every setting is
 validated at load: a missing or bad one raises :class:`ConfigError` naming the setting and the
 environment, so synth stops before any resource is built. The offline runner reads the same
-objects, so prefixes, names and sizes have one source of truth.
+objects, so prefixes, names and sizes have one source of truth. The rules the Lambdas and the
+Glue job check too (frequencies, bucket names, key prefixes, identifiers, name prefixes and their
+lengths) are ``pipeline_rules``'.
 """
 
 from __future__ import annotations
@@ -11,23 +13,20 @@ from __future__ import annotations
 import json
 import re
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from processing import glue_etl
+import pipeline_rules
+from pipeline_rules import RuleError
 from stacks.paths import ROOT
 
 CDK_JSON = ROOT / "cdk.json"
 
 _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^(us|eu|ap|sa|ca|me|af|il|mx|cn)(-gov)?-[a-z]+-\d$")
-_NAME_PREFIX = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 _ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
-_BUCKET = re.compile(r"^(?!xn--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
-#: MySQL names the Lambdas and the Glue job accept too (no ``$``, which MySQL would allow).
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
 _VPC = re.compile(r"^vpc-[0-9a-f]{8,17}$")
 _SUBNET = re.compile(r"^subnet-[0-9a-f]{8,17}$")
@@ -38,19 +37,24 @@ _SECRET_ARN = re.compile(
     r"^arn:aws(-cn|-us-gov)?:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$"
 )
 _CRON = re.compile(r"^cron\(\S+( \S+){5}\)$")
-_FREQ = re.compile(r"^([1-9][0-9]{0,5})?(min|H|D|W)$")
 _LIKELIHOOD = re.compile(r"^(gaussian|beta|negative-binomial|student-T|deterministic-L1)$")
 _GLUE_WORKER = re.compile(r"^(G\.(025|1|2|4|8)X|Z\.2X)$")
-#: Longest forecast name prefix: ``<prefix>-transform-<16 hex>`` stays within 63 characters.
-MAX_FORECAST_NAME_PREFIX = 36
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _INSTANCE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
 ECR_IMAGE_URI = re.compile(
     r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?/(?P<repo>[a-z0-9._/-]+)[:@].+$"
 )
 
-#: Longest job-name prefix: ``<prefix>-<batch id, <= 18 digits>-<16 hex>`` stays within 63 characters.
-MAX_JOB_NAME_PREFIX = 24
+#: The rules of ``pipeline_rules`` that settings are read with (:meth:`_Reader.string`'s ``rule``).
+Rule = Callable[[str], object]
+
+
+def _job_name_prefix(prefix: str) -> object:
+    return pipeline_rules.check_name_prefix(prefix, pipeline_rules.MAX_JOB_NAME_PREFIX)
+
+
+def _forecast_name_prefix(prefix: str) -> object:
+    return pipeline_rules.check_name_prefix(prefix, pipeline_rules.MAX_FORECAST_NAME_PREFIX)
 
 
 class ConfigError(ValueError):
@@ -344,7 +348,14 @@ class _Reader:
         if unknown:
             raise self.fail(unknown[0], f"is not a known setting (known: {', '.join(sorted(known))})")
 
-    def string(self, key: str, default: str | None = None, pattern: re.Pattern[str] | None = None) -> str:
+    def string(
+        self,
+        key: str,
+        default: str | None = None,
+        pattern: re.Pattern[str] | None = None,
+        rule: Rule | None = None,
+    ) -> str:
+        """The setting, checked against ``pattern`` or a ``pipeline_rules`` ``rule``."""
         value = self.data.get(key, default)
         if value is None:
             raise self.fail(key, "is missing")
@@ -352,12 +363,19 @@ class _Reader:
             raise self.fail(key, f"must be a non-empty string, got {value!r}")
         if pattern is not None and not pattern.fullmatch(value):
             raise self.fail(key, f"has an invalid value {value!r} (expected {pattern.pattern})")
+        if rule is not None:
+            try:
+                rule(value)
+            except RuleError as exc:
+                raise self.fail(key, f"has an invalid value {value!r}, which {exc}") from None
         return value
 
-    def optional_string(self, key: str, pattern: re.Pattern[str] | None = None) -> str | None:
+    def optional_string(
+        self, key: str, pattern: re.Pattern[str] | None = None, rule: Rule | None = None
+    ) -> str | None:
         if self.data.get(key) is None:
             return None
-        return self.string(key, pattern=pattern)
+        return self.string(key, pattern=pattern, rule=rule)
 
     def integer(self, key: str, default: int, low: int, high: int) -> int:
         value = self.data.get(key, default)
@@ -391,12 +409,9 @@ class _Reader:
         return key in self.data
 
     def prefix(self, key: str, default: str) -> str:
-        value = self.string(key, default)
-        if not value.endswith("/") or value.startswith("/") or set(value) & set("*'{}\\\""):
-            raise self.fail(
-                key, f"must be an S3 prefix ending in '/', without * ' {{ }} \\ or \", got {value!r}"
-            )
-        return value
+        """An S3 key prefix (:func:`pipeline_rules.check_key_prefix`: none of the characters the
+        state machines' intrinsic strings would read as syntax)."""
+        return self.string(key, default, rule=pipeline_rules.check_key_prefix)
 
     def child(self, key: str) -> _Reader:
         value = self.data.get(key, {})
@@ -421,9 +436,7 @@ def _one_processing_instance(reader: _Reader) -> int:
 def _standardize(reader: _Reader) -> StandardizeConfig:
     reader.reject_unknown({_camel(f.name) for f in fields(StandardizeConfig)})
     d = StandardizeConfig()
-    prefix = reader.string("jobNamePrefix", d.job_name_prefix, _NAME_PREFIX)
-    if len(prefix) > MAX_JOB_NAME_PREFIX:
-        raise reader.fail("jobNamePrefix", f"must be at most {MAX_JOB_NAME_PREFIX} characters")
+    prefix = reader.string("jobNamePrefix", d.job_name_prefix, rule=_job_name_prefix)
     image_uri = reader.optional_string("imageUri", ECR_IMAGE_URI)
     return StandardizeConfig(  # _check_prefixes keeps the prefixes apart
         input_prefix=reader.prefix("inputPrefix", d.input_prefix),
@@ -470,23 +483,27 @@ def _database(reader: _Reader) -> DatabaseConfig:
     config = DatabaseConfig(
         host=reader.string("host", pattern=_HOST),
         port=reader.integer("port", 3306, 1, 65535),
-        database=reader.string("database", pattern=_IDENT),
-        source_table=reader.string("sourceTable", pattern=_IDENT),
-        timestamp_column=reader.string("timestampColumn", pattern=_IDENT),
-        value_column=reader.string("valueColumn", pattern=_IDENT),
-        series_column=reader.optional_string("seriesColumn", _IDENT),
-        forecast_table=reader.string("forecastTable", DatabaseConfig.forecast_table, _IDENT),
+        database=reader.string("database", rule=_identifier),
+        source_table=reader.string("sourceTable", rule=_identifier),
+        timestamp_column=reader.string("timestampColumn", rule=_identifier),
+        value_column=reader.string("valueColumn", rule=_identifier),
+        series_column=reader.optional_string("seriesColumn", rule=_identifier),
+        forecast_table=reader.string("forecastTable", DatabaseConfig.forecast_table, rule=_identifier),
         secret_arn=reader.optional_string("secretArn", _SECRET_ARN),
         tls=reader.string("tls", DatabaseConfig.tls),
         ca_bundle=reader.optional_string("caBundle"),
         rotation=_rotation(reader.child("rotation")),
     )
     _check_tls(reader, config)
-    try:  # the Glue job's own rule: the columns must be distinct (case-insensitively)
-        glue_etl.ColumnSpec(config.timestamp_column, config.value_column, config.series_column)
-    except glue_etl.JobArgumentError as exc:
-        raise reader.fail("valueColumn", f"(or timestampColumn/seriesColumn) is invalid: {exc}") from None
+    try:  # the Glue job's and generate-dataset's rule: distinct columns (case-insensitively)
+        pipeline_rules.check_columns(config.timestamp_column, config.value_column, config.series_column)
+    except RuleError as exc:
+        raise reader.fail("valueColumn", f"(or timestampColumn/seriesColumn) is invalid: it {exc}") from None
     return config
+
+
+def _identifier(name: str) -> object:
+    return pipeline_rules.check_identifier(name)
 
 
 def _check_tls(reader: _Reader, config: DatabaseConfig) -> None:
@@ -547,7 +564,7 @@ def _deepar(reader: _Reader) -> DeepArConfig:
     reader.reject_unknown({_camel(f.name) for f in fields(DeepArConfig)})
     d = DeepArConfig()
     return DeepArConfig(
-        time_freq=reader.string("timeFreq", d.time_freq, _FREQ),
+        time_freq=reader.string("timeFreq", d.time_freq, rule=pipeline_rules.freq_step),
         prediction_length=reader.integer("predictionLength", d.prediction_length, 1, 100_000),
         context_length=reader.integer("contextLength", d.context_length, 1, 100_000),
         epochs=reader.integer("epochs", d.epochs, 1, 100_000),
@@ -576,9 +593,7 @@ def _forecast(reader: _Reader) -> ForecastConfig:
         raise reader.fail(
             "database", "is missing (host, database, sourceTable, timestampColumn, valueColumn)"
         )
-    prefix = reader.string("namePrefix", ForecastConfig.name_prefix, _NAME_PREFIX)
-    if len(prefix) > MAX_FORECAST_NAME_PREFIX:
-        raise reader.fail("namePrefix", f"must be at most {MAX_FORECAST_NAME_PREFIX} characters")
+    prefix = reader.string("namePrefix", ForecastConfig.name_prefix, rule=_forecast_name_prefix)
     config = ForecastConfig(
         database=_database(reader.child("database")),
         network=_network(reader.child("network")),
@@ -647,7 +662,7 @@ def parse_env(name: str, data: Mapping[str, Any]) -> EnvConfig:
         account=reader.string("account", pattern=_ACCOUNT),
         region=reader.string("region", pattern=_REGION),
         alert_email=reader.optional_string("alertEmail", _EMAIL),
-        bucket_name=reader.optional_string("bucketName", _BUCKET),
+        bucket_name=reader.optional_string("bucketName", rule=pipeline_rules.check_bucket_name),
         standardize=_standardize(reader.child("standardize")),
         forecast=_forecast(reader.child("forecast")) if reader.present("forecast") else None,
         logs=_logs(reader.child("logs")),

@@ -19,12 +19,13 @@ from contracts.database_tls import glue_connection_properties, tls_required
 from contracts.glue_job import etl_job_arguments
 from contracts.names import catalog_database_name, crawler_name, etl_job_name
 from processing import glue_etl
+from stacks.bundling import zipped_modules
 from stacks.config import ForecastConfig
 from stacks.forecast_network import ForecastNetwork
 from stacks.iam_grants import grant_prefix, service_for_this_account
 from stacks.log_groups import ServiceLogGroups, log_group_arns, retention
 from stacks.nag import acknowledge, ignore_cfn_lint, objects_under
-from stacks.paths import PROCESSING
+from stacks.paths import PROCESSING, SHARED_RULES
 from stacks.runtimes import GLUE
 from stacks.vpc_access import NEW_INTERFACE_FINDING, grant_network_interfaces
 
@@ -65,21 +66,28 @@ class ScriptAsset(glue.Code):
     """A local script as a CDK asset, readable by the job's role only at its own object key.
 
     ``glue.Code.from_asset`` grants the role ``s3:GetObject*``, ``s3:GetBucket*`` and ``s3:List*``
-    on the whole CDK assets bucket; this grants ``s3:GetObject`` on the script's key.
+    on the whole CDK assets bucket; this grants ``s3:GetObject`` on the script's key. Subclasses
+    make other assets (:meth:`make`) with their own construct id and statement id.
     """
+
+    construct_id = "ScriptAsset"
+    sid = "ReadScript"
 
     def __init__(self, path: Path) -> None:
         super().__init__()
         self.path = path
         self.asset: s3_assets.Asset | None = None
 
+    def make(self, scope: Construct) -> s3_assets.Asset:
+        return s3_assets.Asset(scope, self.construct_id, path=str(self.path))
+
     def bind(self, scope: Construct, grantable: iam.IGrantable) -> glue.CodeConfig:
         if self.asset is None:
-            self.asset = s3_assets.Asset(scope, "ScriptAsset", path=str(self.path))
+            self.asset = self.make(scope)
         asset = self.asset
         grantable.grant_principal.add_to_principal_policy(
             iam.PolicyStatement(
-                sid="ReadScript",
+                sid=self.sid,
                 actions=["s3:GetObject"],
                 resources=[f"{asset.bucket.bucket_arn}/{asset.s3_object_key}"],
             )
@@ -87,6 +95,18 @@ class ScriptAsset(glue.Code):
         return glue.CodeConfig(
             s3_location=s3.Location(bucket_name=asset.s3_bucket_name, object_key=asset.s3_object_key)
         )
+
+
+class ModuleArchive(ScriptAsset):
+    """A Python module as a ``.zip`` asset for ``--extra-py-files`` (Glue puts the archive on the
+    script's ``sys.path``, so the module imports by its own name; a ``.py`` asset would be named
+    after its hash), readable by the job's role only at its own object key."""
+
+    construct_id = "SharedModuleAsset"
+    sid = "ReadSharedModule"
+
+    def make(self, scope: Construct) -> s3_assets.Asset:
+        return zipped_modules(scope, self.construct_id, [self.path])
 
 
 class GlueEtl(Construct):
@@ -337,6 +357,7 @@ class GlueEtl(Construct):
             job_name=self.job_name,
             description=f"Copies {db.database}.{db.source_table} to s3://<bucket>/{output}run=<job run id>/",
             script=ScriptAsset(GLUE_SCRIPT),
+            extra_python_files=[ModuleArchive(SHARED_RULES)],
             role=self.job_role,
             glue_version=getattr(glue.GlueVersion, GLUE.cdk_name),
             worker_configuration=glue.WorkerConfiguration(
@@ -424,8 +445,8 @@ class GlueEtl(Construct):
                 ]
             ),
             IAM5=f"{network_reason} Logs go to the job's own log groups under its --custom-logGroup-prefix, "
-            "in streams named per run; S3 access is limited to the ETL output prefix (and the script's "
-            "own object).",
+            "in streams named per run; S3 access is limited to the ETL output prefix (and the objects "
+            "of the script and of its shared module).",
         )
 
 

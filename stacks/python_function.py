@@ -12,9 +12,10 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from stacks.bundling import ASSET_EXCLUDES, bundled_code
+from stacks.bundling import bundled_code
 from stacks.log_groups import retention
 from stacks.nag import acknowledge
+from stacks.paths import SHARED_RULES
 from stacks.runtimes import lambda_runtime_member
 from stacks.vpc_access import NEW_INTERFACE_FINDING, grant_network_interfaces
 
@@ -27,9 +28,10 @@ class PythonFunction(Construct):
     """``lambdas/<folder>/handler.py`` as a function; its role may only write its own log group,
     kept ``log_retention_days``.
 
-    A folder with a ``requirements.txt`` ships those pinned packages too, installed for the
-    function's platform at synth (stacks/bundling.py), and ``extra_files`` (name in the bundle
-    -> file); without one, the folder ships as it is.
+    Every function ships its folder, the shared rules module (:data:`stacks.paths.SHARED_RULES`)
+    and ``extra_files`` (name in the bundle -> file), bundled at synth (stacks/bundling.py); a
+    folder with a ``requirements.txt`` also ships those pinned packages, installed for the
+    function's platform. It logs in Lambda's JSON format at level INFO.
     With ``vpc``, the function runs in ``subnets`` with ``security_groups``, and its role manages
     network interfaces there only (stacks/vpc_access.py), in place of the AWS managed
     AWSLambdaVPCAccessExecutionRole's ``'*'``.
@@ -113,6 +115,8 @@ class PythonFunction(Construct):
             timeout=Duration.seconds(timeout_seconds),
             role=self.role,
             log_group=self.log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
             tracing=lambda_.Tracing.ACTIVE,
             **function_props,  # type: ignore[arg-type]
         )
@@ -120,8 +124,4 @@ class PythonFunction(Construct):
 
 
 def _code(source: Path, extra_files: Mapping[str, Path]) -> lambda_.Code:
-    if (source / "requirements.txt").exists():
-        return bundled_code(source, RUNTIME, ARCHITECTURE, extra_files)
-    if extra_files:
-        raise ValueError(f"{source.name}: extra files ship only with a bundled folder (a requirements.txt)")
-    return lambda_.Code.from_asset(str(source), exclude=ASSET_EXCLUDES)
+    return bundled_code(source, RUNTIME, ARCHITECTURE, {SHARED_RULES.name: SHARED_RULES, **extra_files})

@@ -5,7 +5,10 @@ Targets come from what the stacks deploy:
 * ``lambdas/<function>/*.py`` -> :data:`stacks.runtimes.LAMBDA_PYTHON` (every function's runtime);
 * ``processing/glue_etl.py`` -> ``GLUE.python`` (the Glue version's Python);
 * the other ``processing/**/*.py`` (the standardize package too) -> the ``FROM python:X.Y`` of
-  ``processing/Dockerfile``.
+  ``processing/Dockerfile``;
+* the shared ``pipeline_rules.py`` (:data:`stacks.paths.SHARED_RULES`) -> both the Lambda's and
+  Glue's Python: it ships in every Lambda bundle and with the Glue job, so it is in each of those
+  targets.
 
 Each file must parse with the target's grammar (``ast.parse(feature_version=...)``) and pass
 vermin with ``-t=X.Y-``: vermin knows, by version, when each stdlib module, member, function
@@ -27,6 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from stacks.paths import SHARED_RULES
 from stacks.runtimes import GLUE, LAMBDA_PYTHON
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,13 +63,14 @@ def dockerfile_python(dockerfile: Path = DOCKERFILE) -> str:
 def project_targets(root: Path = ROOT) -> list[Target]:
     """The project's deployables and their runtimes' Python."""
     glue_script = root / "processing" / "glue_etl.py"
+    shared = root / SHARED_RULES.name
     processing = tuple(p for p in sorted((root / "processing").rglob("*.py")) if p != glue_script)
     targets = [
-        Target(f"Lambda {folder.name}", LAMBDA_PYTHON, tuple(sorted(folder.glob("*.py"))))
+        Target(f"Lambda {folder.name}", LAMBDA_PYTHON, (*sorted(folder.glob("*.py")), shared))
         for folder in sorted((root / "lambdas").iterdir())
         if folder.is_dir() and any(folder.glob("*.py"))
     ]
-    targets.append(Target(f"Glue {GLUE.version} script", GLUE.python, (glue_script,)))
+    targets.append(Target(f"Glue {GLUE.version} script", GLUE.python, (glue_script, shared)))
     targets.append(
         Target("processing image", dockerfile_python(root / "processing" / "Dockerfile"), processing)
     )

@@ -38,39 +38,36 @@ from __future__ import annotations
 
 import csv
 import gzip
-import hashlib
 import io
 import json
 import logging
 import math
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from pipeline_rules import (
+    MAX_FORECAST_NAME_PREFIX,
+    ConfigurationError,
+    Environment,
+    RuleError,
+    check_bucket_name,
+    check_columns,
+    check_execution_name,
+    check_identifier,
+    check_job_run_id,
+    check_key_prefix,
+    check_name_prefix,
+    check_setting,
+    execution_digest,
+    freq_step,
+)
+
 LOG = logging.getLogger(__name__)
 
 #: DeepAR ``start`` format.
 START_FORMAT = "%Y-%m-%d %H:%M:%S"
-#: SageMaker job/model names: at most 63 of ``[a-zA-Z0-9-]``, no leading or trailing hyphen.
-MAX_NAME_LENGTH = 63
-DIGEST_CHARS = 16
-#: The longest name part after the prefix: ``-transform-`` + 16 hex digits.
-_LONGEST_SUFFIX = len("-transform-") + DIGEST_CHARS
-MAX_NAME_PREFIX = MAX_NAME_LENGTH - _LONGEST_SUFFIX
-_NAME_PREFIX = re.compile(r"^[a-z0-9](-*[a-z0-9])*$")
-#: Step Functions execution names used as run keys: at most 80 of ``[0-9A-Za-z_-]``.
-_RUN_KEY = re.compile(r"^[0-9A-Za-z_-]{1,80}$")
-_JOB_RUN_ID = re.compile(r"^[0-9A-Za-z_-]{1,255}$")
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_FREQ = re.compile(r"^([1-9][0-9]{0,5})?(min|H|D|W)$")
-_FREQ_UNITS = {
-    "min": timedelta(minutes=1),
-    "H": timedelta(hours=1),
-    "D": timedelta(days=1),
-    "W": timedelta(weeks=1),
-}
 _CSV_SUFFIXES = (".csv", ".csv.gz")
 _MISSING_VALUES = frozenset({"", "nan"})
 #: A guard against a typo'd timestamp (year 9999) blowing up one series to millions of empty slots.
@@ -79,10 +76,6 @@ MAX_POINTS = 1_000_000
 
 class DatasetError(ValueError):
     """Base class of the errors below; each subclass name is an error name the state machine sees."""
-
-
-class ConfigurationError(DatasetError):
-    """An environment setting (``TIME_FREQ``, ``NAME_PREFIX``, lengths, prefixes...) is invalid."""
 
 
 class InvalidEvent(DatasetError):
@@ -137,89 +130,35 @@ class Config:
     def from_env(cls, env: Mapping[str, str]) -> Config:
         """Read and validate ``BUCKET_NAME``, ``ETL_PREFIX``, ``WORK_PREFIX``, ``TIMESTAMP_COLUMN``,
         ``VALUE_COLUMN``, ``SERIES_COLUMN`` (empty: single series), ``TIME_FREQ`` (default ``1H``),
-        ``PREDICTION_LENGTH`` (default 168), ``CONTEXT_LENGTH`` (default 672) and ``NAME_PREFIX``.
+        ``PREDICTION_LENGTH`` (default 168), ``CONTEXT_LENGTH`` (default 672) and ``NAME_PREFIX``;
+        a missing or bad one raises :class:`ConfigurationError` naming it.
         """
-
-        def required(name: str) -> str:
-            value = env.get(name, "").strip()
-            if not value:
-                raise ConfigurationError(f"environment variable {name} is not set")
-            return value
-
-        bucket = required("BUCKET_NAME")
-        if not _BUCKET.fullmatch(bucket):
-            raise ConfigurationError(f"BUCKET_NAME {bucket!r} is not a valid S3 bucket name")
-        etl_prefix = _prefix("ETL_PREFIX", required("ETL_PREFIX"))
-        work_prefix = _prefix("WORK_PREFIX", required("WORK_PREFIX"))
-        freq = env.get("TIME_FREQ", "").strip() or "1H"
-        name_prefix = required("NAME_PREFIX")
-        validate_name_prefix(name_prefix)
-        timestamp_column, value_column = required("TIMESTAMP_COLUMN"), required("VALUE_COLUMN")
-        series_column = env.get("SERIES_COLUMN", "").strip() or None
-        columns = [timestamp_column, value_column] + ([series_column] if series_column else [])
-        if len(set(columns)) != len(columns):
-            raise ConfigurationError(
-                f"TIMESTAMP_COLUMN, VALUE_COLUMN and SERIES_COLUMN must differ, got {columns}"
-            )
+        read = Environment(env)
+        timestamp_column = read.required("TIMESTAMP_COLUMN", check_identifier)
+        value_column = read.required("VALUE_COLUMN", check_identifier)
+        series_column = read.optional("SERIES_COLUMN", rule=check_identifier) or None
+        try:
+            check_columns(timestamp_column, value_column, series_column)
+        except RuleError as exc:
+            raise ConfigurationError(f"TIMESTAMP_COLUMN, VALUE_COLUMN and SERIES_COLUMN: {exc}") from None
+        freq = read.optional("TIME_FREQ", "1H", freq_step)
         return cls(
-            bucket=bucket,
-            etl_prefix=etl_prefix,
-            work_prefix=work_prefix,
+            bucket=read.required("BUCKET_NAME", check_bucket_name),
+            etl_prefix=read.required("ETL_PREFIX", check_key_prefix),
+            work_prefix=read.required("WORK_PREFIX", check_key_prefix),
             timestamp_column=timestamp_column,
             value_column=value_column,
             series_column=series_column,
             freq=freq,
-            step=parse_freq(freq),
-            prediction_length=_positive_int(env, "PREDICTION_LENGTH", 168),
-            context_length=_positive_int(env, "CONTEXT_LENGTH", 672),
-            name_prefix=name_prefix,
+            step=freq_step(freq),
+            prediction_length=read.positive_int("PREDICTION_LENGTH", 168),
+            context_length=read.positive_int("CONTEXT_LENGTH", 672),
+            name_prefix=read.required("NAME_PREFIX", _name_prefix),
         )
 
 
-def _prefix(name: str, value: str) -> str:
-    if value.startswith("/") or not value.endswith("/") or "//" in value:
-        raise ConfigurationError(f"{name} {value!r} must be a relative S3 key prefix ending with '/'")
-    return value
-
-
-def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigurationError(f"{name} {raw!r} is not an integer") from None
-    if value < 1:
-        raise ConfigurationError(f"{name} must be at least 1, got {value}")
-    return value
-
-
-def parse_freq(freq: str) -> timedelta:
-    """The step of a DeepAR frequency string: ``<n>min``, ``<n>H``, ``<n>D`` or ``<n>W``.
-
-    ``n`` is optional (``H`` is ``1H``). Month and other calendar frequencies have no fixed step
-    and are rejected with :class:`ConfigurationError`.
-    """
-    match = _FREQ.fullmatch(freq)
-    if not match:
-        raise ConfigurationError(
-            f"TIME_FREQ {freq!r} is not supported; use <n>min, <n>H, <n>D or <n>W (e.g. 1H, 15min, 1D)"
-        )
-    return int(match.group(1) or 1) * _FREQ_UNITS[match.group(2)]
-
-
-def validate_name_prefix(prefix: str) -> None:
-    """Check that ``<prefix>-transform-<16 hex>`` is a valid, lowercase SageMaker name."""
-    if not _NAME_PREFIX.fullmatch(prefix):
-        raise ConfigurationError(
-            f"NAME_PREFIX {prefix!r} must be lowercase letters, digits and inner hyphens"
-        )
-    if len(prefix) > MAX_NAME_PREFIX:
-        raise ConfigurationError(
-            f"NAME_PREFIX {prefix!r} is {len(prefix)} characters; at most {MAX_NAME_PREFIX} fit "
-            f"SageMaker's {MAX_NAME_LENGTH}-character name limit"
-        )
+def _name_prefix(prefix: str) -> str:
+    return check_name_prefix(prefix, MAX_FORECAST_NAME_PREFIX)
 
 
 # --------------------------------------------------------------------------- event and run paths
@@ -234,16 +173,26 @@ def job_run_id_from_event(glue_event: Mapping[str, Any]) -> str:
     if state is not None and state != "SUCCEEDED":
         raise InvalidEvent(f"Glue job {detail.get('jobName')!r} run state is {state!r}, not SUCCEEDED")
     run_id = detail.get("jobRunId")
-    if not isinstance(run_id, str) or not _JOB_RUN_ID.fullmatch(run_id):
-        raise InvalidEvent(f"event detail.jobRunId {run_id!r} is missing or not [0-9A-Za-z_-]+")
-    return run_id
+    try:
+        return check_job_run_id(run_id)
+    except RuleError as exc:
+        raise InvalidEvent(f"event detail.jobRunId {run_id!r} is missing or {exc}") from None
+
+
+def run_of(payload: object) -> tuple[str, str]:
+    """The Glue job run id and the execution name of the task payload
+    ``{"event": <Glue Job State Change>, "execution_name"}``; else :class:`InvalidEvent`."""
+    if not isinstance(payload, Mapping) or "event" not in payload or "execution_name" not in payload:
+        raise InvalidEvent("expected {'event': <Glue Job State Change event>, 'execution_name': <name>}")
+    return job_run_id_from_event(payload["event"]), payload["execution_name"]
 
 
 def validate_run_key(execution_name: str) -> str:
-    """The run key: the execution name itself, checked to be 1-80 of ``[0-9A-Za-z_-]``."""
-    if not isinstance(execution_name, str) or not _RUN_KEY.fullmatch(execution_name):
-        raise InvalidEvent(f"execution_name {execution_name!r} is not 1-80 characters of [0-9A-Za-z_-]")
-    return execution_name
+    """The run key: the execution name itself, checked to be a Step Functions execution name."""
+    try:
+        return check_execution_name(execution_name)
+    except RuleError as exc:
+        raise InvalidEvent(f"execution_name {execution_name!r} {exc}") from None
 
 
 def job_names(name_prefix: str, execution_name: str) -> dict[str, str]:
@@ -252,9 +201,9 @@ def job_names(name_prefix: str, execution_name: str) -> dict[str, str]:
     ``<prefix>-train-<h>``, ``<prefix>-model-<h>``, ``<prefix>-transform-<h>`` where ``h`` is the
     first 16 hex digits of SHA-256 of the execution name.
     """
-    validate_name_prefix(name_prefix)
-    digest = hashlib.sha256(execution_name.encode()).hexdigest()[:DIGEST_CHARS]
-    return {  # validate_name_prefix keeps every name within SageMaker's rules
+    check_setting("NAME_PREFIX", name_prefix, _name_prefix)
+    digest = execution_digest(execution_name)
+    return {  # the prefix's length limit keeps every name within SageMaker's rules
         "training_job_name": f"{name_prefix}-train-{digest}",
         "model_name": f"{name_prefix}-model-{digest}",
         "transform_job_name": f"{name_prefix}-transform-{digest}",

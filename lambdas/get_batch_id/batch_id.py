@@ -2,17 +2,45 @@
 
 from __future__ import annotations
 
-import hashlib
+import logging
 import posixpath
-import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
-#: Batch ids are non-negative integers of at most 18 digits (they fit a signed 64-bit column).
-MAX_BATCH_ID_DIGITS = 18
-_JOB_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+from pipeline_rules import (
+    MAX_BATCH_ID_DIGITS,
+    MAX_JOB_NAME_PREFIX,
+    Environment,
+    RuleError,
+    check_name_prefix,
+    check_sagemaker_name,
+    execution_digest,
+)
+
+LOG = logging.getLogger(__name__)
 
 
 class InvalidPartitionName(ValueError):
     """The key's file name does not end in ``_<non-negative integer>.<ext>``."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The function's environment: ``JOB_NAME_PREFIX`` (required), the processing job-name prefix
+    from config, at most :data:`pipeline_rules.MAX_JOB_NAME_PREFIX` characters."""
+
+    job_name_prefix: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Raises ``ConfigurationError`` naming the variable."""
+        prefix = Environment(env).required("JOB_NAME_PREFIX", _job_name_prefix)
+        return cls(job_name_prefix=prefix)
+
+
+def _job_name_prefix(prefix: str) -> str:
+    return check_name_prefix(prefix, MAX_JOB_NAME_PREFIX)
 
 
 def batch_id(key: str) -> int:
@@ -38,8 +66,16 @@ def batch_id(key: str) -> int:
 
 def processing_job_name(prefix: str, batch: int, execution_name: str) -> str:
     """A SageMaker job name (<= 63 chars) unique per execution: ``<prefix>-<N>-<16 hex>``."""
-    digest = hashlib.sha256(execution_name.encode()).hexdigest()[:16]
-    name = f"{prefix}-{batch}-{digest}"
-    if not _JOB_NAME.fullmatch(name):
-        raise ValueError(f"job name {name!r} is not a valid SageMaker job name (prefix {prefix!r})")
-    return name
+    name = f"{prefix}-{batch}-{execution_digest(execution_name)}"
+    try:
+        return check_sagemaker_name(name)
+    except RuleError as exc:
+        raise ValueError(f"job name {name!r} (prefix {prefix!r}) {exc}") from None
+
+
+def batch_job(settings: Settings, key: str, execution_name: str) -> dict[str, Any]:
+    """``{"batch_id", "job_name"}`` of the partition ``key`` in execution ``execution_name``."""
+    batch = batch_id(key)
+    name = processing_job_name(settings.job_name_prefix, batch, execution_name)
+    LOG.info("%s: batch id %d, processing job %s", key, batch, name)
+    return {"batch_id": batch, "job_name": name}

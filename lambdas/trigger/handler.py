@@ -1,19 +1,19 @@
 """Lambda entry point: S3 ObjectCreated notification -> one Step Functions execution per record.
 
-Environment: ``STATE_MACHINE_ARN`` (required), the standardize state machine.
+Environment: :class:`starter.Settings`; a bad one raises ``ConfigurationError``. Every log line
+carries the record's S3 key (``s3_key``) and, once it is known, its execution name.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 from functools import cache
 from typing import Any
 
 import boto3
-from starter import records_of, start_all
+from starter import Settings, records_of, single_key, start_all
 
-logging.getLogger().setLevel(logging.INFO)
+from pipeline_rules import log_context
 
 
 @cache
@@ -23,8 +23,7 @@ def _client() -> Any:
 
 def handler(event: dict[str, Any], _context: object = None) -> dict[str, Any]:
     """Start an execution for every record of ``event``; returns the execution names."""
-    arn = os.environ.get("STATE_MACHINE_ARN")
-    if not arn:
-        raise RuntimeError("environment variable STATE_MACHINE_ARN is not set")
-    started = start_all(_client(), arn, records_of(event))
+    with log_context(s3_key=single_key(event)):
+        settings = Settings.from_env(os.environ)
+        started = start_all(_client(), settings.state_machine_arn, records_of(event))
     return {"executions": [s.name for s in started], "duplicates": sum(s.duplicate for s in started)}

@@ -16,16 +16,28 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from pipeline_rules import EXECUTION_NAME_CHARACTERS, EXECUTION_NAME_LENGTH, Environment, log_context
+
 LOG = logging.getLogger(__name__)
 
-#: Step Functions allows 80 characters from ``[0-9A-Za-z_-]`` in execution names (ASCII subset).
-MAX_EXECUTION_NAME = 80
 _DIGEST_CHARS = 24
-_UNSAFE = re.compile(r"[^0-9A-Za-z_-]+")
+_UNSAFE = re.compile(f"[^{EXECUTION_NAME_CHARACTERS}]+")
 
 
 class InvalidS3Event(ValueError):
     """The event is not an S3 notification with ``Records[].s3``."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The function's environment: ``STATE_MACHINE_ARN`` (required), the standardize state machine."""
+
+    state_machine_arn: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Raises ``ConfigurationError`` naming the variable."""
+        return cls(state_machine_arn=Environment(env).required("STATE_MACHINE_ARN"))
 
 
 class StepFunctionsClient(Protocol):
@@ -72,8 +84,23 @@ def execution_name(key: str, sequencer: str) -> str:
     """
     digest = hashlib.sha256(f"{key}\n{sequencer}".encode()).hexdigest()[:_DIGEST_CHARS]
     stem = _UNSAFE.sub("-", key.rsplit("/", 1)[-1]).strip("-") or "object"
-    stem = stem[: MAX_EXECUTION_NAME - _DIGEST_CHARS - 1]
+    stem = stem[: EXECUTION_NAME_LENGTH - _DIGEST_CHARS - 1]
     return f"{stem}-{digest}"
+
+
+def record_key(record: object) -> str | None:
+    """The URL-decoded object key of an S3 record, or None when it has none (for logs)."""
+    try:
+        key = record["s3"]["object"]["key"]  # type: ignore[index]
+    except (KeyError, TypeError):
+        return None
+    return urllib.parse.unquote_plus(key) if isinstance(key, str) else None
+
+
+def single_key(event: object) -> str | None:
+    """The object key of an event's only record (S3 sends one per event), else None (for logs)."""
+    records = event.get("Records") if isinstance(event, Mapping) else None
+    return record_key(records[0]) if isinstance(records, list) and len(records) == 1 else None
 
 
 def records_of(event: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -93,21 +120,28 @@ def start_all(
 
     Every record is tried; if any fails, the first error is raised after the others were started,
     so an async retry (or the on-failure queue) sees it and the started ones stay idempotent.
+    Each record's log lines carry its ``s3_key`` and ``execution_name``; a failure is logged with them.
     """
     started: list[Started] = []
     errors: list[Exception] = []
     for record in records:
         try:
-            payload = execution_input(record)
-            key, sequencer = payload["object"]["key"], payload["object"]["sequencer"]
-            name = execution_name(key, sequencer)
-            started.append(Started(key, name, _start(client, state_machine_arn, name, payload)))
-        except Exception as exc:
-            LOG.exception("could not start an execution for record %s", json.dumps(record)[:500])
+            with log_context(s3_key=record_key(record)):
+                started.append(start_one(client, state_machine_arn, record))
+        except Exception as exc:  # log_context logged it, with the record's key
             errors.append(exc)
     if errors:
         raise errors[0]
     return started
+
+
+def start_one(client: StepFunctionsClient, state_machine_arn: str, record: Mapping[str, Any]) -> Started:
+    """Start the execution of one record (see :func:`start_all`)."""
+    payload = execution_input(record)
+    key, sequencer = payload["object"]["key"], payload["object"]["sequencer"]
+    name = execution_name(key, sequencer)
+    with log_context(execution_name=name):
+        return Started(key, name, _start(client, state_machine_arn, name, payload))
 
 
 def _start(client: StepFunctionsClient, arn: str, name: str, payload: Mapping[str, Any]) -> bool:

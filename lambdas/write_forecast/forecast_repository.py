@@ -13,22 +13,22 @@ Row building (:mod:`forecast_rows`) knows nothing about databases; a repository 
 * ``created_at`` keeps the time of the first write of a row, ``updated_at`` and ``run_id`` the
   latest; times are UTC.
 
-Table and column names are never interpolated unless they match :data:`TABLE_NAME`.
+Table and column names are never interpolated unless they are plain identifiers
+(:func:`pipeline_rules.check_identifier`).
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
-from forecast_rows import ConfigurationError, ForecastRow
+from forecast_rows import ForecastRow
+
+from pipeline_rules import check_identifier, check_setting
 
 LOG = logging.getLogger(__name__)
 
-#: An unquoted MySQL identifier we accept as a table name (no schema qualifier, <= 64 chars).
-TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 DEFAULT_BATCH_SIZE = 500
 COLUMNS = ("series_id", "forecast_time", "p10", "p50", "p90", "mean", "run_id")
 _UPDATED = ("p10", "p50", "p90", "mean", "run_id", "updated_at")
@@ -67,12 +67,9 @@ class Connection(Protocol):
 
 
 def validate_table_name(name: str) -> str:
-    """``name`` if it is a plain identifier (letters, digits, ``_``; not starting with a digit)."""
-    if not isinstance(name, str) or not TABLE_NAME.fullmatch(name):
-        raise ConfigurationError(
-            f"FORECAST_TABLE {name!r} must be 1-64 letters, digits or '_', not starting with a digit"
-        )
-    return name
+    """``name`` if it is a plain identifier (letters, digits, ``_``; not starting with a digit),
+    else ``ConfigurationError`` naming ``FORECAST_TABLE``."""
+    return check_setting("FORECAST_TABLE", name, check_identifier)
 
 
 def _chunks(rows: Sequence[ForecastRow], size: int) -> Iterable[Sequence[ForecastRow]]:

@@ -14,28 +14,18 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+
+from pipeline_rules import ConfigurationError, RuleError, check_setting, freq_step
 
 START_FORMAT = "%Y-%m-%d %H:%M:%S"
 #: p10, p50, p90 come from these quantiles (string keys, as DeepAR writes them).
 QUANTILE_KEYS = ("0.1", "0.5", "0.9")
 #: ``series_id`` column width; longer ids are rejected instead of truncated.
 MAX_SERIES_ID_LENGTH = 255
-_FREQ = re.compile(r"^([1-9][0-9]{0,5})?(min|H|D|W)$")
-_FREQ_UNITS = {
-    "min": timedelta(minutes=1),
-    "H": timedelta(hours=1),
-    "D": timedelta(days=1),
-    "W": timedelta(weeks=1),
-}
-
-
-class ConfigurationError(ValueError):
-    """An environment setting is invalid or disagrees with the run's manifest."""
 
 
 class MalformedForecast(ValueError):
@@ -75,29 +65,6 @@ class ForecastRow:
     p90: float
     mean: float
     run_id: str
-
-
-def parse_freq(freq: str) -> timedelta:
-    """The step of ``<n>min``, ``<n>H``, ``<n>D`` or ``<n>W`` (same rules as generate-dataset)."""
-    match = _FREQ.fullmatch(freq)
-    if not match:
-        raise ConfigurationError(
-            f"TIME_FREQ {freq!r} is not supported; use <n>min, <n>H, <n>D or <n>W (e.g. 1H, 15min, 1D)"
-        )
-    return int(match.group(1) or 1) * _FREQ_UNITS[match.group(2)]
-
-
-def parse_prediction_length(raw: str | None, default: int = 168) -> int:
-    text = (raw or "").strip()
-    if not text:
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise ConfigurationError(f"PREDICTION_LENGTH {text!r} is not an integer") from None
-    if value < 1:
-        raise ConfigurationError(f"PREDICTION_LENGTH must be at least 1, got {value}")
-    return value
 
 
 def parse_manifest(text: str, source: str) -> Manifest:
@@ -189,9 +156,17 @@ def parse_forecasts(
     return forecasts
 
 
+def _step_of(freq: str) -> timedelta | None:
+    try:
+        return freq_step(freq)
+    except RuleError:
+        return None
+
+
 def check_manifest(manifest: Manifest, freq: str, prediction_length: int, source: str) -> None:
     """The run must have been built with this function's ``TIME_FREQ`` and ``PREDICTION_LENGTH``."""
-    if manifest.freq is not None and parse_freq(manifest.freq) != parse_freq(freq):
+    step = check_setting("TIME_FREQ", freq, freq_step)
+    if manifest.freq is not None and _step_of(manifest.freq) != step:
         raise ConfigurationError(f"TIME_FREQ is {freq!r} but {source} was built with {manifest.freq!r}")
     if manifest.prediction_length is not None and manifest.prediction_length != prediction_length:
         raise ConfigurationError(
@@ -230,7 +205,7 @@ def forecast_rows(
     run_id: str,
 ) -> list[ForecastRow]:
     """Manifest + transform output -> rows. Everything is validated before any row is returned."""
-    step = parse_freq(freq)
+    step = check_setting("TIME_FREQ", freq, freq_step)
     manifest = parse_manifest(manifest_text, manifest_source)
     check_manifest(manifest, freq, prediction_length, manifest_source)
     forecasts = parse_forecasts(forecast_text, forecast_source, len(manifest.series), prediction_length)

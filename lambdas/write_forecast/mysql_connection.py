@@ -26,6 +26,8 @@ from typing import Any
 import boto3
 import pymysql
 
+from pipeline_rules import ConfigurationError
+
 LOG = logging.getLogger(__name__)
 
 #: MySQL's ER_ACCESS_DENIED_ERROR.
@@ -43,8 +45,9 @@ class InvalidSecret(ValueError):
     """The database secret is not a JSON object with the expected keys."""
 
 
-class TlsConfigurationError(ValueError):
-    """``DB_TLS`` or ``DB_CA_FILE`` is invalid; the message names the variable."""
+class TlsConfigurationError(ConfigurationError):
+    """``DB_TLS`` or ``DB_CA_FILE`` is invalid (a :class:`ConfigurationError`); the message names
+    the variable."""
 
 
 class TlsFailure(pymysql.err.OperationalError):

@@ -17,6 +17,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from moto import mock_aws
 
+from pipeline_rules import MAX_FORECAST_NAME_PREFIX
+
 BUCKET = "forecast-test-bucket"
 RUN_ID = "jr_0123456789abcdef"
 EXECUTION = "glue-run-7f3a_0123456789abcdef"
@@ -414,7 +416,10 @@ def test_defaults() -> None:
         ("NAME_PREFIX", "Forecast", "lowercase"),
         ("NAME_PREFIX", "a" * 37, "at most 36"),
         ("TIMESTAMP_COLUMN", " ", "TIMESTAMP_COLUMN is not set"),
-        ("SERIES_COLUMN", "ts", "must differ"),
+        ("SERIES_COLUMN", "ts", "must be distinct"),
+        ("SERIES_COLUMN", "TS", "must be distinct (case-insensitively)"),
+        ("VALUE_COLUMN", "sales$", "VALUE_COLUMN 'sales$' must be 1-64 letters, digits or '_'"),
+        ("BUCKET_NAME", "a..b", "two adjacent dots"),
     ],
 )
 def test_bad_configuration(name: str, value: str, problem: str) -> None:
@@ -429,7 +434,7 @@ def test_job_names_reject_a_bad_prefix(prefix: str) -> None:
 
 
 def test_job_names_fit_sagemaker_limits_at_the_longest_prefix() -> None:
-    prefix = "p" * dataset.MAX_NAME_PREFIX
+    prefix = "p" * MAX_FORECAST_NAME_PREFIX
     names = dataset.job_names(prefix, "x" * 80)
     assert len(names["transform_job_name"]) == 63
     assert all(NAME.fullmatch(n) and len(n) <= 63 for n in names.values())

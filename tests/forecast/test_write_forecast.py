@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from moto import mock_aws
 
 from tests.ci import missing
+from tests.lambda_logs import json_lines, runtime_json_logging
 from tests.mysql_server import MySQLDatabase, client_tls_environment
 
 BUCKET = "forecast-test-bucket"
@@ -432,6 +433,32 @@ def test_handler_writes_the_forecast_idempotently(
     rows = table_rows(mysql_database)
     assert len(rows) == 6 and {r[6] for r in rows} == {"run-0002"}
     assert rows[3][:4] == ("b", datetime(2024, 1, 5, 10), 199.0, 200.0)
+
+
+@pytest.mark.mysql
+def test_handler_log_lines_are_json_with_the_execution_name(
+    s3_and_secret: Any, write_forecast_handler: ModuleType, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As Lambda's JSON log format writes them (tests/lambda_logs.py), success and failure alike."""
+    mysql_connection.clear_secret_cache()
+    event = {**dataset_event(), "execution_name": RUN}
+    with runtime_json_logging():
+        capsys.readouterr()
+        with pytest.raises(MalformedForecast):
+            write_forecast_handler.handler(event)
+        failed = json_lines(capsys.readouterr().out)
+        s3_and_secret.put_object(
+            Bucket=BUCKET, Key=f"{PREFIX}transform/test.json.out", Body=TWO_FORECASTS.encode()
+        )
+        assert write_forecast_handler.handler(event) == {"rows": 6}
+        written = json_lines(capsys.readouterr().out)
+    assert [(line["level"], line["errorType"]) for line in failed if "errorType" in line] == [
+        ("ERROR", "MalformedForecast")
+    ]
+    messages = [line["message"] for line in written]
+    assert any(m.startswith("fetched database secret") for m in messages), messages
+    assert f"run {RUN}: wrote 6 forecast rows to {TABLE}" in messages
+    assert all(line["execution_name"] == RUN for line in failed + written), failed + written
 
 
 @pytest.mark.mysql

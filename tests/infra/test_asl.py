@@ -302,3 +302,24 @@ def test_only_the_jobs_wait_out_the_quota() -> None:
         assert waiting == tasks
         for name in tasks:
             assert states[name]["Resource"].endswith(".sync"), "only Create*Job.sync tasks hit the quota"
+
+
+def _lambda_tasks(states: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    tasks = {}
+    for name, state in states.items():
+        if state.get("Resource", "").endswith(":states:::lambda:invoke"):
+            tasks[name] = state
+        for branch in state.get("Branches", []):
+            tasks.update(_lambda_tasks(branch["States"]))
+    return tasks
+
+
+@pytest.mark.parametrize("asl", ["standardize", "forecast"])
+def test_every_lambda_task_passes_the_execution_name_for_its_logs(asl: str) -> None:
+    """Every Lambda logs the execution name on each line; the state machine hands it over."""
+    states = json.loads(asl_text(asl))["States"]
+    tasks = _lambda_tasks(states)
+    expected = {"standardize": {"GetBatchId"}, "forecast": {"GenerateDataset", "WriteForecast"}}[asl]
+    assert set(tasks) == expected
+    for name, task in tasks.items():
+        assert task["Parameters"]["Payload"]["execution_name.$"] == "$$.Execution.Name", name

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ import pytest
 from contracts.asl import PLACEHOLDER
 from stacks.bundling import PLATFORMS
 from stacks.config import load_env, read_cdk_context
-from stacks.paths import LAMBDAS, ROOT, STATEMACHINES
+from stacks.paths import LAMBDAS, ROOT, SHARED_RULES, STATEMACHINES
 from stacks.python_function import ARCHITECTURE
 
 ENVIRONMENTS = sorted(read_cdk_context()["environments"])
@@ -73,8 +74,9 @@ def test_cli_synth_writes_every_stack(cli_synth: tuple[str, Path]) -> None:
 
 
 def test_lambda_assets_hold_their_sources_and_pinned_packages(cli_synth: tuple[str, Path]) -> None:
-    """Each function ships its folder's modules; a folder with requirements.txt also gets exactly
-    those pinned packages, installed for the function's architecture."""
+    """Each function ships its folder's modules and the shared rules module (the repository's
+    bytes); a folder with requirements.txt also gets exactly those pinned packages, installed for
+    the function's architecture."""
     env, out = cli_synth
     functions = {}
     for template in out.glob("*.template.json"):
@@ -93,9 +95,10 @@ def test_lambda_assets_hold_their_sources_and_pinned_packages(cli_synth: tuple[s
     machine = PLATFORMS[ARCHITECTURE.name].split("_", 1)[1]  # e.g. aarch64
     for folder, (asset, props) in functions.items():
         source = sources[names[folder]]
-        modules = {p.name for p in source.glob("*.py")}
+        modules = {p.name for p in source.glob("*.py")} | {SHARED_RULES.name}
         shipped = {p.name for p in asset.iterdir()}
         assert props["Architectures"] == [ARCHITECTURE.name], folder
+        assert (asset / SHARED_RULES.name).read_bytes() == SHARED_RULES.read_bytes(), folder
         requirements = source / "requirements.txt"
         if not requirements.exists():
             assert shipped == modules, f"{folder}: ships {sorted(shipped)}"
@@ -110,6 +113,52 @@ def test_lambda_assets_hold_their_sources_and_pinned_packages(cli_synth: tuple[s
             assert dist_info is not None, f"{folder}: {line} not bundled, found {sorted(dist_infos)}"
             tags = (dist_info / "WHEEL").read_text()
             assert machine in tags or "-none-any" in tags, f"{folder}: {line} is for another platform"
+
+
+def test_the_glue_job_gets_the_shared_module_and_its_script_imports_it(cli_synth: tuple[str, Path]) -> None:
+    """``--extra-py-files`` is an archive of exactly the repository's pipeline_rules.py, and the
+    deployed script imports it from that archive alone, on a bare interpreter (as Glue puts the
+    archive on the script's path; pyspark and awsglue are imported by main() only)."""
+    env, out = cli_synth
+    if not load_env(env, read_cdk_context()).forecast:
+        pytest.skip(f"{env} has no forecast")
+    (template,) = out.glob("*-Forecast.template.json")
+    (job,) = (
+        r["Properties"]
+        for r in json.loads(template.read_text())["Resources"].values()
+        if r["Type"] == "AWS::Glue::Job"
+    )
+
+    def asset(url: object) -> Path:
+        name = json.dumps(url).rsplit("/", 1)[1].rstrip('"]}')
+        path = out / f"asset.{name}"
+        assert path.is_file(), f"{name} is not an asset of the cloud assembly"
+        return path
+
+    script, archive = (
+        asset(job["Command"]["ScriptLocation"]),
+        asset(job["DefaultArguments"]["--extra-py-files"]),
+    )
+    assert archive.suffix == ".zip"
+    with zipfile.ZipFile(archive) as bundle:
+        assert bundle.namelist() == [SHARED_RULES.name]
+        assert bundle.read(SHARED_RULES.name) == SHARED_RULES.read_bytes()
+    probe = (
+        "import importlib.util, sys; sys.path.insert(0, sys.argv[1]); "
+        "spec = importlib.util.spec_from_file_location('glue_script', sys.argv[2]); "
+        "script = importlib.util.module_from_spec(spec); sys.modules['glue_script'] = script; "
+        "spec.loader.exec_module(script); import pipeline_rules; "
+        "print(pipeline_rules.__file__); print(script.output_path('a.b-c', 'etl/', 'sales', 'jr_1'))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", probe, str(archive), str(script)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=out,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [str(archive / SHARED_RULES.name), "s3://a.b-c/etl/sales/run=jr_1/"]
 
 
 def test_cfn_lint_finds_no_errors_or_warnings(cli_synth: tuple[str, Path]) -> None:

@@ -73,20 +73,19 @@ def test_resource_star_only_for_actions_without_resource_level_permissions(synth
         assert set(as_list(statement["Action"])) <= NO_RESOURCE_LEVEL, where
 
 
-def test_the_glue_job_reads_its_script_object_only(synthesized: Synthesized) -> None:
+def test_the_glue_job_reads_its_script_and_shared_module_objects_only(synthesized: Synthesized) -> None:
     template = forecast_template(synthesized)
     (job,) = template.find_resources("AWS::Glue::Job").values()
     script = job["Properties"]["Command"]["ScriptLocation"]
-    key = json.dumps(script).rsplit("/", 1)[1].rstrip('"]}')
+    module = job["Properties"]["DefaultArguments"]["--extra-py-files"]
+    keys = {json.dumps(url).rsplit("/", 1)[1].rstrip('"]}') for url in (script, module)}
     stmts = statements(template, "Forecast ETL job")
     assets = [s for s in stmts if "cdk-" in json.dumps(s["Resource"])]
-    assert len(assets) == 1, assets
-    (read,) = assets
-    assert as_list(read["Action"]) == ["s3:GetObject"]
-    assert read["Resource"].endswith(
-        f"-assets-{synthesized.config.account}-{synthesized.config.region}/{key}"
-    )
-    assert key.endswith(".py"), script
+    assert len(assets) == 2, assets
+    bucket = f"-assets-{synthesized.config.account}-{synthesized.config.region}/"
+    assert {read["Resource"].rsplit(bucket, 1)[1] for read in assets} == keys
+    assert all(as_list(read["Action"]) == ["s3:GetObject"] for read in assets)
+    assert sorted(key.rsplit(".", 1)[1] for key in keys) == ["py", "zip"], (script, module)
 
 
 def _ids(arns: Any, kind: str) -> set[str]:

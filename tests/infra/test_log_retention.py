@@ -229,3 +229,21 @@ def test_only_cdk_deployment_handlers_carry_a_managed_policy(dev: Synthesized, u
     assert all(
         lid.startswith(("BucketNotificationsHandler", "CustomVpcRestrictDefaultSG")) for lid in with_managed
     )
+
+
+def test_every_pipeline_function_logs_json_at_info(synthesized: Synthesized) -> None:
+    """Lambda's JSON log format: each line is a JSON object with the record's fields (the
+    execution name among them, tests/unit/test_lambda_logs.py); INFO is set here, not in code."""
+    functions = {
+        logical_id: resource["Properties"]
+        for _, template in synthesized.templates()
+        for logical_id, resource in resources(template).items()
+        if resource["Type"] == "AWS::Lambda::Function"
+        and resource["Properties"].get("Handler") == "handler.handler"
+    }
+    expected = 4 if synthesized.config.forecast else 2
+    assert len(functions) == expected, sorted(functions)
+    for logical_id, props in functions.items():
+        config = props["LoggingConfig"]
+        assert (config["LogFormat"], config["ApplicationLogLevel"]) == ("JSON", "INFO"), logical_id
+        assert "Ref" in config["LogGroup"], logical_id

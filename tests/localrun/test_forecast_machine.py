@@ -97,7 +97,7 @@ def test_forecast_runs_end_to_end(env_name: str) -> None:
         assert (
             seen["transform"]["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"] == DATASET["test_uri"]
         )
-        assert seen["write"] == {"dataset": DATASET}
+        assert seen["write"] == {"dataset": DATASET, "execution_name": "run-1"}
         assert result.output == {
             "dataset": DATASET,
             "training": {"model_artifacts": "s3://b/m.tgz"},

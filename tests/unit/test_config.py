@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from pipeline_rules import MAX_FORECAST_NAME_PREFIX, MAX_JOB_NAME_PREFIX
 from stacks.config import (
     LOG_RETENTION_DAYS,
     ConfigError,
@@ -41,6 +42,18 @@ def test_config_is_frozen() -> None:
     env = load_env("dev", CONTEXT)
     with pytest.raises(AttributeError):
         env.region = "eu-west-1"  # type: ignore[misc]
+
+
+def test_names_at_their_limits_and_dotted_bucket_names_are_accepted() -> None:
+    """S3's own bucket rule (dots allowed) and the computed name-prefix limits."""
+    data = raw()
+    data["bucketName"] = "ml.pipelines-dev.data"
+    data["standardize"]["jobNamePrefix"] = "s" * MAX_JOB_NAME_PREFIX
+    data["forecast"]["namePrefix"] = "f" * MAX_FORECAST_NAME_PREFIX
+    env = parse_env("dev", data)
+    assert env.data_bucket_name == "ml.pipelines-dev.data"
+    assert (MAX_JOB_NAME_PREFIX, MAX_FORECAST_NAME_PREFIX) == (27, 36)
+    assert env.forecast is not None and len(env.forecast.name_prefix) == 36
 
 
 def test_defaults_apply_when_a_section_is_absent() -> None:
@@ -142,7 +155,21 @@ def test_state_machine_log_settings() -> None:
         (lambda d: d["standardize"].update(outputPrefix="meta-data/out/"), "'standardize.outputPrefix'"),
         (lambda d: d["standardize"].update(jobNamePrefix="Std_Job"), "'standardize.jobNamePrefix'"),
         (lambda d: d["standardize"].update(jobNamePrefix="std\n"), "'standardize.jobNamePrefix'"),
-        (lambda d: d["standardize"].update(jobNamePrefix="a" * 25), "'standardize.jobNamePrefix'"),
+        (
+            lambda d: d["standardize"].update(jobNamePrefix="a" * (MAX_JOB_NAME_PREFIX + 1)),
+            "'standardize.jobNamePrefix' has an invalid value 'aaaaaaaaaaaaaaaaaaaaaaaaaaaa', which is 28 "
+            "characters; at most 27 fit SageMaker's 63-character name limit",
+        ),
+        (
+            lambda d: d["forecast"].update(namePrefix="a" * (MAX_FORECAST_NAME_PREFIX + 1)),
+            "'forecast.namePrefix' has an invalid value",
+        ),
+        (lambda d: d["forecast"].update(namePrefix="1forecast"), "'forecast.namePrefix'"),
+        (lambda d: d.update(bucketName="xn--data"), "'bucketName'"),
+        (lambda d: d.update(bucketName="data..bucket"), "'bucketName'"),
+        (lambda d: d.update(bucketName="192.168.5.4"), "'bucketName'"),
+        (lambda d: d["forecast"].update(etlPrefix="etl//"), "'forecast.etlPrefix'"),
+        (lambda d: d["forecast"].update(workPrefix="fore{cast}/"), "'forecast.workPrefix'"),
         (lambda d: d["standardize"].update(imageUri="docker.io/me/x:1"), "'standardize.imageUri'"),
         (lambda d: d["standardize"].update(excludeColumns="id"), "'standardize.excludeColumns'"),
         (lambda d: d.update(standardize=[]), "'standardize' must be an object"),

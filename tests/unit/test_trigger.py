@@ -10,6 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from pipeline_rules import EXECUTION_NAME_LENGTH, ConfigurationError
 from tests.lambda_loader import load
 
 starter = load("trigger", "starter")
@@ -150,7 +151,7 @@ def test_a_failing_record_does_not_stop_the_others_and_raises() -> None:
 )
 def test_execution_names_are_valid_and_deterministic(key: str, sequencer: str) -> None:
     name = starter.execution_name(key, sequencer)
-    assert len(name) <= starter.MAX_EXECUTION_NAME
+    assert len(name) <= EXECUTION_NAME_LENGTH
     assert all(c.isascii() and (c.isalnum() or c in "-_") for c in name)
     assert name == starter.execution_name(key, sequencer)
     assert name != starter.execution_name(key, sequencer + "0")
@@ -163,5 +164,5 @@ def test_bad_events_get_clear_errors(monkeypatch: pytest.MonkeyPatch) -> None:
         starter.execution_input({"s3": {"bucket": {}}})
     assert starter.records_of({"Event": "s3:TestEvent"}) == []
     monkeypatch.delenv("STATE_MACHINE_ARN", raising=False)
-    with pytest.raises(RuntimeError, match="STATE_MACHINE_ARN"):
+    with pytest.raises(ConfigurationError, match="environment variable STATE_MACHINE_ARN is not set"):
         handler.handler({"Records": []})

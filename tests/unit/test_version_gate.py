@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from stacks.paths import SHARED_RULES
 from stacks.runtimes import GLUE, LAMBDA_PYTHON
 from tools import version_gate
 from tools.version_gate import Target
@@ -37,6 +38,21 @@ def test_the_command_line_fails_for_a_310_target(tmp_path: Path) -> None:
     assert "'tomllib' module requires !2, 3.11" in result.stdout
 
 
+def test_the_shared_module_is_held_to_the_oldest_runtime_that_imports_it(tmp_path: Path) -> None:
+    """A 3.12 feature in pipeline_rules.py passes the Lambda's 3.14 but fails Glue's 3.11."""
+    shared = tmp_path / SHARED_RULES.name
+    shared.write_text(SHARED_RULES.read_text() + "\nfrom itertools import batched\n")
+    (tmp_path / "processing").mkdir()
+    (tmp_path / "processing" / "glue_etl.py").write_text("import pipeline_rules\n")
+    (tmp_path / "processing" / "Dockerfile").write_text("FROM python:3.11-slim\n")
+    (tmp_path / "lambdas" / "fn").mkdir(parents=True)
+    (tmp_path / "lambdas" / "fn" / "handler.py").write_text("import pipeline_rules\n")
+    targets = {t.name: t for t in version_gate.project_targets(tmp_path)}
+    assert version_gate.check(targets["Lambda fn"]) == []
+    problems = version_gate.check(targets[f"Glue {GLUE.version} script"])
+    assert any("'itertools.batched' member requires !2, 3.12" in p for p in problems), problems
+
+
 def test_newer_syntax_fails_even_where_vermin_cannot_parse_it(tmp_path: Path) -> None:
     path = write(tmp_path, "type Pair = tuple[int, int]\n")  # 3.12 syntax
     problems = version_gate.check(Target("t", "3.11", (path,)))
@@ -57,11 +73,13 @@ def test_targets_come_from_the_stacks_constants() -> None:
 
     targets = {t.name: t for t in version_gate.project_targets()}
     assert targets["Glue 5.0 script"].python == GLUE.python == "3.11"
-    assert [p.name for p in targets["Glue 5.0 script"].files] == ["glue_etl.py"]
+    assert targets["Glue 5.0 script"].files == (ROOT / "processing" / "glue_etl.py", SHARED_RULES)
     lambdas = [t for name, t in targets.items() if name.startswith("Lambda ")]
-    assert {p.parent.name for t in lambdas for p in t.files} == {
+    assert {p.parent.name for t in lambdas for p in t.files if p != SHARED_RULES} == {
         p.name for p in (ROOT / "lambdas").iterdir() if p.is_dir() and any(p.glob("*.py"))
     }
+    # The shared module ships in every bundle and with the Glue job: checked against both Pythons.
+    assert all(SHARED_RULES in t.files for t in lambdas) and SHARED_RULES.parent == ROOT
     assert {t.python for t in lambdas} == {LAMBDA_PYTHON} and RUNTIME.name == f"python{LAMBDA_PYTHON}"
     dockerfile = (ROOT / "processing" / "Dockerfile").read_text()
     assert f"FROM python:{targets['processing image'].python}." in dockerfile
