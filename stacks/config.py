@@ -6,6 +6,10 @@ environment, so synth stops before any resource is built. The offline runner rea
 objects, so prefixes, names and sizes have one source of truth. The rules the Lambdas and the
 Glue job check too (frequencies, bucket names, key prefixes, identifiers, name prefixes and their
 lengths) are ``pipeline_rules``'.
+
+One file, over 400 lines, on purpose: each setting's type, default and check sit together, so a
+reviewer of a setting reads one place; the sections follow cdk.json's (standardize, network,
+database, deepar, forecast, logs, quota retry).
 """
 
 from __future__ import annotations

@@ -1,4 +1,9 @@
-"""The forecast pipeline's Glue side: catalog, JDBC connection, crawler, ETL job and its schedule."""
+"""The forecast pipeline's Glue side: catalog, JDBC connection, crawler, ETL job and its schedule.
+
+One construct, over 400 lines, on purpose: the crawler and the job share the connection, the key,
+the security configuration and each other's grants, so splitting it would pass most of its
+resources between the parts.
+"""
 
 from __future__ import annotations
 

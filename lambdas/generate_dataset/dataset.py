@@ -32,6 +32,9 @@ Documented choices:
 
 Every S3 path and SageMaker name of a run is derived here, once, from the Step Functions
 execution name, and passed along in the state; nothing depends on "today".
+
+One module, over 400 lines, on purpose: the timestamp, grid, duplicate, gap and series rules
+above act on the same rows in one pass, and the Lambda folder ships as a whole.
 """
 
 from __future__ import annotations

@@ -22,7 +22,15 @@ for _sub in ("lambdas/generate_dataset", "lambdas/write_forecast"):
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
+from typing import Any  # noqa: E402
+
+import boto3  # noqa: E402
+import mysql_connection  # noqa: E402
+from moto import mock_aws  # noqa: E402
+
 from localrun.lambdas import load, reset_clients  # noqa: E402
+from tests.forecast.write_forecast_support import BUCKET, PREFIX, TABLE, TWO_SERIES, make_secret  # noqa: E402
+from tests.mysql_server import MySQLDatabase, client_tls_environment  # noqa: E402
 
 
 def _handler(function: str) -> Iterator[ModuleType]:
@@ -40,3 +48,27 @@ def generate_dataset_handler() -> Iterator[ModuleType]:
 @pytest.fixture
 def write_forecast_handler() -> Iterator[ModuleType]:
     yield from _handler("write_forecast")
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    """moto for the test, with write-forecast's secret cache empty before and after."""
+    mysql_connection.clear_secret_cache()
+    with mock_aws():
+        yield
+    mysql_connection.clear_secret_cache()
+
+
+@pytest.fixture
+def s3_and_secret(aws: None, mysql_database: MySQLDatabase, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The run's bucket with its series manifest, and write-forecast's environment for the database."""
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket=BUCKET)
+    s3.put_object(Bucket=BUCKET, Key=f"{PREFIX}series.json", Body=TWO_SERIES.encode())
+    monkeypatch.setenv("SECRET_ID", make_secret(mysql_database.secret()))
+    monkeypatch.setenv("FORECAST_TABLE", TABLE)
+    monkeypatch.setenv("TIME_FREQ", "1H")
+    monkeypatch.setenv("PREDICTION_LENGTH", "3")
+    for name, value in client_tls_environment(mysql_database.server).items():
+        monkeypatch.setenv(name, value)
+    return s3
