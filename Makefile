@@ -59,8 +59,11 @@ system-packages: ## Install what the database and Spark tests run on when missin
 	  echo "missing:$$need (the database and Spark tests need them; install them or set MYSQL_URL, JAVA_HOME, MARIADB_JDBC_JAR)"; \
 	fi
 
+# pytest-xdist workers for make test (each starts its own MariaDB and Spark); 0 runs serially.
+PYTEST_WORKERS ?= 2
+
 test: setup system-packages lint ## Lint, then run the whole test suite (unit, infra, gates, database, end to end)
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(PYTEST_WORKERS)
 
 lint: setup ## ruff (lint and format), mypy (each Lambda folder on its own), the Python-version gate, the CI workflow's schema
 	$(VENV)/bin/ruff check .
