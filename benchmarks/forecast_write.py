@@ -10,12 +10,20 @@ the repository write-forecast uses (``MySQLForecastRepository``: multi-row
 writes: the round trips. Each variant writes into a fresh table; the table gives seconds,
 rows/s, round trips and the batched/per-row ratio per latency. The goal: the batched write is
 at least 20x the per-row one with the latency added; the exit status is 1 when it is not.
+
+``--scale-series N`` (default 1000) then runs write-forecast's whole path once at scale: a
+manifest and a transform output of N series x 168 steps go through ``forecast_rows`` (the
+Lambda's parser and checks) and the repository, in one transaction, without the proxy; it prints
+the seconds of each part and the process's peak RSS growth, to hold against the function's
+512 MB and 300 s.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
+import resource
 import socket
 import sys
 import threading
@@ -164,18 +172,75 @@ def measure(
     return Result(variant, latency_ms, len(rows), seconds, proxy.round_trips)
 
 
+def transform_output(series: int, steps: int) -> tuple[str, str]:
+    """A manifest and a batch-transform output of ``series`` hourly series of ``steps`` points."""
+    manifest = {
+        "run_id": "run-scale",
+        "freq": "1H",
+        "prediction_length": steps,
+        "series": [
+            {"id": f"sensor-{i:04d}", "start": "2024-01-01 00:00:00", "length": 672} for i in range(series)
+        ],
+    }
+    lines = []
+    for i in range(series):
+        mean = [100.0 + i + k / 7 for k in range(steps)]
+        quantiles = {"0.1": [m - 5 for m in mean], "0.5": mean, "0.9": [m + 5 for m in mean]}
+        lines.append(json.dumps({"quantiles": quantiles, "mean": mean}))
+    return json.dumps(manifest), "\n".join(lines) + "\n"
+
+
+def _peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def scale_run(database: MySQLDatabase, series: int, steps: int = 168) -> None:
+    """write-forecast's parse and write of ``series`` x ``steps`` rows, timed, with peak RSS growth."""
+    rows_module = load("write_forecast", "forecast_rows")
+    repository = load("write_forecast", "forecast_repository").MySQLForecastRepository
+    before = _peak_mib()
+    manifest_text, forecast_text = transform_output(series, steps)  # the Lambda holds them too
+    start = time.perf_counter()
+    rows = rows_module.forecast_rows(
+        manifest_text, "series.json", forecast_text, "test.json.out", freq="1H", prediction_length=steps,
+        run_id="run-scale",
+    )  # fmt: skip
+    parsed = time.perf_counter()
+    written = repository(lambda: database.server.connect(database.name, autocommit=False), "scale").write(
+        rows
+    )
+    done = time.perf_counter()
+    (count,) = database.query("SELECT COUNT(*) FROM `scale`")[0]
+    if count != written or written != series * steps:
+        sys.exit(f"scale run: {count} rows in the table, {written} written, expected {series * steps}")
+    mib = len(forecast_text) / 2**20
+    print(
+        f"at scale: {series:,} series x {steps} steps = {written:,} rows (transform output {mib:.0f} MiB): "
+        f"parse {parsed - start:.1f} s, write {done - parsed:.1f} s in one transaction, "
+        f"peak RSS +{_peak_mib() - before:.0f} MiB"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=10_000, help="rows per variant (default: %(default)s)")
     parser.add_argument(
         "--latency-ms", type=float, default=1.0, help="added per round trip (default: %(default)s)"
     )
+    parser.add_argument(
+        "--scale-series",
+        type=int,
+        default=1000,
+        help="series of the at-scale run, 0 to skip (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
-    rows = forecast_rows(args.rows)
     throwaway = ThrowawayMariaDB.from_path()
     server = throwaway.start()
     try:
         with server.scratch_database("bench") as database:
+            if args.scale_series:  # first: its peak RSS growth is measured from the process's start
+                scale_run(database, args.scale_series)
+            rows = forecast_rows(args.rows)
             results = [
                 measure(database, variant, write, rows, latency)
                 for latency in (0.0, args.latency_ms)

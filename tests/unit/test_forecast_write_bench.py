@@ -16,9 +16,12 @@ def test_the_benchmark_writes_every_row_of_every_variant(capsys: pytest.CaptureF
         ThrowawayMariaDB.from_path()
     except ServerUnavailable as exc:
         missing("no MariaDB server binaries for the benchmark", str(exc))
-    forecast_write.main(["--rows", "400", "--latency-ms", "1"])  # the ratio on 400 rows is noise
+    forecast_write.main(
+        ["--rows", "400", "--latency-ms", "1", "--scale-series", "3"]
+    )  # ratios are noise here
     out = capsys.readouterr().out
     assert out.count("batched-upsert") == 2 and out.count("per-row-insert") == 2
+    assert "at scale: 3 series x 168 steps = 504 rows" in out
     trips = {
         (line.split()[0], line.split()[1]): int(line.split()[-1].replace(",", ""))
         for line in out.splitlines()
