@@ -59,14 +59,6 @@ class ServerDatabase:
     def secret(self) -> dict[str, Any]:
         return self.db.secret()
 
-    def tls_environment(self) -> dict[str, str]:
-        """write-forecast's ``DB_TLS``/``DB_CA_FILE`` for this server: TLS verified against its CA
-        (a throwaway MariaDB's, or a URL's ``ssl_ca``), else plaintext."""
-        ca_file = self.db.server.ca_file
-        if ca_file:
-            return {"DB_TLS": "required", "DB_CA_FILE": str(Path(ca_file).resolve())}
-        return {"DB_TLS": "disabled", "DB_CA_FILE": ""}
-
     def execute(self, sql: str) -> None:
         self.db.server.execute(sql, self.db.name)
 

@@ -64,6 +64,13 @@ class MySQLServer:
         query = f"?{urlencode({'ssl_ca': self.ca_file})}" if self.ca_file else ""
         return f"mysql://{auth}@{self.host}:{self.port}/{quote(self.database or '', safe='')}{query}"
 
+    def tls_environment(self) -> dict[str, str]:
+        """write-forecast's ``DB_TLS``/``DB_CA_FILE`` for this server: TLS verified against
+        :attr:`ca_file`, or plaintext without one."""
+        if self.ca_file:
+            return {"DB_TLS": "required", "DB_CA_FILE": self.ca_file}
+        return {"DB_TLS": "disabled", "DB_CA_FILE": ""}
+
     def ssl_context(self) -> ssl.SSLContext | None:
         """The verifying TLS context of :attr:`ca_file` (TLS 1.2 or later), or None without one."""
         if not self.ca_file:
@@ -151,8 +158,10 @@ def parse_mysql_url(url: str) -> MySQLServer:
     if unknown:
         raise ValueError(f"MYSQL_URL: unknown query parameter(s) {unknown}; only ssl_ca is read")
     ca_file = query.get("ssl_ca", [None])[-1]
-    if ca_file is not None and not Path(ca_file).is_file():
-        raise ValueError(f"MYSQL_URL: ssl_ca {ca_file!r} is not a file")
+    if ca_file is not None:
+        if not Path(ca_file).is_file():
+            raise ValueError(f"MYSQL_URL: ssl_ca {ca_file!r} is not a file")
+        ca_file = str(Path(ca_file).resolve())  # write-forecast resolves relative names elsewhere
     return MySQLServer(
         host=parsed.hostname,
         port=parsed.port or 3306,

@@ -166,7 +166,10 @@ class OfflineSession:
             secret = json.dumps(database.secret())
             created = self.aws.client("secretsmanager").create_secret(Name="forecast-db", SecretString=secret)
             load("write_forecast", "mysql_connection").clear_secret_cache()
-            write_env = {**write_forecast_environment(cfg, created["ARN"]), **database.tls_environment()}
+            write_env = {
+                **write_forecast_environment(cfg, created["ARN"]),
+                **database.db.server.tls_environment(),
+            }
             write = self._bound("write_forecast", write_env)
         self.aws.bind_lambda(write_arn, write)
         subs = forecast_substitutions(

@@ -53,7 +53,9 @@ def build(app: App, env_config: EnvConfig) -> EnvironmentStacks:
         description=f"ML pipelines ({env_config.name}): standardize pipeline",
     )
     forecast = None
-    if env_config.forecast is not None and shared.database_secret is not None:  # the secret is the forecast's
+    if env_config.forecast is not None:
+        if shared.database_secret is None:  # SharedStack makes one whenever there is a forecast
+            raise RuntimeError(f"{shared.stack_name} holds no database secret for the forecast")
         forecast = ForecastStack(
             app,
             env_config.stack_name("Forecast"),

@@ -10,7 +10,7 @@
 * No server binaries: ``pytest.skip``, or ``pytest.fail`` when ``CI=true``.
 
 The throwaway server requires TLS (``require_secure_transport=ON``, a CA generated at start);
-:func:`client_tls_environment` gives write-forecast the settings that reach it.
+``MySQLServer.tls_environment()`` gives write-forecast the settings that reach it.
 
 Fixtures: ``mysql_server`` (session) and ``mysql_database`` (a fresh, empty database per test,
 dropped afterwards). Use them from a ``conftest.py`` with
@@ -19,6 +19,7 @@ dropped afterwards). Use them from a ``conftest.py`` with
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 
@@ -29,11 +30,27 @@ from localrun.mariadb import MySQLDatabase, MySQLServer, ServerUnavailable, Thro
 from tests.ci import missing
 
 
-def client_tls_environment(server: MySQLServer) -> dict[str, str]:
-    """write-forecast's ``DB_TLS``/``DB_CA_FILE`` for ``server``: its CA, or plaintext without one."""
-    if server.ca_file:
-        return {"DB_TLS": "required", "DB_CA_FILE": server.ca_file}
-    return {"DB_TLS": "disabled", "DB_CA_FILE": ""}
+def require_mariadb_binaries(purpose: str) -> None:
+    """Skip, or fail under ``CI=true``, unless a throwaway MariaDB can be started here."""
+    try:
+        ThrowawayMariaDB.from_path()
+    except ServerUnavailable as exc:
+        missing(f"no MariaDB server binaries for {purpose}", str(exc))
+
+
+@contextlib.contextmanager
+def throwaway_server(purpose: str, *, tls: bool = True) -> Iterator[MySQLServer]:
+    """A throwaway MariaDB (with TLS required unless ``tls`` is false), stopped on exit; a missing
+    one skips, or fails under ``CI=true``."""
+    try:
+        throwaway = ThrowawayMariaDB.from_path(tls=tls)
+        server = throwaway.start()  # stops itself when it fails
+    except ServerUnavailable as exc:
+        missing(f"no MySQL/MariaDB server for {purpose}", str(exc))
+    try:
+        yield server
+    finally:
+        throwaway.stop()
 
 
 def _check(server: MySQLServer) -> None:
@@ -53,15 +70,8 @@ def mysql_server() -> Iterator[MySQLServer]:
             pytest.fail(f"MYSQL_URL is set but the server is unusable: {exc}", pytrace=False)
         yield server
         return
-    try:
-        throwaway = ThrowawayMariaDB.from_path()
-        server = throwaway.start()  # stops itself when it fails
-    except ServerUnavailable as exc:
-        missing("no MySQL/MariaDB server for the tests", str(exc))
-    try:
+    with throwaway_server("the tests") as server:
         yield server
-    finally:
-        throwaway.stop()
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ from moto import mock_aws  # noqa: E402
 
 from localrun.lambdas import load, reset_clients  # noqa: E402
 from tests.forecast.write_forecast_support import BUCKET, PREFIX, TABLE, TWO_SERIES, make_secret  # noqa: E402
-from tests.mysql_server import MySQLDatabase, client_tls_environment  # noqa: E402
+from tests.mysql_server import MySQLDatabase  # noqa: E402
 
 
 def _handler(function: str) -> Iterator[ModuleType]:
@@ -69,6 +69,6 @@ def s3_and_secret(aws: None, mysql_database: MySQLDatabase, monkeypatch: pytest.
     monkeypatch.setenv("FORECAST_TABLE", TABLE)
     monkeypatch.setenv("TIME_FREQ", "1H")
     monkeypatch.setenv("PREDICTION_LENGTH", "3")
-    for name, value in client_tls_environment(mysql_database.server).items():
+    for name, value in mysql_database.server.tls_environment().items():
         monkeypatch.setenv(name, value)
     return s3

@@ -33,7 +33,7 @@ from tests.forecast.write_forecast_support import (
     table_rows,
 )
 from tests.lambda_logs import json_lines, runtime_json_logging
-from tests.mysql_server import MySQLDatabase, client_tls_environment
+from tests.mysql_server import MySQLDatabase
 
 # --------------------------------------------------------------------------- the secret
 
@@ -178,7 +178,7 @@ def test_a_bad_password_is_a_clear_error_without_the_password(mysql_database: My
         mysql_database.server.port,
         mysql_database.name,
     )
-    tls = mysql_connection.TlsSettings.from_env(client_tls_environment(mysql_database.server))
+    tls = mysql_connection.TlsSettings.from_env(mysql_database.server.tls_environment())
     repo = MySQLForecastRepository(lambda: mysql_connection.connect(secret, tls, connect_timeout=5), TABLE)
     with pytest.raises(ForecastWriteFailed, match=r"could not connect .*Access denied") as info:
         repo.write(rows_for())
@@ -264,7 +264,7 @@ def test_a_rotated_password_is_fetched_again(aws: None, mysql_database: MySQLDat
             missing("the test server's user cannot create users", str(exc))
         document = {**mysql_database.secret(), "username": user, "password": old}
         arn = make_secret(document)
-        tls = mysql_connection.TlsSettings.from_env(client_tls_environment(mysql_database.server))
+        tls = mysql_connection.TlsSettings.from_env(mysql_database.server.tls_environment())
         connect = mysql_connection.connection_factory(arn, tls=tls)
         connect().close()  # caches the old password
         mysql_database.query(f"ALTER USER '{user}'@'%%' IDENTIFIED BY %s", (new,))

@@ -21,7 +21,7 @@ from tests.forecast.write_forecast_support import (
     dataset_event,
     table_exists,
 )
-from tests.mysql_server import MySQLDatabase, client_tls_environment
+from tests.mysql_server import MySQLDatabase, throwaway_server
 
 # -- TLS ------------------------------------------------------------------------------------------
 
@@ -68,7 +68,7 @@ def test_a_ca_file_that_is_not_pem_is_a_configuration_error(tmp_path: Any) -> No
 @pytest.mark.mysql
 def test_write_forecast_connects_over_verified_tls(mysql_database: MySQLDatabase) -> None:
     tls_server(mysql_database)
-    tls = mysql_connection.TlsSettings.from_env(client_tls_environment(mysql_database.server))
+    tls = mysql_connection.TlsSettings.from_env(mysql_database.server.tls_environment())
     assert tls.ca_file is not None
     secret = mysql_connection.parse_secret(json.dumps(mysql_database.secret()), "test")
     conn = mysql_connection.connect(secret, tls)
@@ -141,24 +141,15 @@ def test_a_plaintext_client_is_refused(
 @pytest.fixture(scope="module")
 def plaintext_server() -> Iterator[Any]:
     """A throwaway MariaDB without TLS: a server (or a downgrading proxy) that offers none."""
-    from localrun.mariadb import ServerUnavailable, ThrowawayMariaDB
-
-    try:
-        throwaway = ThrowawayMariaDB.from_path(tls=False)
-        server = throwaway.start()
-    except ServerUnavailable as exc:
-        missing("no MariaDB server binaries for the plaintext-server test", str(exc))
-    try:
+    with throwaway_server("the plaintext-server test", tls=False) as server:
         yield server
-    finally:
-        throwaway.stop()
 
 
 @pytest.mark.mysql
 def test_a_server_without_tls_is_refused_before_the_password_is_sent(
     plaintext_server: Any, mysql_database: MySQLDatabase
 ) -> None:
-    tls = mysql_connection.TlsSettings.from_env(client_tls_environment(mysql_database.server))
+    tls = mysql_connection.TlsSettings.from_env(mysql_database.server.tls_environment())
     server = plaintext_server
     secret = mysql_connection.DbSecret(server.user, server.password, server.host, server.port, "mysql")
     with pytest.raises(mysql_connection.TlsFailure, match=r"TLS to .* failed.*doesn't support"):

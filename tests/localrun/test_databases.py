@@ -11,6 +11,7 @@ import pytest
 
 from localrun.databases import ServerDatabase, SQLiteDatabase, open_database
 from localrun.mariadb import MySQLDatabase, MySQLServer
+from tests.mysql_server import require_mariadb_binaries
 
 COLUMNS = ("ts", "value", "series_id")
 ROWS = [(datetime(2024, 1, 1, h), float(h), "a") for h in range(3)]
@@ -63,27 +64,17 @@ def test_without_a_url_or_mariadb_the_forecast_goes_to_sqlite(tmp_path: Path) ->
 
 @pytest.mark.mysql
 def test_the_runners_own_mariadb_requires_tls_and_write_forecast_verifies_it(tmp_path: Path) -> None:
-    from tests.ci import missing
-
-    if not _has_mariadb():
-        missing("no MariaDB server binaries for the runner's own server", "mariadbd not found")
+    require_mariadb_binaries("the runner's own server")
     with open_database(None, tmp_path) as db:
         assert isinstance(db, ServerDatabase) and "TLS required" in db.label
         server = db.db.server
-        assert server.ca_file and db.tls_environment() == {"DB_TLS": "required", "DB_CA_FILE": server.ca_file}
+        assert server.ca_file and server.tls_environment() == {
+            "DB_TLS": "required",
+            "DB_CA_FILE": server.ca_file,
+        }
         assert db.db.query("SELECT @@GLOBAL.require_secure_transport") == [(1,)]
         assert server.user == "ml_pipelines" and db.db.query("SELECT CURRENT_USER()") == [
             ("ml_pipelines@127.0.0.1",)
         ]
         with pytest.raises(pymysql.err.OperationalError, match="Access denied"):
             server.connect(ssl_disabled=True)  # plaintext is refused
-
-
-def _has_mariadb() -> bool:
-    from localrun.mariadb import ServerUnavailable, ThrowawayMariaDB
-
-    try:
-        ThrowawayMariaDB.from_path()
-    except ServerUnavailable:
-        return False
-    return True

@@ -5,17 +5,12 @@ from __future__ import annotations
 import pytest
 
 from benchmarks import forecast_write
-from tests.ci import missing
+from tests.mysql_server import require_mariadb_binaries
 
 
 @pytest.mark.mysql
 def test_the_benchmark_writes_every_row_of_every_variant(capsys: pytest.CaptureFixture[str]) -> None:
-    from localrun.mariadb import ServerUnavailable, ThrowawayMariaDB
-
-    try:
-        ThrowawayMariaDB.from_path()
-    except ServerUnavailable as exc:
-        missing("no MariaDB server binaries for the benchmark", str(exc))
+    require_mariadb_binaries("the benchmark")
     forecast_write.main(
         ["--rows", "400", "--latency-ms", "1", "--scale-series", "3"]
     )  # ratios are noise here
