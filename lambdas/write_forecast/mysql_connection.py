@@ -15,6 +15,7 @@ before the password is sent. ``disabled`` connects in plaintext (an explicit opt
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import ssl
@@ -26,7 +27,7 @@ from typing import Any
 import boto3
 import pymysql
 
-from pipeline_rules import ConfigurationError
+from pipeline_rules import ConfigurationError, Environment
 
 LOG = logging.getLogger(__name__)
 
@@ -67,11 +68,13 @@ class TlsSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> TlsSettings:
-        """``DB_TLS`` (default ``required``) and ``DB_CA_FILE`` (default: the trust store)."""
-        mode = env.get("DB_TLS", "").strip() or "required"
+        """``DB_TLS`` (default ``required``) and ``DB_CA_FILE`` (default: the trust store); a CA
+        file that is not a PEM bundle fails here, with the other settings."""
+        read = Environment(env)
+        mode = read.optional("DB_TLS", "required")
         if mode not in TLS_MODES:
             raise TlsConfigurationError(f"DB_TLS must be one of {', '.join(TLS_MODES)}, got {mode!r}")
-        name = env.get("DB_CA_FILE", "").strip()
+        name = read.optional("DB_CA_FILE")
         if mode == "disabled":
             if name:
                 raise TlsConfigurationError("DB_CA_FILE is set but DB_TLS is 'disabled'")
@@ -81,7 +84,9 @@ class TlsSettings:
         path = _HERE / name
         if not path.is_file():
             raise TlsConfigurationError(f"DB_CA_FILE {name!r}: no such file ({path})")
-        return cls(mode, path)
+        settings = cls(mode, path)
+        settings.context()  # parses the bundle once per container (cached)
+        return settings
 
     @property
     def trust(self) -> str:
@@ -89,15 +94,19 @@ class TlsSettings:
         return f"CA bundle {self.ca_file.name}" if self.ca_file else "the runtime's trust store"
 
     def context(self) -> ssl.SSLContext | None:
-        """A verifying client context (TLS 1.2+, host name checked), or None when disabled."""
-        if self.mode == "disabled":
-            return None
-        try:
-            context = ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
-        except (OSError, ssl.SSLError) as exc:
-            raise TlsConfigurationError(f"DB_CA_FILE {self.ca_file}: not a PEM CA bundle ({exc})") from None
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-        return context
+        """A verifying client context (TLS 1.2+, host name checked), or None when disabled; built
+        once per CA file and container, not per connection."""
+        return None if self.mode == "disabled" else _verifying_context(self.ca_file)
+
+
+@functools.cache
+def _verifying_context(ca_file: Path | None) -> ssl.SSLContext:
+    try:
+        context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+    except (OSError, ssl.SSLError) as exc:
+        raise TlsConfigurationError(f"DB_CA_FILE {ca_file}: not a PEM CA bundle ({exc})") from None
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
 
 
 @dataclass(frozen=True)

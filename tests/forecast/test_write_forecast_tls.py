@@ -41,6 +41,7 @@ def test_tls_settings_default_to_required_with_host_name_checks() -> None:
     context = settings.context()
     assert context is not None and context.check_hostname and context.verify_mode.name == "CERT_REQUIRED"
     assert context.minimum_version.name == "TLSv1_2"
+    assert settings.context() is context, "one context per CA file and container, not one per connection"
     assert mysql_connection.TlsSettings.from_env({"DB_TLS": "disabled"}).context() is None
 
 
@@ -60,9 +61,8 @@ def test_bad_tls_settings_name_the_variable(env: dict[str, str], problem: str) -
 def test_a_ca_file_that_is_not_pem_is_a_configuration_error(tmp_path: Any) -> None:
     bad = tmp_path / "ca.pem"
     bad.write_text("not a certificate\n")
-    settings = mysql_connection.TlsSettings.from_env({"DB_CA_FILE": str(bad)})
     with pytest.raises(mysql_connection.TlsConfigurationError, match="not a PEM CA bundle"):
-        settings.context()
+        mysql_connection.TlsSettings.from_env({"DB_CA_FILE": str(bad)})  # with the other settings
 
 
 @pytest.mark.mysql
