@@ -1,0 +1,180 @@
+"""Forecast accuracy under SageMaker DeepAR's definitions, and the seasonal-naive baseline.
+
+One definition for every user: generate-dataset scores the baseline with it, and the local DeepAR
+twin (``localrun.deepar_local``) scores its model on the test channel with it, so the quality
+gate compares like with like. Plain Python (no numpy): the Lambda ships this folder as it is.
+
+Definitions (SageMaker Developer Guide, "DeepAR Hyperparameters"/"Tune a DeepAR Model"), over
+every point ``(i, t)`` of every series' test window whose actual value is present:
+
+* ``RMSE = sqrt(sum (y - yhat)^2 / n)``, ``yhat`` the point forecast (DeepAR: the mean);
+* ``wQuantileLoss[tau] = 2 * sum rho_tau(y - q_tau) / sum |y|`` with the pinball loss
+  ``rho_tau(e) = tau * e`` for ``e >= 0`` and ``(tau - 1) * e`` otherwise;
+* ``mean_wQuantileLoss``: the mean of ``wQuantileLoss`` over the quantiles (``test_quantiles``);
+* ``MASE`` (not a DeepAR metric; reported for the baseline): the window's mean absolute error
+  divided by the mean absolute seasonal difference ``|y_t - y_(t-m)|`` of the series' history.
+  Overall MASE is the mean of the series' MASE values.
+
+A metric with nothing to average over (no present actual; ``sum |y| = 0``; a history without
+seasonal differences, or with all of them 0) is ``None``, never NaN or infinity.
+
+**Season rule** (:func:`season_length`): for a step shorter than a day, a week of steps when the
+history holds at least two weeks, else a day of steps when it holds at least two days, else 1;
+for a daily step, a week (7) under the same two-season condition, else 1; for a weekly or longer
+step, 1 (naive: the last value). A candidate counts only when the step divides it evenly.
+
+**Seasonal naive** (:func:`seasonal_naive`): step ``h`` (1-based) of the window repeats the value
+one whole number of seasons back from it, ``y[T - 1 + h - m * ceil(h / m)]`` (``T``
+history points, indices from 0); a missing value there
+is replaced by the same phase one season earlier, and so on; with no value of that phase at all,
+by the history's last present value.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+Value = float | None
+
+#: The quantiles the pipeline asks DeepAR for and scores (``test_quantiles``), as DeepAR's keys.
+DEFAULT_QUANTILES = ("0.1", "0.5", "0.9")
+_WEEK, _DAY = timedelta(days=7), timedelta(days=1)
+
+
+def _present(value: Value) -> bool:
+    return value is not None and not math.isnan(value)
+
+
+def pinball(error: float, tau: float) -> float:
+    """The quantile (pinball) loss of ``error = actual - forecast`` at level ``tau``."""
+    return tau * error if error >= 0 else (tau - 1.0) * error
+
+
+def season_length(step: timedelta, history: int) -> int:
+    """The seasonal-naive period in steps for ``history`` points of step ``step`` (module docstring)."""
+    candidates = (_WEEK, _DAY) if step < _DAY else (_WEEK,) if step == _DAY else ()
+    for period in candidates:
+        if period % step:
+            continue
+        season = period // step
+        if season > 1 and history >= 2 * season:
+            return season
+    return 1
+
+
+def seasonal_naive(history: Sequence[Value], horizon: int, season: int) -> list[Value]:
+    """The seasonal-naive forecast of the ``horizon`` steps after ``history`` (module docstring).
+
+    Only an all-missing history gives ``None`` values.
+    """
+    if season < 1 or horizon < 0:
+        raise ValueError(f"season must be >= 1 and horizon >= 0, got {season} and {horizon}")
+    last = next((v for v in reversed(history) if _present(v)), None)
+    size = len(history)
+    forecast: list[Value] = []
+    for h in range(1, horizon + 1):
+        index = size - 1 + h - season * math.ceil(h / season)
+        while index >= 0 and not _present(history[index]):
+            index -= season
+        forecast.append(history[index] if index >= 0 else last)
+    return forecast
+
+
+def seasonal_scale(history: Sequence[Value], season: int) -> float | None:
+    """MASE's denominator: the mean ``|y_t - y_(t-m)|`` over the history's present pairs."""
+    diffs = [
+        abs(history[t] - history[t - season])  # type: ignore[operator]
+        for t in range(season, len(history))
+        if _present(history[t]) and _present(history[t - season])
+    ]
+    if not diffs:
+        return None
+    scale = sum(diffs) / len(diffs)
+    return scale if scale > 0 else None
+
+
+@dataclass
+class Accuracy:
+    """Sums that RMSE and the weighted quantile losses are built from, over one or more series.
+
+    ``quantiles`` are DeepAR's string keys (default ``DEFAULT_QUANTILES``). :meth:`add` one series
+    at a time; :meth:`metrics` gives the figures so far.
+    """
+
+    quantiles: Sequence[str] = DEFAULT_QUANTILES
+    points: int = 0
+    squared_error: float = 0.0
+    absolute_error: float = 0.0
+    absolute_actual: float = 0.0
+    quantile_loss: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        levels = [float(q) for q in self.quantiles]
+        if not levels or not all(0.0 < level < 1.0 for level in levels):
+            raise ValueError(f"quantiles must be a non-empty list of levels in (0, 1), got {self.quantiles}")
+        self.quantile_loss = {q: 0.0 for q in self.quantiles}
+
+    def add(
+        self,
+        actual: Sequence[Value],
+        point: Sequence[Value],
+        quantiles: Mapping[str, Sequence[Value]] | None = None,
+    ) -> None:
+        """Score one series' window: ``point`` forecasts, and ``quantiles[q]`` (default: ``point``
+        stands for every quantile). Steps whose actual is missing are skipped."""
+        for series in (point, *((quantiles or {}).values())):
+            if len(series) != len(actual):
+                raise ValueError(f"a forecast has {len(series)} steps, the window {len(actual)}")
+        for t, y in enumerate(actual):
+            if not _present(y):
+                continue
+            assert y is not None
+            yhat = point[t]
+            if not _present(yhat):
+                raise ValueError(f"step {t}: the point forecast is missing where the actual is {y}")
+            assert yhat is not None
+            self.points += 1
+            self.squared_error += (y - yhat) ** 2
+            self.absolute_error += abs(y - yhat)
+            self.absolute_actual += abs(y)
+            for q in self.quantiles:
+                forecast = (quantiles or {}).get(q, point)[t]
+                if not _present(forecast):
+                    raise ValueError(f"step {t}: the {q} quantile forecast is missing")
+                self.quantile_loss[q] += pinball(y - forecast, float(q))  # type: ignore[operator]
+
+    def metrics(self) -> dict[str, object]:
+        """``{"RMSE", "MAE", "wQuantileLoss": {q: loss}, "mean_wQuantileLoss", "points"}``."""
+        rmse = math.sqrt(self.squared_error / self.points) if self.points else None
+        mae = self.absolute_error / self.points if self.points else None
+        weighted: dict[str, float | None] = {
+            q: (2.0 * loss / self.absolute_actual if self.absolute_actual > 0 else None)
+            for q, loss in self.quantile_loss.items()
+        }
+        values = [v for v in weighted.values() if v is not None]
+        mean = sum(values) / len(values) if values and len(values) == len(weighted) else None
+        return {
+            "RMSE": rmse,
+            "MAE": mae,
+            "wQuantileLoss": weighted,
+            "mean_wQuantileLoss": mean,
+            "points": self.points,
+        }
+
+
+def mase(
+    actual: Sequence[Value], point: Sequence[Value], history: Sequence[Value], season: int
+) -> float | None:
+    """The window's MAE over the history's seasonal scale (:func:`seasonal_scale`); ``None`` if undefined."""
+    scale = seasonal_scale(history, season)
+    errors = [
+        abs(y - yhat)  # type: ignore[operator]
+        for y, yhat in zip(actual, point, strict=True)
+        if _present(y) and _present(yhat)
+    ]
+    if scale is None or not errors:
+        return None
+    return sum(errors) / len(errors) / scale
