@@ -7,7 +7,7 @@ error at synth time, never a guess.
 
 from __future__ import annotations
 
-from stacks.config import ConfigError, domain_for
+from stacks.config import FORECAST_QUANTILES, ConfigError, domain_for
 
 REPOSITORY = "forecasting-deepar"
 TAG = "1"
@@ -42,7 +42,7 @@ REGISTRY_ACCOUNTS: dict[str, str] = {
 INFERENCE_CONFIG = {
     "num_samples": 100,
     "output_types": ["mean", "quantiles"],
-    "quantiles": ["0.1", "0.5", "0.9"],
+    "quantiles": list(FORECAST_QUANTILES),
 }
 
 

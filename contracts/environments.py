@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 from contracts.database_tls import lambda_tls_environment
-from stacks.config import ForecastConfig, StandardizeConfig
+from stacks.config import FORECAST_QUANTILES, ForecastConfig, StandardizeConfig
 
 
 def trigger_environment(state_machine_arn: str) -> dict[str, str]:
@@ -30,6 +32,7 @@ def generate_dataset_environment(cfg: ForecastConfig, bucket_name: str) -> dict[
         "PREDICTION_LENGTH": str(deepar.prediction_length),
         "CONTEXT_LENGTH": str(deepar.context_length),
         "NAME_PREFIX": cfg.name_prefix,
+        "TEST_QUANTILES": json.dumps(list(FORECAST_QUANTILES)),
     }
 
 
@@ -40,5 +43,7 @@ def write_forecast_environment(cfg: ForecastConfig, secret_id: str) -> dict[str,
         "FORECAST_TABLE": cfg.database.forecast_table,
         "TIME_FREQ": cfg.deepar.time_freq,
         "PREDICTION_LENGTH": str(cfg.deepar.prediction_length),
+        "QUALITY_GATE": "enabled" if cfg.quality_gate.enabled else "disabled",
+        "MAX_LOSS_RATIO": repr(cfg.quality_gate.max_loss_ratio),
         **lambda_tls_environment(cfg.database),
     }

@@ -172,6 +172,11 @@ class DatabaseConfig:
         return ROOT / self.ca_bundle if self.ca_bundle else None
 
 
+#: The forecast's quantiles: what batch transform is asked for (write-forecast stores them as p10,
+#: p50, p90) and what the test channel and the seasonal-naive baseline are scored at.
+FORECAST_QUANTILES = ("0.1", "0.5", "0.9")
+
+
 @dataclass(frozen=True)
 class DeepArConfig:
     """DeepAR hyperparameters (the original tutorial's defaults) and SageMaker sizing.
@@ -211,7 +216,20 @@ class DeepArConfig:
             "num_cells": str(self.num_cells),
             "num_layers": str(self.num_layers),
             "likelihood": self.likelihood,
+            "test_quantiles": json.dumps([float(q) for q in FORECAST_QUANTILES]),
         }
+
+
+@dataclass(frozen=True)
+class QualityGateConfig:
+    """The check between training and the forecast write: a model whose test
+    ``mean_wQuantileLoss`` exceeds ``max_loss_ratio`` (default 1.0) times the seasonal-naive
+    baseline's fails the run as ``ModelWorseThanBaseline`` before CreateModel, and nothing is
+    written. ``enabled`` (default true) false records the figures without deciding on them.
+    """
+
+    enabled: bool = True
+    max_loss_ratio: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -227,6 +245,7 @@ class ForecastConfig:
     database: DatabaseConfig
     network: NetworkConfig = field(default_factory=NetworkConfig)
     deepar: DeepArConfig = field(default_factory=DeepArConfig)
+    quality_gate: QualityGateConfig = field(default_factory=QualityGateConfig)
     schedule: str = "cron(0 18 * * ? *)"
     etl_prefix: str = "etl/"
     work_prefix: str = "forecast/"
@@ -591,6 +610,15 @@ def _deepar(reader: _Reader) -> DeepArConfig:
     )
 
 
+def _quality_gate(reader: _Reader) -> QualityGateConfig:
+    reader.reject_unknown({_camel(f.name) for f in fields(QualityGateConfig)})
+    d = QualityGateConfig()
+    return QualityGateConfig(
+        enabled=reader.boolean("enabled", d.enabled),
+        max_loss_ratio=reader.number("maxLossRatio", d.max_loss_ratio, 0.01, 100.0),
+    )
+
+
 def _forecast(reader: _Reader) -> ForecastConfig:
     reader.reject_unknown({_camel(f.name) for f in fields(ForecastConfig)})
     if not reader.present("database"):
@@ -602,6 +630,7 @@ def _forecast(reader: _Reader) -> ForecastConfig:
         database=_database(reader.child("database")),
         network=_network(reader.child("network")),
         deepar=_deepar(reader.child("deepar")),
+        quality_gate=_quality_gate(reader.child("qualityGate")),
         schedule=reader.string("schedule", ForecastConfig.schedule, _CRON),
         etl_prefix=reader.prefix("etlPrefix", ForecastConfig.etl_prefix),
         work_prefix=reader.prefix("workPrefix", ForecastConfig.work_prefix),

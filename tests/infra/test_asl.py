@@ -202,7 +202,7 @@ def forecast_definition(env_name: str = "dev", quota_retry: QuotaRetryConfig | N
 def test_forecast_flow_and_transform_settings() -> None:
     d = forecast_definition()
     states = d["States"]
-    order = ["GenerateDataset", "Train", "CreateModel", "Transform", "WriteForecast", "Done"]
+    order = ["GenerateDataset", "Train", "QualityGate", "CreateModel", "Transform", "WriteForecast", "Done"]
     assert d["StartAt"] == order[0]
     for current, following in itertools.pairwise(order):
         assert states[current]["Next"] == following
@@ -218,7 +218,7 @@ def test_forecast_flow_and_transform_settings() -> None:
 
 def test_forecast_tasks_retry_and_catch_into_notify_then_a_named_fail() -> None:
     states = forecast_definition()["States"]
-    tasks = ["GenerateDataset", "Train", "CreateModel", "Transform", "WriteForecast"]
+    tasks = ["GenerateDataset", "Train", "QualityGate", "CreateModel", "Transform", "WriteForecast"]
     for task in tasks:
         state = states[task]
         assert state["Retry"] and state["Retry"][0]["BackoffRate"] >= 2
@@ -228,7 +228,7 @@ def test_forecast_tasks_retry_and_catch_into_notify_then_a_named_fail() -> None:
         if task in ("Train", "Transform"):  # a quota error waits, any other error fails the same way
             assert [c["Next"] for c in quota] == [f"{task}Quota"]
             assert states[f"{task}Quota"]["Default"] == catch["Next"] == notify_name
-        elif task in ("GenerateDataset", "WriteForecast"):  # the alert gets a function error's message
+        elif task in ("GenerateDataset", "QualityGate", "WriteForecast"):  # alerts get the function's message
             assert quota == [] and catch["Next"] == f"{task}LambdaError"
             assert_lambda_error_message(states, task, then=notify_name)
         else:
@@ -238,7 +238,10 @@ def test_forecast_tasks_retry_and_catch_into_notify_then_a_named_fail() -> None:
         assert "$$.Execution.Name" in notify["Parameters"]["Message.$"]
         assert "$.error.Error" in notify["Parameters"]["Message.$"]
         fail = states[notify["Next"]]
-        assert fail["Type"] == "Fail" and fail["Error"] == notify["Next"]
+        if task == "QualityGate":  # the run fails as the gate's error: ModelWorseThanBaseline, ...
+            assert fail["Type"] == "Fail" and fail["ErrorPath"] == "$.error.Error" and "Error" not in fail
+        else:
+            assert fail["Type"] == "Fail" and fail["Error"] == notify["Next"]
         assert notify["Catch"][0]["Next"] == notify["Next"], (
             "a failed alert still ends in the named Fail state"
         )
@@ -258,6 +261,29 @@ def test_forecast_paths_and_names_come_from_the_state_not_from_dates() -> None:
         assert f"$.dataset.{key}" in text
     assert "States.Format" not in json.dumps(forecast_definition()["States"]["Train"])
     assert "DEEPAR_INFERENCE_CONFIG" in text and '\\"0.5\\"' in text
+
+
+def test_forecast_keeps_the_test_metrics_and_gates_them_before_create_model() -> None:
+    states = forecast_definition()["States"]
+    train = states["Train"]
+    assert (
+        train["HyperParameters" if "HyperParameters" in train else "Parameters"]["HyperParameters"][
+            "test_quantiles"
+        ]
+        == "[0.1, 0.5, 0.9]"
+    )
+    channels = [c["ChannelName"] for c in train["Parameters"]["InputDataConfig"]]
+    assert channels == ["train", "test"], "DeepAR reports test metrics only with a test channel"
+    assert train["ResultSelector"]["final_metrics.$"] == "$.FinalMetricDataList"
+    assert train["ResultPath"] == "$.training"
+    gate = states["QualityGate"]
+    assert gate["Next"] == "CreateModel" and gate["ResultPath"] == "$.quality"
+    payload = gate["Parameters"]["Payload"]
+    assert payload["operation"] == "gate"
+    assert payload["training.$"] == "$.training" and payload["dataset.$"] == "$.dataset"
+    assert gate["Parameters"]["FunctionName"] == states["WriteForecast"]["Parameters"]["FunctionName"]
+    write = states["WriteForecast"]["Parameters"]["Payload"]
+    assert write["operation"] == "write" and write["quality.$"] == "$.quality"
 
 
 def test_forecast_hyperparameters_are_the_config_values_as_strings() -> None:
@@ -319,7 +345,10 @@ def test_every_lambda_task_passes_the_execution_name_for_its_logs(asl: str) -> N
     """Every Lambda logs the execution name on each line; the state machine hands it over."""
     states = json.loads(asl_text(asl))["States"]
     tasks = _lambda_tasks(states)
-    expected = {"standardize": {"GetBatchId"}, "forecast": {"GenerateDataset", "WriteForecast"}}[asl]
+    expected = {
+        "standardize": {"GetBatchId"},
+        "forecast": {"GenerateDataset", "QualityGate", "WriteForecast"},
+    }[asl]
     assert set(tasks) == expected
     for name, task in tasks.items():
         assert task["Parameters"]["Payload"]["execution_name.$"] == "$$.Execution.Name", name

@@ -308,7 +308,11 @@ def test_write_forecast_runs_in_the_vpc_with_the_database_security_group(synthes
         "PREDICTION_LENGTH",
         "DB_TLS",
         "DB_CA_FILE",
+        "QUALITY_GATE",
+        "MAX_LOSS_RATIO",
     }
+    gate = synthesized.config.forecast.quality_gate  # type: ignore[union-attr]
+    assert env["QUALITY_GATE"] == "enabled" and float(env["MAX_LOSS_RATIO"]) == gate.max_loss_ratio
     stmts = statements(template, "Runs write_forecast")
     assert {"secretsmanager:GetSecretValue", "s3:GetObject"} <= actions(stmts)
     assert not {a for a in actions(stmts) if a.startswith("s3:") and a != "s3:GetObject"}

@@ -13,7 +13,9 @@ from localrun.moto_adapter import OfflineAws, offline_aws
 from stacks.config import load_env, read_cdk_context
 from tests.localrun.offline_asl import ACCOUNT, Rejecting, received, sqs_subscription
 
+BASELINE = {"method": "seasonal_naive", "mean_wQuantileLoss": 0.2, "RMSE": 3.0, "MASE": 1.0}
 DATASET = {
+    "baseline": BASELINE,
     "train_uri": "s3://b/forecast/run-1/train/",
     "test_uri": "s3://b/forecast/run-1/test/",
     "model_output_uri": "s3://b/forecast/run-1/model/",
@@ -22,6 +24,24 @@ DATASET = {
     "model_name": "forecast-model-1",
     "transform_job_name": "forecast-transform-1",
 }
+
+
+FINAL_METRICS = [
+    {"MetricName": "test:RMSE", "Value": 2.5, "Timestamp": 1764000000000},
+    {"MetricName": "test:mean_wQuantileLoss", "Value": 0.15, "Timestamp": 1764000000000},
+    {"MetricName": "train:final_loss", "Value": 3.1, "Timestamp": 1764000000000},
+]
+QUALITY = {
+    "decision": "passed",
+    "model": {"RMSE": 2.5, "mean_wQuantileLoss": 0.15},
+    "baseline": {"RMSE": 3.0, "mean_wQuantileLoss": 0.2, "MASE": 1.0},
+    "loss_ratio": 0.75,
+    "max_loss_ratio": 1.0,
+}
+
+
+class ModelWorseThanBaseline(Exception):
+    """The gate's error, as the write-forecast function raises it."""
 
 
 def lambda_error(task: str) -> tuple[str, ...]:
@@ -59,9 +79,17 @@ def bind_forecast(aws: OfflineAws, subs: dict[str, str], seen: dict[str, Any]) -
         return handler
 
     aws.bind_lambda(subs["GenerateDatasetFunctionArn"], record("generate", DATASET))
-    aws.bind_lambda(subs["WriteForecastFunctionArn"], record("write", {"rows": 168}))
+    gate, write = record("gate", QUALITY), record("write", {"rows": 168})
+    aws.bind_lambda(
+        subs["WriteForecastFunctionArn"],
+        lambda payload: gate(payload) if payload["operation"] == "gate" else write(payload),
+    )
     aws.bind_sagemaker(
-        "training", record("training", {"ModelArtifacts": {"S3ModelArtifacts": "s3://b/m.tgz"}})
+        "training",
+        record(
+            "training",
+            {"ModelArtifacts": {"S3ModelArtifacts": "s3://b/m.tgz"}, "FinalMetricDataList": FINAL_METRICS},
+        ),
     )
     aws.bind_sagemaker("model", record("model", {}))
     aws.bind_sagemaker("transform", record("transform", {}))
@@ -80,6 +108,7 @@ def test_forecast_runs_end_to_end(env_name: str) -> None:
         assert result.path == (
             "GenerateDataset",
             "Train",
+            "QualityGate",
             "CreateModel",
             "Transform",
             "WriteForecast",
@@ -89,7 +118,11 @@ def test_forecast_runs_end_to_end(env_name: str) -> None:
             "event": {"detail": {"jobName": "etl", "state": "SUCCEEDED"}},
             "execution_name": "run-1",
         }
-        assert seen["training"]["HyperParameters"] == env.forecast.deepar.hyperparameters()  # type: ignore[union-attr]
+        assert env.forecast is not None
+        assert seen["training"]["HyperParameters"] == env.forecast.deepar.hyperparameters()
+        assert seen["training"]["HyperParameters"]["test_quantiles"] == "[0.1, 0.5, 0.9]"
+        channels = {c["ChannelName"]: c for c in seen["training"]["InputDataConfig"]}
+        assert channels["test"]["DataSource"]["S3DataSource"]["S3Uri"] == DATASET["test_uri"]
         assert seen["training"]["ResourceConfig"]["InstanceCount"] == 1
         assert seen["model"]["PrimaryContainer"]["ModelDataUrl"] == "s3://b/m.tgz"
         inference = json.loads(seen["model"]["PrimaryContainer"]["Environment"]["DEEPAR_INFERENCE_CONFIG"])
@@ -97,10 +130,26 @@ def test_forecast_runs_end_to_end(env_name: str) -> None:
         assert (
             seen["transform"]["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"] == DATASET["test_uri"]
         )
-        assert seen["write"] == {"dataset": DATASET, "execution_name": "run-1"}
+        training = {"model_artifacts": "s3://b/m.tgz", "final_metrics": FINAL_METRICS}
+        started_at = seen["gate"].pop("started_at")
+        assert isinstance(started_at, str) and started_at.startswith("20")
+        assert seen["gate"] == {
+            "operation": "gate",
+            "dataset": DATASET,
+            "training": training,
+            "execution_name": "run-1",
+            "execution_arn": arn.replace(":stateMachine:", ":execution:") + ":run-1",
+        }
+        assert seen["write"] == {
+            "operation": "write",
+            "dataset": DATASET,
+            "quality": QUALITY,
+            "execution_name": "run-1",
+        }
         assert result.output == {
             "dataset": DATASET,
-            "training": {"model_artifacts": "s3://b/m.tgz"},
+            "training": training,
+            "quality": QUALITY,
             "written": {"rows": 168},
         }
         assert received(sqs, queue_url) == []
@@ -122,6 +171,57 @@ def test_forecast_failed_training_alerts_and_ends_in_training_failed(aws: Offlin
     [alert] = received(sqs, queue_url)
     assert alert["Subject"] == "Forecast pipeline failed"
     assert alert["Message"].startswith("Forecast execution run-2 failed in Train: States.TaskFailed: {")
+
+
+def test_a_model_worse_than_the_baseline_fails_the_run_before_create_model(aws: OfflineAws) -> None:
+    arn, subs, sqs, queue_url = forecast(aws, "dev")
+    seen: dict[str, Any] = {}
+    bind_forecast(aws, subs, seen)
+    message = (
+        "model test:mean_wQuantileLoss 0.5 > 1.0 x the seasonal-naive baseline's 0.2 "
+        "(forecast.qualityGate.maxLossRatio); nothing was written"
+    )
+
+    def gate(payload: dict[str, Any]) -> dict[str, Any]:
+        if payload["operation"] == "gate":
+            raise ModelWorseThanBaseline(message)
+        seen["write"] = payload
+        return {"rows": 168}
+
+    aws.bind_lambda(subs["WriteForecastFunctionArn"], gate)
+    result = aws.run(arn, {}, name="run-9")
+
+    assert result.path == (
+        "GenerateDataset",
+        "Train",
+        "QualityGate",
+        *lambda_error("QualityGate"),
+        "QualityGateFailed",
+    )
+    assert result.error == "ModelWorseThanBaseline"
+    assert result.cause == f"QualityGate failed for execution run-9: ModelWorseThanBaseline: {message}"
+    assert "model" not in seen and "transform" not in seen and "write" not in seen
+    [alert] = received(sqs, queue_url)
+    assert (
+        alert["Message"]
+        == f"Forecast execution run-9 failed in QualityGate: ModelWorseThanBaseline: {message}"
+    )
+
+
+def test_a_training_job_without_metrics_fails_the_run_in_train(aws: OfflineAws) -> None:
+    """DeepAR always reports train:final_loss, so a Describe without FinalMetricDataList is broken:
+    the run stops in Train naming the missing field (a list without test metrics fails the gate)."""
+    arn, subs, sqs, queue_url = forecast(aws, "dev")
+    seen: dict[str, Any] = {}
+    bind_forecast(aws, subs, seen)
+    aws.bind_sagemaker("training", lambda p: {"ModelArtifacts": {"S3ModelArtifacts": "s3://b/m.tgz"}})
+    result = aws.run(arn, {}, name="run-10")
+
+    assert result.path == ("GenerateDataset", "Train", "NotifyTrainFailed", "TrainingFailed")
+    assert result.cause is not None and "$.FinalMetricDataList" in result.cause
+    assert "gate" not in seen and "model" not in seen
+    [alert] = received(sqs, queue_url)
+    assert "FinalMetricDataList" in alert["Message"]
 
 
 def test_forecast_jobs_wait_out_the_quota(aws: OfflineAws) -> None:
@@ -177,6 +277,8 @@ def test_forecast_failures_end_in_their_named_fail_state(
     bind_forecast(aws, subs, {})
 
     def fail(params: dict[str, Any]) -> dict[str, Any]:
+        if params.get("operation") == "gate":
+            return QUALITY
         raise RuntimeError(f"{broken} broke")
 
     if broken == "generate":
@@ -195,11 +297,14 @@ def test_forecast_failures_end_in_their_named_fail_state(
 
 @pytest.mark.parametrize("task", ["GenerateDataset", "WriteForecast"])
 def test_a_function_error_alerts_and_fails_with_its_error_message(aws: OfflineAws, task: str) -> None:
+    """WriteForecast's function also runs QualityGate: the gate passes, then the write fails."""
     arn, subs, sqs, queue_url = forecast(aws, "dev")
     bind_forecast(aws, subs, {})
     message = 'no rows for "hourly_sales" {2026-01-01}: nothing to forecast'
 
     def fail(payload: dict[str, Any]) -> dict[str, Any]:
+        if payload.get("operation") == "gate":
+            return QUALITY
         raise LookupError(message)
 
     aws.bind_lambda(subs[f"{task}FunctionArn"], fail)

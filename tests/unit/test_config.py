@@ -65,6 +65,16 @@ def test_defaults_apply_when_a_section_is_absent() -> None:
     assert env.logs.retention_days == 90
 
 
+def test_the_quality_gate_is_on_by_default_at_a_ratio_of_one_and_can_be_turned_off() -> None:
+    forecast = load_env("dev", CONTEXT).forecast
+    assert forecast is not None
+    assert (forecast.quality_gate.enabled, forecast.quality_gate.max_loss_ratio) == (True, 1.0)
+    data = copy.deepcopy(CONTEXT["environments"]["dev"])
+    data["forecast"]["qualityGate"] = {"enabled": False, "maxLossRatio": 1.25}
+    gate = parse_env("dev", data).forecast.quality_gate  # type: ignore[union-attr]
+    assert (gate.enabled, gate.max_loss_ratio) == (False, 1.25)
+
+
 def test_database_rotation_is_off_by_default_with_a_30_day_schedule() -> None:
     database = load_env("dev", CONTEXT).forecast.database  # type: ignore[union-attr]
     assert (database.rotation.enabled, database.rotation.schedule_days) == (False, 30)
@@ -165,6 +175,27 @@ def test_state_machine_log_settings() -> None:
             "'forecast.namePrefix' has an invalid value",
         ),
         (lambda d: d["forecast"].update(namePrefix="1forecast"), "'forecast.namePrefix'"),
+        (
+            lambda d: d["forecast"].update(qualityGate={"maxLossRatio": 0}),
+            "'forecast.qualityGate.maxLossRatio' must be a number from 0.01 to 100.0, got 0",
+        ),
+        (
+            lambda d: d["forecast"].update(qualityGate={"maxLossRatio": "1.2"}),
+            "'forecast.qualityGate.maxLossRatio' must be a number",
+        ),
+        (
+            lambda d: d["forecast"].update(qualityGate={"maxLossRatio": float("nan")}),
+            "'forecast.qualityGate.maxLossRatio' must be a number",
+        ),
+        (
+            lambda d: d["forecast"].update(qualityGate={"enabled": "yes"}),
+            "'forecast.qualityGate.enabled' must be true or false, got 'yes'",
+        ),
+        (
+            lambda d: d["forecast"].update(qualityGate={"ratio": 1}),
+            "'forecast.qualityGate.ratio' is not a known setting",
+        ),
+        (lambda d: d["forecast"].update(qualityGate=True), "'forecast.qualityGate' must be an object"),
         (lambda d: d.update(bucketName="xn--data"), "'bucketName'"),
         (lambda d: d.update(bucketName="data..bucket"), "'bucketName'"),
         (lambda d: d.update(bucketName="192.168.5.4"), "'bucketName'"),
