@@ -1,15 +1,18 @@
-"""The metric definitions and the season rule of forecast_metrics.py.
+"""The seasonal-naive baseline (baseline.py) and the metric definitions it uses (forecast_metrics.py).
 
-Expected numbers are worked out by hand in each test.
+Expected numbers are worked out by hand in each test; generate-dataset's use of them (manifest,
+state, ``TEST_QUANTILES``) is tested in test_generate_dataset.py.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import timedelta
 
 import forecast_metrics as fm
 import pytest
+from baseline import score_baseline
 
 HOUR, DAY, WEEK = timedelta(hours=1), timedelta(days=1), timedelta(weeks=1)
 
@@ -129,3 +132,67 @@ def test_mase() -> None:
     assert fm.seasonal_scale([2.0, 2.0, 2.0], 1) is None  # all differences 0
     assert fm.seasonal_scale([1.0, 2.0], 2) is None  # no pair
     assert fm.mase([None], [1.0], [1.0, 2.0], 1) is None  # no present actual
+
+
+# --------------------------------------------------------------------------- score_baseline
+
+
+def test_score_baseline_hand_computed_with_gaps() -> None:
+    # Season 4 (6H steps, 10 history points). Forecast [9, 8 (one season back from a gap), 4];
+    # scored: 8 vs 9 and 6 vs 4, sum |y| = 14; lag-4 differences 1, 1, 3, 1, 3.
+    target = [2.0, 4.0, 6.0, 8.0, 3.0, 5.0, 9.0, None, 4.0, 8.0, 8.0, None, 6.0]
+    result = score_baseline([target], 3, timedelta(hours=6), ("0.5", "0.9"))
+    figures = {
+        "season": 4,
+        "RMSE": pytest.approx(2.5**0.5),
+        "MAE": pytest.approx(1.5),
+        "wQuantileLoss": {"0.5": pytest.approx(3 / 14), "0.9": pytest.approx(3.8 / 14)},
+        "mean_wQuantileLoss": pytest.approx(6.8 / 28),
+        "MASE": pytest.approx(1.5 / 1.8),
+        "points": 2,
+    }
+    assert result.series == (figures,)
+    assert result.overall == {"method": "seasonal_naive", "quantiles": ["0.5", "0.9"], **figures}
+
+
+def test_score_baseline_overall_is_one_sum_and_mase_a_mean_of_the_defined() -> None:
+    flat = [5.0, 5.0, 5.0, 6.0]  # naive 5 vs 6; its history never changes: MASE undefined
+    ramp = [1.0, 2.0, 3.0, 3.0]  # naive 3 vs 3; lag-1 differences 1, 1: MASE 0
+    result = score_baseline([flat, ramp], 1, HOUR, ("0.5",))
+    assert [s["MASE"] for s in result.series] == [None, 0.0]
+    assert [s["RMSE"] for s in result.series] == [1.0, 0.0]
+    assert result.overall["RMSE"] == pytest.approx(0.5**0.5)  # errors 1 and 0 over 2 points
+    assert result.overall["wQuantileLoss"] == {"0.5": pytest.approx(1 / 9)}  # 2 * 0.5 / (6 + 3)
+    assert result.overall["MASE"] == 0.0
+    assert score_baseline([flat], 1, HOUR).overall["MASE"] is None  # no series with a MASE
+    assert result.overall["season"] == 1
+
+
+def test_score_baseline_skips_a_series_without_history_values() -> None:
+    result = score_baseline([[None, None, 1.0], [1.0, 2.0, 4.0]], 1, DAY, ("0.5",))
+    assert result.series[0] == {
+        "season": 1,
+        "RMSE": None,
+        "MAE": None,
+        "wQuantileLoss": {"0.5": None},
+        "mean_wQuantileLoss": None,
+        "MASE": None,
+        "points": 0,
+    }
+    assert result.overall["points"] == 1 and result.overall["MAE"] == pytest.approx(2.0)
+    assert result.overall["MASE"] == pytest.approx(2.0)
+
+
+def test_score_baseline_is_json_safe_when_sums_overflow() -> None:
+    result = score_baseline([[1.7e308, -1.7e308, 1.7e308, -1.7e308]], 1, HOUR)
+    # Errors and sums overflow to infinity, their ratios to NaN: every such figure becomes None.
+    assert result.series[0]["RMSE"] is None and result.series[0]["MAE"] is None
+    assert all(v is None for v in result.overall["wQuantileLoss"].values())
+    json.dumps([result.overall, result.series], allow_nan=False)
+
+
+def test_score_baseline_rejects_a_target_without_a_history() -> None:
+    with pytest.raises(ValueError, match="target 1 has 2 points, not more than 2"):
+        score_baseline([[1.0, 2.0, 3.0], [1.0, 2.0]], 2, HOUR)
+    with pytest.raises(ValueError, match="prediction_length must be at least 1"):
+        score_baseline([[1.0]], 0, HOUR)
