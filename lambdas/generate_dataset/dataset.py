@@ -29,6 +29,16 @@ Documented choices:
   PREDICTION_LENGTH`` points, else :class:`NotEnoughHistory`; no series is silently dropped.
   A series spanning more than ``MAX_POINTS`` grid steps (usually a typo'd timestamp or a wrong
   ``TIME_FREQ``) is rejected with :class:`InvalidInputData`.
+* **Baseline** (:mod:`baseline`). Each series' test window (its last ``PREDICTION_LENGTH``
+  points, which DeepAR's test evaluation scores) is forecast with seasonal naive from the points
+  before it, with the season ``season_length(step, len(history))``: for hourly data 168 with at
+  least two weeks of history, else 24 with at least two days, else 1 (daily: 7 or 1; weekly: 1).
+  A missing history value falls back to the same phase one season earlier, then to the history's
+  last present value; missing actuals in the window are not scored; a history with no present
+  value gives no baseline (``null`` figures, 0 points). The point forecast stands for every
+  quantile of ``TEST_QUANTILES``. The manifest's ``"baseline"`` holds the figures overall and per
+  series (each with its id and season; see :func:`manifest`); the returned state holds only the
+  overall ones, since a Step Functions state is at most 256 KB and a run may hold 1,000 series.
 
 Every S3 path and SageMaker name of a run is derived here, once, from the Step Functions
 execution name, and passed along in the state; nothing depends on "today".
@@ -45,10 +55,13 @@ import io
 import json
 import logging
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
+
+from baseline import Baseline, parse_quantiles, score_baseline
+from forecast_metrics import DEFAULT_QUANTILES
 
 from pipeline_rules import (
     MAX_FORECAST_NAME_PREFIX,
@@ -128,13 +141,16 @@ class Config:
     prediction_length: int
     context_length: int
     name_prefix: str
+    test_quantiles: tuple[str, ...] = DEFAULT_QUANTILES
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Config:
         """Read and validate ``BUCKET_NAME``, ``ETL_PREFIX``, ``WORK_PREFIX``, ``TIMESTAMP_COLUMN``,
         ``VALUE_COLUMN``, ``SERIES_COLUMN`` (empty: single series), ``TIME_FREQ`` (default ``1H``),
-        ``PREDICTION_LENGTH`` (default 168), ``CONTEXT_LENGTH`` (default 672) and ``NAME_PREFIX``;
-        a missing or bad one raises :class:`ConfigurationError` naming it.
+        ``PREDICTION_LENGTH`` (default 168), ``CONTEXT_LENGTH`` (default 672), ``NAME_PREFIX`` and
+        ``TEST_QUANTILES`` (a JSON list of levels in (0, 1), default ``["0.1", "0.5", "0.9"]``; see
+        :func:`baseline.parse_quantiles`); a missing or bad one raises :class:`ConfigurationError`
+        naming it.
         """
         read = Environment(env)
         timestamp_column = read.required("TIMESTAMP_COLUMN", check_identifier)
@@ -145,6 +161,8 @@ class Config:
         except RuleError as exc:
             raise ConfigurationError(f"TIMESTAMP_COLUMN, VALUE_COLUMN and SERIES_COLUMN: {exc}") from None
         freq = read.optional("TIME_FREQ", "1H", freq_step)
+        raw_quantiles = read.optional("TEST_QUANTILES")
+        quantiles = check_setting("TEST_QUANTILES", raw_quantiles, parse_quantiles) if raw_quantiles else None
         return cls(
             bucket=read.required("BUCKET_NAME", check_bucket_name),
             etl_prefix=read.required("ETL_PREFIX", check_key_prefix),
@@ -157,6 +175,7 @@ class Config:
             prediction_length=read.positive_int("PREDICTION_LENGTH", 168),
             context_length=read.positive_int("CONTEXT_LENGTH", 672),
             name_prefix=read.required("NAME_PREFIX", _name_prefix),
+            test_quantiles=quantiles or DEFAULT_QUANTILES,
         )
 
 
@@ -487,8 +506,11 @@ def jsonl(series: Iterable[Series], drop_last: int = 0) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def manifest(series: Iterable[Series], config: Config, run_id: str) -> dict[str, Any]:
-    """The series manifest: line ``i`` of the test file (and of the forecast) is ``series[i]``."""
+def manifest(series: Sequence[Series], config: Config, run_id: str, scores: Baseline) -> dict[str, Any]:
+    """The series manifest: line ``i`` of the test file (and of the forecast) is ``series[i]``
+    (``{"id", "start", "length"}``). ``"baseline"`` is ``{"overall": <the state's figures>,
+    "series": [{"id", "season", <figures>}, ...]}``, the second list in the same order
+    (:class:`baseline.Baseline`)."""
     return {
         "run_id": run_id,
         "freq": config.freq,
@@ -498,21 +520,31 @@ def manifest(series: Iterable[Series], config: Config, run_id: str) -> dict[str,
             {"id": s.series_id, "start": s.start.strftime(START_FORMAT), "length": len(s.target)}
             for s in series
         ],
+        "baseline": {
+            "overall": scores.overall,
+            "series": [
+                {"id": s.series_id, **figures} for s, figures in zip(series, scores.series, strict=True)
+            ],
+        },
     }
 
 
 def generate_dataset(s3: S3Client, config: Config, job_run_id: str, execution_name: str) -> dict[str, Any]:
-    """Read the run's CSV, write train, test and manifest, and return the run's paths and names."""
+    """Read the run's CSV, write train, test and manifest, and return the run's paths, names and
+    overall baseline figures (``"baseline"``, :class:`baseline.Baseline` ``overall``)."""
     paths = run_paths(config, job_run_id, execution_name)
     names = job_names(config.name_prefix, execution_name)
     series = build_series(read_input(s3, config, paths), config.step)
     check_history(series, config.context_length, config.prediction_length)
+    scores = score_baseline(
+        [s.target for s in series], config.prediction_length, config.step, config.test_quantiles
+    )
     writes = [
         (paths.train_key, jsonl(series, drop_last=config.prediction_length), "application/jsonlines"),
         (paths.test_key, jsonl(series), "application/jsonlines"),
         (
             paths.series_key,
-            json.dumps(manifest(series, config, execution_name), indent=1).encode(),
+            json.dumps(manifest(series, config, execution_name, scores), indent=1, allow_nan=False).encode(),
             "application/json",
         ),
     ]
@@ -527,4 +559,5 @@ def generate_dataset(s3: S3Client, config: Config, job_run_id: str, execution_na
         **names,
         "series_count": len(series),
         "points": points,
+        "baseline": scores.overall,
     }

@@ -137,8 +137,9 @@ class Accuracy:
                 raise ValueError(f"step {t}: the point forecast is missing where the actual is {y}")
             assert yhat is not None
             self.points += 1
-            self.squared_error += (y - yhat) ** 2
-            self.absolute_error += abs(y - yhat)
+            error = y - yhat
+            self.squared_error += error * error  # ``** 2`` raises OverflowError past ~1.3e154
+            self.absolute_error += abs(error)
             self.absolute_actual += abs(y)
             for q in self.quantiles:
                 forecast = (quantiles or {}).get(q, point)[t]

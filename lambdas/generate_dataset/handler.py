@@ -2,8 +2,11 @@
 
 Environment: :meth:`dataset.Config.from_env`. Returns ``{"run_id", "run_prefix", "input_uri",
 "train_uri", "test_uri", "series_uri", "model_output_uri", "transform_output_uri", "forecast_uri",
-"training_job_name", "model_name", "transform_job_name", "series_count", "points"}``. Errors the
-state machine routes on (by class name): ``NoInputData``, ``MissingColumn``, ``InvalidInputData``,
+"training_job_name", "model_name", "transform_job_name", "series_count", "points", "baseline"}``,
+``"baseline"`` being the overall seasonal-naive figures ``{"method", "quantiles", "season", "RMSE",
+"MAE", "wQuantileLoss", "mean_wQuantileLoss", "MASE", "points"}`` (:mod:`baseline`; the per-series
+figures are in the manifest only, as a Step Functions state is at most 256 KB). Errors the state
+machine routes on (by class name): ``NoInputData``, ``MissingColumn``, ``InvalidInputData``,
 ``DuplicateTimestamps``, ``NotEnoughHistory``, ``InvalidEvent``, ``ConfigurationError``. Every log
 line carries the execution name.
 """

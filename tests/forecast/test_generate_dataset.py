@@ -42,6 +42,7 @@ RESULT_KEYS = {
     "transform_job_name",
     "series_count",
     "points",
+    "baseline",
 }
 
 
@@ -153,6 +154,28 @@ def test_handler_writes_train_test_manifest_and_returns_the_contract(
     assert manifest["series"] == [{"id": "", "start": "2024-03-01 00:00:00", "length": 8}]
     assert manifest["freq"] == "1H" and manifest["prediction_length"] == 2
 
+    # Baseline: 6 history points, so season 1 (naive): both window steps repeat 6.0; errors 1 and 2,
+    # sum |y| = 15; the history's present lag-1 differences are 1, 1, 1 (the gap breaks two pairs).
+    expected = {
+        "method": "seasonal_naive",
+        "quantiles": ["0.1", "0.5", "0.9"],
+        "season": 1,
+        "RMSE": pytest.approx((5 / 2) ** 0.5),
+        "MAE": pytest.approx(1.5),
+        "wQuantileLoss": {
+            "0.1": pytest.approx(0.6 / 15),
+            "0.5": pytest.approx(3 / 15),
+            "0.9": pytest.approx(5.4 / 15),
+        },
+        "mean_wQuantileLoss": pytest.approx(0.2),
+        "MASE": pytest.approx(1.5),
+        "points": 2,
+    }
+    assert result["baseline"] == expected
+    assert manifest["baseline"]["overall"] == result["baseline"]
+    per_series = {k: v for k, v in expected.items() if k not in ("method", "quantiles")}
+    assert manifest["baseline"]["series"] == [{"id": "", **per_series}]
+
 
 def test_result_is_deterministic_and_json_serializable(s3: Any) -> None:
     put(s3, "part-0.csv", hourly("2024-01-01 00:00:00", range(6)))
@@ -241,6 +264,176 @@ def test_extra_columns_quotes_and_a_bom_are_fine(s3: Any) -> None:
     body = "\ufeffts,sales,note\n" + "\n".join(lines) + "\n"
     s3.put_object(Bucket=BUCKET, Key=INPUT + "part-0.csv", Body=body.encode())
     assert run(s3)["points"] == 6
+
+
+# --------------------------------------------------------------------------- seasonal-naive baseline
+
+STATE_BASELINE_KEYS = {
+    "method",
+    "quantiles",
+    "season",
+    "RMSE",
+    "MAE",
+    "wQuantileLoss",
+    "mean_wQuantileLoss",
+    "MASE",
+    "points",
+}
+
+
+def six_hourly(values: Iterable[Any], series: str | None = None) -> list[str]:
+    """CSV data lines at 6-hour steps from 2024-01-01 (a day is 4 steps, a week 28)."""
+    return [
+        ",".join([f"2024-01-{1 + i // 4:02d} {6 * (i % 4):02d}:00:00", "" if v is None else str(v)])
+        + ("" if series is None else f",{series}")
+        for i, v in enumerate(values)
+    ]
+
+
+def read_manifest(s3: Any) -> dict[str, Any]:
+    return json.loads(s3.get_object(Bucket=BUCKET, Key=f"forecast/{EXECUTION}/series.json")["Body"].read())
+
+
+def test_baseline_of_a_hand_computed_series_with_gaps(s3: Any) -> None:
+    # 10 history points at 6H: at least 2 days (8 steps), under 2 weeks, so the season is a day, 4.
+    history = [2, 4, 6, 8, 3, 5, 9, None, 4, 8]
+    window = [8, None, 6]
+    put(s3, "part-0.csv", six_hourly(history + window))
+
+    result = run(s3, TIME_FREQ="6H", PREDICTION_LENGTH="3", CONTEXT_LENGTH="4")
+
+    # Window step h repeats history[9 + h - 4]: h=1 -> [6] = 9; h=2 -> [7] is missing, so one season
+    # earlier, [3] = 8; h=3 -> [8] = 4. Step 2's actual is missing: scored are 8 vs 9 (error -1) and
+    # 6 vs 4 (error 2). sum |y| = 14. Pinball sums: 0.1 -> 0.9 + 0.2; 0.5 -> 0.5 + 1; 0.9 -> 0.1 + 1.8.
+    # Lag-4 differences of the history's present pairs: 1, 1, 3, 1, 3 (the gap breaks one): 9 / 5.
+    figures = {
+        "season": 4,
+        "RMSE": pytest.approx((5 / 2) ** 0.5),
+        "MAE": pytest.approx(1.5),
+        "wQuantileLoss": {
+            "0.1": pytest.approx(2.2 / 14),
+            "0.5": pytest.approx(3 / 14),
+            "0.9": pytest.approx(3.8 / 14),
+        },
+        "mean_wQuantileLoss": pytest.approx(3 / 14),
+        "MASE": pytest.approx(1.5 / 1.8),
+        "points": 2,
+    }
+    assert result["baseline"] == {"method": "seasonal_naive", "quantiles": ["0.1", "0.5", "0.9"], **figures}
+    manifest = read_manifest(s3)
+    assert manifest["baseline"] == {"overall": result["baseline"], "series": [{"id": "", **figures}]}
+    assert manifest["series"] == [{"id": "", "start": "2024-01-01 00:00:00", "length": 13}]
+
+
+def test_baseline_overall_and_per_series(s3: Any) -> None:
+    header = "ts,sales,store"
+    daily = [f"2024-01-{1 + i:02d}" for i in range(16)]
+    a = [1, 2, 4, 5, 7]  # 3 history points: season 1; forecast 4, 4; errors 1, 3
+    b = [10, 20, 30, 40, 50, 60, 70, 11, 21, 31, 41, 51, 61, 71, 12, 20]  # 14: season 7; 11, 21; 1, -1
+    c = [None, None, None, 3, 4]  # no history value at all: no baseline
+    rows = [f"{t},{v},a" for t, v in zip(daily, a, strict=False)]
+    rows += [f"{t},{v},b" for t, v in zip(daily, b, strict=True)]
+    rows += [f"{t},{'' if v is None else v},c" for t, v in zip(daily, c, strict=False)]
+    put(s3, "part-0.csv", rows, header)
+
+    result = run(s3, SERIES_COLUMN="store", TIME_FREQ="1D", PREDICTION_LENGTH="2", CONTEXT_LENGTH="3")
+
+    nothing = {
+        "RMSE": None,
+        "MAE": None,
+        "wQuantileLoss": dict.fromkeys(("0.1", "0.5", "0.9")),
+        "mean_wQuantileLoss": None,
+        "MASE": None,
+        "points": 0,
+    }
+    series = [
+        {  # sum |y| = 12; pinball sums 0.4, 2, 3.6; lag-1 differences 1, 2: MASE 2 / 1.5
+            "id": "a",
+            "season": 1,
+            "RMSE": pytest.approx(5**0.5),
+            "MAE": pytest.approx(2.0),
+            "wQuantileLoss": {
+                "0.1": pytest.approx(0.8 / 12),
+                "0.5": pytest.approx(4 / 12),
+                "0.9": pytest.approx(7.2 / 12),
+            },
+            "mean_wQuantileLoss": pytest.approx(4 / 12),
+            "MASE": pytest.approx(4 / 3),
+            "points": 2,
+        },
+        {  # sum |y| = 32; pinball sums 1, 1, 1; every lag-7 difference is 1: MASE 1
+            "id": "b",
+            "season": 7,
+            "RMSE": pytest.approx(1.0),
+            "MAE": pytest.approx(1.0),
+            "wQuantileLoss": dict.fromkeys(("0.1", "0.5", "0.9"), pytest.approx(2 / 32)),
+            "mean_wQuantileLoss": pytest.approx(2 / 32),
+            "MASE": pytest.approx(1.0),
+            "points": 2,
+        },
+        {"id": "c", "season": 1, **nothing},
+    ]
+    # Overall: one sum over a's and b's 4 points (errors 1, 3, 1, -1; sum |y| = 44), not a mean of
+    # the series' figures; MASE is the mean of a's and b's; the seasons differ, so no one season.
+    overall = {
+        "method": "seasonal_naive",
+        "quantiles": ["0.1", "0.5", "0.9"],
+        "season": None,
+        "RMSE": pytest.approx(3**0.5),
+        "MAE": pytest.approx(1.5),
+        "wQuantileLoss": {
+            "0.1": pytest.approx(2.8 / 44),
+            "0.5": pytest.approx(6 / 44),
+            "0.9": pytest.approx(9.2 / 44),
+        },
+        "mean_wQuantileLoss": pytest.approx(6 / 44),
+        "MASE": pytest.approx((4 / 3 + 1) / 2),
+        "points": 4,
+    }
+    assert result["baseline"] == overall
+    assert read_manifest(s3)["baseline"] == {"overall": overall, "series": series}
+
+
+def test_state_baseline_has_the_documented_shape_and_is_json(s3: Any) -> None:
+    header = "ts,sales,store"
+    rows = hourly("2024-01-01", [3, 1, 4, 1, 5, 9, 2, 6], "x") + hourly("2024-01-01", [2, 7, 1, 8, 2, 8], "y")
+    put(s3, "part-0.csv", rows, header)
+
+    result = run(s3, SERIES_COLUMN="store", TEST_QUANTILES="[0.25, 0.5, 0.75]")
+
+    baseline = result["baseline"]
+    assert set(baseline) == STATE_BASELINE_KEYS
+    assert baseline["method"] == "seasonal_naive"
+    assert baseline["quantiles"] == ["0.25", "0.5", "0.75"]
+    assert list(baseline["wQuantileLoss"]) == baseline["quantiles"]
+    assert baseline["season"] == 1
+    figures = [baseline[name] for name in ("RMSE", "MAE", "mean_wQuantileLoss", "MASE")]
+    assert all(type(value) is float for value in [*figures, *baseline["wQuantileLoss"].values()])
+    assert type(baseline["points"]) is int and baseline["points"] == 4
+    assert json.loads(json.dumps(result, allow_nan=False)) == result
+    assert "series" not in baseline  # per-series figures stay in the manifest
+    assert len(read_manifest(s3)["baseline"]["series"]) == 2
+
+
+def test_state_baseline_stays_small_at_a_thousand_series(s3: Any) -> None:
+    rows = [
+        line
+        for i in range(1000)
+        for line in hourly("2024-01-01", [i, i + 1, i + 3, i + 2, i, i + 1], f"s{i:04d}")
+    ]
+    put(s3, "part-0.csv", rows, "ts,sales,store")
+    result = run(s3, SERIES_COLUMN="store")
+    assert len(json.dumps(result["baseline"])) < 1000
+    assert len(read_manifest(s3)["baseline"]["series"]) == 1000
+
+
+def test_baseline_values_are_json_safe_when_sums_overflow(s3: Any) -> None:
+    put(s3, "part-0.csv", hourly("2024-01-01", [1e300, -1e300, 1e300, -1e300, 1e300, -1e300]))
+    result = run(s3)  # forecast -1e300 twice; errors 2e300 and 0: squared, the sum is infinite
+    assert result["baseline"]["RMSE"] is None
+    assert result["baseline"]["MAE"] == pytest.approx(1e300)
+    json.dumps(result, allow_nan=False)
+    json.dumps(read_manifest(s3), allow_nan=False)
 
 
 # --------------------------------------------------------------------------- named errors
@@ -405,6 +598,49 @@ def test_defaults() -> None:
         672,
         None,
     )
+    assert config.test_quantiles == ("0.1", "0.5", "0.9")
+    assert dataset.Config.from_env(env(TEST_QUANTILES="  ")).test_quantiles == ("0.1", "0.5", "0.9")
+
+
+@pytest.mark.parametrize(
+    ("raw", "quantiles"),
+    [
+        ('["0.1", "0.5", "0.9"]', ("0.1", "0.5", "0.9")),
+        ("[0.1, 0.5, 0.9]", ("0.1", "0.5", "0.9")),  # numbers become DeepAR's string keys
+        ('[0.9, "0.10", 0.50]', ("0.9", "0.1", "0.5")),  # shortest form, order kept
+        ("[0.25, 1e-3]", ("0.25", "0.001")),
+    ],
+)
+def test_test_quantiles_are_read_as_deepar_keys(raw: str, quantiles: tuple[str, ...]) -> None:
+    assert dataset.Config.from_env(env(TEST_QUANTILES=raw)).test_quantiles == quantiles
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        ("0.1,0.5", "is not JSON"),
+        ("[0.1, 0.5", "is not JSON"),
+        ("[]", "non-empty JSON list"),
+        ('"0.5"', "non-empty JSON list"),
+        ('{"0.5": 1}', "non-empty JSON list"),
+        ("[0, 0.5]", "item 0 (0) is not a level in (0, 1)"),
+        ("[0.5, 1]", "item 1 (1) is not a level in (0, 1)"),
+        ('["0.5", "1.5"]', "item 1 ('1.5') is not a level in (0, 1)"),
+        ("[-0.1]", "item 0 (-0.1) is not a level in (0, 1)"),
+        ('["NaN"]', "item 0 ('NaN') is not a level in (0, 1)"),
+        ("[NaN]", "item 0 (nan) is not a level in (0, 1)"),
+        ('["p50"]', "item 0 ('p50') is not a number"),
+        ('[""]', "item 0 ('') is not a number"),
+        ("[true]", "item 0 (True) is not a number or a numeric string"),
+        ("[null]", "item 0 (None) is not a number or a numeric string"),
+        ("[[0.5]]", "item 0 ([0.5]) is not a number or a numeric string"),
+        ('["0.5", 0.50]', "item 1 (0.5) repeats the level 0.5"),
+    ],
+)
+def test_bad_test_quantiles_name_the_setting(raw: str, problem: str) -> None:
+    with pytest.raises(dataset.ConfigurationError, match=re.escape(problem)) as info:
+        dataset.Config.from_env(env(TEST_QUANTILES=raw))
+    assert str(info.value).startswith(f"TEST_QUANTILES {raw!r} ")
 
 
 @pytest.mark.parametrize(

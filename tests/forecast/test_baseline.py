@@ -1,0 +1,198 @@
+"""The seasonal-naive baseline (baseline.py) and the metric definitions it uses (forecast_metrics.py).
+
+Expected numbers are worked out by hand in each test; generate-dataset's use of them (manifest,
+state, ``TEST_QUANTILES``) is tested in test_generate_dataset.py.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import timedelta
+
+import forecast_metrics as fm
+import pytest
+from baseline import score_baseline
+
+HOUR, DAY, WEEK = timedelta(hours=1), timedelta(days=1), timedelta(weeks=1)
+
+# --------------------------------------------------------------------------- season rule
+
+
+@pytest.mark.parametrize(
+    ("step", "history", "season"),
+    [
+        (HOUR, 336, 168),  # two weeks of hours: a week
+        (HOUR, 335, 24),  # less: a day
+        (HOUR, 48, 24),
+        (HOUR, 47, 1),  # under two days: naive
+        (HOUR, 1, 1),
+        (timedelta(minutes=15), 1344, 672),
+        (timedelta(minutes=15), 1343, 96),
+        (timedelta(minutes=15), 192, 96),
+        (timedelta(minutes=15), 191, 1),
+        (DAY, 14, 7),
+        (DAY, 13, 1),
+        (timedelta(days=2), 1000, 1),  # between a day and a week: no candidate
+        (WEEK, 1000, 1),
+        (2 * WEEK, 1000, 1),
+        (timedelta(hours=7), 48, 24),  # 7H divides a week (24 steps) but not a day
+        (timedelta(hours=7), 47, 1),
+        (timedelta(hours=5), 10_000, 1),  # divides neither
+        (timedelta(hours=6), 8, 4),
+    ],
+)
+def test_season_length(step: timedelta, history: int, season: int) -> None:
+    assert fm.season_length(step, history) == season
+
+
+# --------------------------------------------------------------------------- seasonal naive
+
+
+def test_seasonal_naive_repeats_one_season_back_with_fallbacks() -> None:
+    history = [1.0, None, 3.0, 4.0, 5.0, None, 7.0, 8.0]
+    # h=1 -> [4] = 5; h=2 -> [5] missing, [1] missing: the last present value 8; h=3 -> [6] = 7;
+    # h=4 -> [7] = 8; h=5 (past one season) -> [4] again; h=6 -> as h=2.
+    assert fm.seasonal_naive(history, 6, 4) == [5.0, 8.0, 7.0, 8.0, 5.0, 8.0]
+    assert fm.seasonal_naive([1.0, float("nan"), 3.0], 2, 1) == [3.0, 3.0]
+    assert fm.seasonal_naive([2.0, None, None], 2, 1) == [2.0, 2.0]  # walks back to a value
+    assert fm.seasonal_naive([None, None], 2, 1) == [None, None]
+    assert fm.seasonal_naive([], 1, 1) == [None]
+    assert fm.seasonal_naive([1.0], 0, 1) == []
+
+
+@pytest.mark.parametrize(("horizon", "season"), [(1, 0), (-1, 1)])
+def test_seasonal_naive_rejects_a_bad_season_or_horizon(horizon: int, season: int) -> None:
+    with pytest.raises(ValueError, match="season must be >= 1 and horizon >= 0"):
+        fm.seasonal_naive([1.0], horizon, season)
+
+
+# --------------------------------------------------------------------------- metric definitions
+
+
+def test_pinball_loss() -> None:
+    assert fm.pinball(2.0, 0.1) == pytest.approx(0.2)  # under-forecast: tau * e
+    assert fm.pinball(-2.0, 0.1) == pytest.approx(1.8)  # over-forecast: (tau - 1) * e
+    assert fm.pinball(0.0, 0.9) == 0.0
+
+
+def test_accuracy_with_quantile_forecasts() -> None:
+    acc = fm.Accuracy(quantiles=("0.1", "0.9"))
+    acc.add([10.0, None, 20.0], [12.0, 0.0, 18.0], {"0.1": [8.0, 0.0, 15.0], "0.9": [13.0, 0.0, 22.0]})
+    # RMSE over errors -2, 2; sum |y| = 30. 0.1: e = 2, 5 -> 0.2 + 0.5; 0.9: e = -3, -2 -> 0.3 + 0.2.
+    assert acc.metrics() == {
+        "RMSE": pytest.approx(2.0),
+        "MAE": pytest.approx(2.0),
+        "wQuantileLoss": {"0.1": pytest.approx(1.4 / 30), "0.9": pytest.approx(1.0 / 30)},
+        "mean_wQuantileLoss": pytest.approx(1.2 / 30),
+        "points": 2,
+    }
+
+
+def test_accuracy_undefined_figures_are_none() -> None:
+    empty = fm.Accuracy()
+    assert empty.metrics() == {
+        "RMSE": None,
+        "MAE": None,
+        "wQuantileLoss": {"0.1": None, "0.5": None, "0.9": None},
+        "mean_wQuantileLoss": None,
+        "points": 0,
+    }
+    zeros = fm.Accuracy(quantiles=("0.5",))
+    zeros.add([0.0, 0.0], [1.0, -1.0])  # sum |y| = 0: no weighted loss, but RMSE is defined
+    assert zeros.metrics()["RMSE"] == pytest.approx(1.0)
+    assert zeros.metrics()["wQuantileLoss"] == {"0.5": None}
+    assert zeros.metrics()["mean_wQuantileLoss"] is None
+
+
+def test_accuracy_rejects_bad_input() -> None:
+    for quantiles in ((), ("0",), ("1.0",), ("nan",)):
+        with pytest.raises(ValueError, match="quantiles must be a non-empty list of levels in"):
+            fm.Accuracy(quantiles=quantiles)
+    acc = fm.Accuracy()
+    with pytest.raises(ValueError, match="a forecast has 1 steps, the window 2"):
+        acc.add([1.0, 2.0], [1.0])
+    with pytest.raises(ValueError, match="step 0: the point forecast is missing"):
+        acc.add([1.0], [None])
+    acc.add([None], [None])  # a missing actual needs no forecast
+    assert acc.points == 0
+
+
+def test_accuracy_survives_overflowing_errors() -> None:
+    acc = fm.Accuracy(quantiles=("0.5",))
+    acc.add([1e300], [-1e300])  # ``** 2`` of the error raised OverflowError
+    rmse = acc.metrics()["RMSE"]
+    assert isinstance(rmse, float) and math.isinf(rmse)
+
+
+def test_mase() -> None:
+    history = [1.0, 3.0, None, 4.0, 8.0]  # lag-2 present pairs: (1, None) no, (3, 4) 1, (None, 8) no
+    assert fm.seasonal_scale(history, 2) == pytest.approx(1.0)
+    assert fm.mase([5.0, None], [3.0, 1.0], history, 2) == pytest.approx(2.0)
+    assert fm.seasonal_scale([2.0, 2.0, 2.0], 1) is None  # all differences 0
+    assert fm.seasonal_scale([1.0, 2.0], 2) is None  # no pair
+    assert fm.mase([None], [1.0], [1.0, 2.0], 1) is None  # no present actual
+
+
+# --------------------------------------------------------------------------- score_baseline
+
+
+def test_score_baseline_hand_computed_with_gaps() -> None:
+    # Season 4 (6H steps, 10 history points). Forecast [9, 8 (one season back from a gap), 4];
+    # scored: 8 vs 9 and 6 vs 4, sum |y| = 14; lag-4 differences 1, 1, 3, 1, 3.
+    target = [2.0, 4.0, 6.0, 8.0, 3.0, 5.0, 9.0, None, 4.0, 8.0, 8.0, None, 6.0]
+    result = score_baseline([target], 3, timedelta(hours=6), ("0.5", "0.9"))
+    figures = {
+        "season": 4,
+        "RMSE": pytest.approx(2.5**0.5),
+        "MAE": pytest.approx(1.5),
+        "wQuantileLoss": {"0.5": pytest.approx(3 / 14), "0.9": pytest.approx(3.8 / 14)},
+        "mean_wQuantileLoss": pytest.approx(6.8 / 28),
+        "MASE": pytest.approx(1.5 / 1.8),
+        "points": 2,
+    }
+    assert result.series == (figures,)
+    assert result.overall == {"method": "seasonal_naive", "quantiles": ["0.5", "0.9"], **figures}
+
+
+def test_score_baseline_overall_is_one_sum_and_mase_a_mean_of_the_defined() -> None:
+    flat = [5.0, 5.0, 5.0, 6.0]  # naive 5 vs 6; its history never changes: MASE undefined
+    ramp = [1.0, 2.0, 3.0, 3.0]  # naive 3 vs 3; lag-1 differences 1, 1: MASE 0
+    result = score_baseline([flat, ramp], 1, HOUR, ("0.5",))
+    assert [s["MASE"] for s in result.series] == [None, 0.0]
+    assert [s["RMSE"] for s in result.series] == [1.0, 0.0]
+    assert result.overall["RMSE"] == pytest.approx(0.5**0.5)  # errors 1 and 0 over 2 points
+    assert result.overall["wQuantileLoss"] == {"0.5": pytest.approx(1 / 9)}  # 2 * 0.5 / (6 + 3)
+    assert result.overall["MASE"] == 0.0
+    assert score_baseline([flat], 1, HOUR).overall["MASE"] is None  # no series with a MASE
+    assert result.overall["season"] == 1
+
+
+def test_score_baseline_skips_a_series_without_history_values() -> None:
+    result = score_baseline([[None, None, 1.0], [1.0, 2.0, 4.0]], 1, DAY, ("0.5",))
+    assert result.series[0] == {
+        "season": 1,
+        "RMSE": None,
+        "MAE": None,
+        "wQuantileLoss": {"0.5": None},
+        "mean_wQuantileLoss": None,
+        "MASE": None,
+        "points": 0,
+    }
+    assert result.overall["points"] == 1 and result.overall["MAE"] == pytest.approx(2.0)
+    assert result.overall["MASE"] == pytest.approx(2.0)
+
+
+def test_score_baseline_is_json_safe_when_sums_overflow() -> None:
+    result = score_baseline([[1.7e308, -1.7e308, 1.7e308, -1.7e308]], 1, HOUR)
+    # Errors and sums overflow to infinity, their ratios to NaN: every such figure becomes None.
+    assert result.series[0]["RMSE"] is None and result.series[0]["MAE"] is None
+    assert all(v is None for v in result.overall["wQuantileLoss"].values())
+    json.dumps([result.overall, result.series], allow_nan=False)
+
+
+def test_score_baseline_rejects_a_target_without_a_history() -> None:
+    with pytest.raises(ValueError, match="target 1 has 2 points, not more than 2"):
+        score_baseline([[1.0, 2.0, 3.0], [1.0, 2.0]], 2, HOUR)
+    with pytest.raises(ValueError, match="prediction_length must be at least 1"):
+        score_baseline([[1.0]], 0, HOUR)
