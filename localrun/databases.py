@@ -4,7 +4,10 @@
 ``MYSQL_URL``); a throwaway MariaDB when its binaries are installed; else an embedded SQLite file.
 MySQL-family databases are written by write-forecast's own MySQL repository, with the
 credentials in a (mocked) Secrets Manager secret, exactly as on AWS; SQLite through
-:class:`localrun.sqlite_repository.SQLiteForecastRepository`, the same interface.
+:class:`localrun.sqlite_repository.SQLiteForecastRepository`, the same interface and layout.
+
+``read_forecast(table)`` reads the VIEW ``table``: the latest forecast per series and time;
+``read_runs(table)`` the run history, ``<table>_runs`` (write-forecast's ``run_history``).
 """
 
 from __future__ import annotations
@@ -19,9 +22,12 @@ from typing import Any, Protocol
 import pymysql
 import pymysql.cursors
 
+from localrun.lambdas import load
 from localrun.mariadb import MySQLDatabase, MySQLServer, ServerUnavailable, ThrowawayMariaDB, parse_mysql_url
 from localrun.sqlite_repository import SQLiteForecastRepository
 from pipeline_rules import RuleError, check_identifier
+
+_run_history = load("write_forecast", "run_history")
 
 
 def _ident(name: str) -> str:
@@ -42,6 +48,8 @@ class Database(Protocol):
     def read_source(self, table: str, columns: Sequence[str]) -> list[dict[str, Any]]: ...
 
     def read_forecast(self, table: str) -> list[dict[str, Any]]: ...
+
+    def read_runs(self, table: str) -> list[dict[str, Any]]: ...
 
     def execute(self, sql: str) -> None: ...
 
@@ -88,13 +96,24 @@ class ServerDatabase:
         finally:
             conn.close()
 
-    def read_forecast(self, table: str) -> list[dict[str, Any]]:
+    def _rows_if_any(self, sql: str) -> list[dict[str, Any]]:
         try:
-            return self._rows(f"SELECT * FROM `{_ident(table)}` ORDER BY series_id, forecast_time")
+            return self._rows(sql)
         except pymysql.err.ProgrammingError as exc:  # an absent table means nothing was written
             if exc.args and exc.args[0] == _NO_SUCH_TABLE:
                 return []
             raise
+
+    def read_forecast(self, table: str) -> list[dict[str, Any]]:
+        """The latest forecast (the view ``table``), by series and time; none written: ``[]``."""
+        return self._rows_if_any(f"SELECT * FROM `{_ident(table)}` ORDER BY series_id, forecast_time")
+
+    def read_runs(self, table: str) -> list[dict[str, Any]]:
+        """Every run's record (``<table>_runs``), oldest first (by start, else end), then by run id."""
+        runs = _run_history.Tables(_ident(table)).runs
+        return self._rows_if_any(
+            f"SELECT * FROM `{runs}` ORDER BY COALESCE(started_at, gated_at, ended_at), run_id"
+        )
 
 
 @dataclass
@@ -136,7 +155,12 @@ class SQLiteDatabase:
         return SQLiteForecastRepository(self.path, table)
 
     def read_forecast(self, table: str) -> list[dict[str, Any]]:
+        """The latest forecast (the view ``table``), by series and time; none written: ``[]``."""
         return SQLiteForecastRepository(self.path, table).read()
+
+    def read_runs(self, table: str) -> list[dict[str, Any]]:
+        """Every run's record (``<table>_runs``), oldest first (by start, else end), then by run id."""
+        return SQLiteForecastRepository(self.path, table).runs()
 
 
 @contextlib.contextmanager

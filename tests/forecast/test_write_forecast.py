@@ -1,4 +1,5 @@
-"""write-forecast: transform output + manifest -> rows -> one idempotent MySQL transaction."""
+"""write-forecast's write: transform output + manifest -> rows -> one idempotent MySQL transaction
+that keeps every run's rows and shows the latest through the view (see also test_run_history.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from types import ModuleType
 from typing import Any
 
 import boto3
+import forecast_rows
 import mysql_connection
 import pymysql
 import pytest
@@ -26,11 +28,15 @@ from tests.forecast.write_forecast_support import (
     RUN,
     TABLE,
     TWO_FORECASTS,
-    dataset_event,
     make_secret,
+    repository,
     rows_for,
+    runs,
+    stored_rows,
     table_exists,
     table_rows,
+    table_type,
+    write_event,
 )
 from tests.lambda_logs import json_lines, runtime_json_logging
 from tests.mysql_server import MySQLDatabase
@@ -99,17 +105,11 @@ def test_port_may_be_a_string_or_absent() -> None:
 # --------------------------------------------------------------------------- a real MariaDB/MySQL
 
 
-def repository(db: MySQLDatabase, **options: Any) -> MySQLForecastRepository:
-    def connect() -> Any:
-        return db.connect(autocommit=False, init_command="SET time_zone = '+00:00'")
-
-    return MySQLForecastRepository(connect, TABLE, **options)
-
-
 @pytest.mark.mysql
-def test_writing_twice_updates_rows_instead_of_duplicating(mysql_database: MySQLDatabase) -> None:
+def test_a_second_run_is_kept_beside_the_first_and_the_view_shows_it(mysql_database: MySQLDatabase) -> None:
     assert repository(mysql_database).write(rows_for(100.0, "run-1")) == 6
     before = table_rows(mysql_database)
+    assert table_type(mysql_database, TABLE) == "VIEW"
     assert len(before) == 6
     assert before[0][:7] == ("a", datetime(2024, 1, 1, 10), 99.0, 100.0, 101.0, 100.25, "run-1")
 
@@ -118,10 +118,28 @@ def test_writing_twice_updates_rows_instead_of_duplicating(mysql_database: MySQL
     assert len(after) == 6
     assert [r[:2] for r in after] == [r[:2] for r in before]
     assert after[0][2:7] == (499.0, 500.0, 501.0, 500.25, "run-2")
-    assert all(a[7] == b[7] for a, b in zip(after, before, strict=True))  # created_at kept
-    assert all(a[8] >= b[8] for a, b in zip(after, before, strict=True))  # updated_at moved on
+    stored = stored_rows(mysql_database)
+    assert [r[0] for r in stored] == ["run-1"] * 6 + ["run-2"] * 6  # both runs kept, none duplicated
+    assert [r[3:7] for r in stored[:6]] == [r[2:6] for r in before]
+    assert [(r["run_id"], r["status"], r["rows_written"]) for r in runs(mysql_database)] == [
+        ("run-1", "written", 6),
+        ("run-2", "written", 6),
+    ]
     utc_now = datetime.now(UTC).replace(tzinfo=None)
     assert abs(after[0][7] - utc_now) < timedelta(minutes=5)  # created_at is stored in UTC
+
+
+@pytest.mark.mysql
+def test_rewriting_a_run_updates_its_rows_instead_of_duplicating(mysql_database: MySQLDatabase) -> None:
+    repository(mysql_database).write(rows_for(100.0, "run-1"))
+    before = table_rows(mysql_database)
+    assert repository(mysql_database, batch_size=4).write(rows_for(300.0, "run-1")) == 6
+    after = table_rows(mysql_database)
+    assert len(after) == 6 and len(stored_rows(mysql_database)) == 6
+    assert after[0][2:7] == (299.0, 300.0, 301.0, 300.25, "run-1")
+    assert all(a[7] == b[7] for a, b in zip(after, before, strict=True))  # created_at kept
+    assert all(a[8] > b[8] for a, b in zip(after, before, strict=True))  # updated_at moved on
+    assert len(runs(mysql_database)) == 1
 
 
 @pytest.mark.mysql
@@ -153,6 +171,8 @@ def test_a_connection_killed_mid_write_raises_and_writes_nothing(mysql_database:
     assert isinstance(info.value.__cause__, pymysql.err.OperationalError)
     rows = table_rows(mysql_database)
     assert len(rows) == 6 and {r[6] for r in rows} == {"old-run"}  # the old forecast is intact
+    assert {r[0] for r in stored_rows(mysql_database)} == {"old-run"}
+    assert [r["run_id"] for r in runs(mysql_database)] == ["old-run"]  # new-run was not marked
 
 
 @pytest.mark.mysql
@@ -167,6 +187,7 @@ def test_an_error_mid_write_rolls_back_the_batches_already_sent(mysql_database: 
         repository(mysql_database, batch_size=2, after_batch=fail_on_second_batch).write(rows_for())
     assert table_exists(mysql_database)  # DDL ran before the transaction...
     assert table_rows(mysql_database) == []  # ...but no row survived the rollback
+    assert stored_rows(mysql_database) == [] and runs(mysql_database) == []
 
 
 @pytest.mark.mysql
@@ -192,11 +213,53 @@ def test_handler_writes_the_forecast_idempotently(
     s3_and_secret.put_object(
         Bucket=BUCKET, Key=f"{PREFIX}transform/test.json.out", Body=TWO_FORECASTS.encode()
     )
-    assert write_forecast_handler.handler(dataset_event()) == {"rows": 6}
-    assert write_forecast_handler.handler(dataset_event("run-0002")) == {"rows": 6}
+    assert write_forecast_handler.handler(write_event()) == {"rows": 6}
+    assert write_forecast_handler.handler(write_event("run-0002")) == {"rows": 6}
+    assert write_forecast_handler.handler(write_event("run-0002")) == {"rows": 6}  # a re-run
     rows = table_rows(mysql_database)
     assert len(rows) == 6 and {r[6] for r in rows} == {"run-0002"}
     assert rows[3][:4] == ("b", datetime(2024, 1, 5, 10), 199.0, 200.0)
+    assert len(stored_rows(mysql_database)) == 12
+    recorded = runs(mysql_database)
+    assert [(r["run_id"], r["status"], r["gate_decision"], r["rows_written"]) for r in recorded] == [
+        ("run-0001", "written", "passed", 6),
+        ("run-0002", "written", "passed", 6),
+    ]
+    assert recorded[0]["model_mean_wquantileloss"] == 0.08 and recorded[0]["loss_ratio"] == 0.8
+
+
+@pytest.mark.mysql
+@pytest.mark.parametrize(
+    ("quality", "problem"),
+    [
+        (None, "the event has no 'quality' field"),
+        ({"decision": "failed"}, "quality.decision must be 'passed' or 'disabled'"),
+        ("passed", "quality.decision must be"),
+    ],
+)
+def test_handler_writes_only_after_a_gate_that_passed(
+    s3_and_secret: Any,
+    mysql_database: MySQLDatabase,
+    write_forecast_handler: ModuleType,
+    quality: Any,
+    problem: str,
+) -> None:
+    s3_and_secret.put_object(
+        Bucket=BUCKET, Key=f"{PREFIX}transform/test.json.out", Body=TWO_FORECASTS.encode()
+    )
+    with pytest.raises(forecast_rows.ConfigurationError, match=re.escape(problem)):
+        write_forecast_handler.handler(write_event(quality=quality))
+    assert not table_exists(mysql_database)
+
+
+@pytest.mark.mysql
+def test_handler_rejects_an_event_whose_execution_is_not_its_run(
+    s3_and_secret: Any, mysql_database: MySQLDatabase, write_forecast_handler: ModuleType
+) -> None:
+    event = {**write_event(), "execution_name": "someone-else"}
+    with pytest.raises(forecast_rows.ConfigurationError, match="execution_name 'someone-else' is not"):
+        write_forecast_handler.handler(event)
+    assert not table_exists(mysql_database)
 
 
 @pytest.mark.mysql
@@ -205,7 +268,7 @@ def test_handler_log_lines_are_json_with_the_execution_name(
 ) -> None:
     """As Lambda's JSON log format writes them (tests/lambda_logs.py), success and failure alike."""
     mysql_connection.clear_secret_cache()
-    event = {**dataset_event(), "execution_name": RUN}
+    event = write_event(RUN)
     with runtime_json_logging():
         capsys.readouterr()
         with pytest.raises(MalformedForecast):
@@ -236,7 +299,7 @@ def test_handler_with_malformed_output_raises_and_writes_nothing(
 ) -> None:
     s3_and_secret.put_object(Bucket=BUCKET, Key=f"{PREFIX}transform/test.json.out", Body=text.encode())
     with pytest.raises(MalformedForecast, match=re.escape(problem)):
-        write_forecast_handler.handler(dataset_event())
+        write_forecast_handler.handler(write_event())
     assert not table_exists(mysql_database)
 
 
@@ -245,7 +308,7 @@ def test_handler_with_missing_output_raises_malformed_forecast(
     s3_and_secret: Any, mysql_database: MySQLDatabase, write_forecast_handler: ModuleType
 ) -> None:
     with pytest.raises(MalformedForecast, match=f"{FORECAST_URI} does not exist"):
-        write_forecast_handler.handler(dataset_event())
+        write_forecast_handler.handler(write_event())
     assert not table_exists(mysql_database)
 
 

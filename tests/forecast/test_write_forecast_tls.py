@@ -18,8 +18,8 @@ from tests.forecast.write_forecast_support import (
     BUCKET,
     PREFIX,
     TWO_FORECASTS,
-    dataset_event,
     table_exists,
+    write_event,
 )
 from tests.mysql_server import MySQLDatabase, throwaway_server
 
@@ -105,7 +105,7 @@ def test_an_unverified_server_fails_as_tls_and_nothing_is_written(
         monkeypatch.setenv("DB_CA_FILE", "")
         against = "the runtime's trust store"
     with pytest.raises(ForecastWriteFailed) as info:
-        write_forecast_handler.handler(dataset_event())
+        write_forecast_handler.handler(write_event())
     message = str(info.value)
     assert re.search(rf"TLS to 127\.0\.0\.1:\d+ failed, verifying against {re.escape(against)}", message)
     assert "CERTIFICATE_VERIFY_FAILED" in message and "nothing was written" in message
@@ -134,7 +134,7 @@ def test_a_plaintext_client_is_refused(
     monkeypatch.setenv("DB_TLS", "disabled")
     monkeypatch.setenv("DB_CA_FILE", "")
     with pytest.raises(ForecastWriteFailed, match=r"could not connect .*Access denied.*nothing was written"):
-        write_forecast_handler.handler(dataset_event())
+        write_forecast_handler.handler(write_event())
     assert not table_exists(mysql_database)
 
 
