@@ -187,6 +187,24 @@ def check_identifier(name: str) -> str:
     return name
 
 
+#: The tables write-forecast derives from the forecast table's name (the name itself is a view).
+FORECAST_TABLE_SUFFIXES = ("_runs", "_rows", "_legacy")
+#: The longest forecast table name whose derived names fit the identifier limit (57).
+MAX_FORECAST_TABLE = MAX_IDENTIFIER_LENGTH - max(map(len, FORECAST_TABLE_SUFFIXES))
+
+
+def check_forecast_table(name: str) -> str:
+    """``name`` if it is an identifier (:func:`check_identifier`) of at most
+    :data:`MAX_FORECAST_TABLE` characters, so that ``<name>_legacy`` is one too."""
+    check_identifier(name)
+    if len(name) > MAX_FORECAST_TABLE:
+        raise RuleError(
+            f"is {len(name)} characters; at most {MAX_FORECAST_TABLE} leave room for {name}_legacy "
+            f"within MySQL's {MAX_IDENTIFIER_LENGTH}-character identifier limit"
+        )
+    return name
+
+
 def check_columns(timestamp: str, value: str, series: str | None = None) -> list[str]:
     """The timestamp, value and optional series column, in that order: identifiers that are
     distinct case-insensitively (MySQL and Spark compare column names that way)."""

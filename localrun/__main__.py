@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.pop("AWS_PROFILE", None)
     from localrun import report
     from localrun.demo_data import hourly_series
-    from localrun.runner import Printer, open_session
+    from localrun.runner import Printer, SourceLabel, open_session
 
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -125,7 +125,10 @@ def main(argv: list[str] | None = None) -> int:
             from localrun.demo_data import partition_csv
 
             session.standardize("meta-data/partition_2333.csv", partition_csv().encode())
-            session.load_source(hourly_series())
+            assert session.env.forecast is not None
+            db = session.env.forecast.database
+            demo = SourceLabel("demo data (ten weeks, hourly)", db.timestamp_column, db.value_column)
+            session.load_source(hourly_series(), label=demo)
             session.forecast()
         elif args.command == "standardize":
             if not args.file.is_file():
@@ -135,15 +138,19 @@ def main(argv: list[str] | None = None) -> int:
             if session.standardize(key, args.file.read_bytes()) is None:
                 return 1
         else:
-            rows = _read_source_csv(args, session.env)
-            session.load_source(rows)
+            rows, label = _read_source_csv(args, session.env)
+            session.load_source(rows, label=label)
             session.forecast()
-        artifacts = report.write_artifacts(session, out)
-        report.print_summary(session, artifacts, time.monotonic() - started)
+        backtest = report.forecast_backtest(session)
+        artifacts = report.write_artifacts(session, out, backtest)
+        report.print_summary(session, artifacts, time.monotonic() - started, backtest)
         return 0 if all(r.result.succeeded for r in session.runs) or args.command == "demo" else 1
 
 
-def _read_source_csv(args: argparse.Namespace, env: Any) -> list[tuple[Any, ...]]:
+def _read_source_csv(args: argparse.Namespace, env: Any) -> tuple[list[tuple[Any, ...]], Any]:
+    """The CSV's (timestamp, value) rows, and its name and columns for the report."""
+    from localrun.runner import SourceLabel
+
     db = env.forecast.database
     ts_col = args.timestamp_column or db.timestamp_column
     value_col = args.value_column or db.value_column
@@ -164,7 +171,7 @@ def _read_source_csv(args: argparse.Namespace, env: Any) -> list[tuple[Any, ...]
             except ValueError as exc:
                 raise SystemExit(f"error: {args.source_csv}, line {line}: {exc}") from None
             rows.append((ts.astimezone(UTC).replace(tzinfo=None) if ts.tzinfo else ts, value))
-    return rows
+    return rows, SourceLabel(args.source_csv.name, ts_col, value_col)
 
 
 if __name__ == "__main__":

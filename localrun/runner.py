@@ -71,6 +71,15 @@ class Run:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class SourceLabel:
+    """What the user calls the forecast's input: a file (or "demo data") and its two columns."""
+
+    name: str
+    timestamp_column: str
+    value_column: str
+
+
 class OfflineSession:
     """A mocked account for one environment; see the module docstring.
 
@@ -88,6 +97,7 @@ class OfflineSession:
     ) -> None:
         self.env, self.aws, self.database, self.workdir, self.printer = env, aws, database, workdir, printer
         self.last_etl: EtlRun | None = None
+        self.source: SourceLabel | None = None
         self.s3 = aws.client("s3")
         self.sagemaker = LocalSageMaker(self.s3, workdir / "sagemaker", quota=quota)
         self.bucket = env.data_bucket_name
@@ -150,14 +160,14 @@ class OfflineSession:
         self.aws.bind_lambda(
             generate_arn, self._bound("generate_dataset", generate_dataset_environment(cfg, self.bucket))
         )
-        if isinstance(database, SQLiteDatabase):  # write-forecast's logic, a SQLite repository
+        if isinstance(database, SQLiteDatabase):  # write-forecast's operations, a SQLite repository
             write_env = self._lambda_env(write_forecast_environment(cfg, "unused"))
             writer = load("write_forecast", "forecast_writer")
             repository_for = database.sqlite_repository
             write = bound(  # write_env has the region variables already
                 "write_forecast",
                 write_env,
-                lambda event: writer.write_forecast(
+                lambda event: writer.run_operation(
                     self.s3, event, repository_for, writer.ForecastSettings.from_env(write_env)
                 ),
             )
@@ -254,12 +264,14 @@ class OfflineSession:
 
     # -- forecast --------------------------------------------------------------------------------
 
-    def load_source(self, rows: list[tuple[Any, ...]]) -> None:
-        """Replace the source table with ``rows`` (timestamp, value[, series id])."""
+    def load_source(self, rows: list[tuple[Any, ...]], *, label: SourceLabel | None = None) -> None:
+        """Replace the source table with ``rows`` (timestamp, value[, series id]). ``label`` names
+        them in the report (default: the source table and the environment's column names)."""
         assert self.env.forecast is not None and self.database is not None
         db = self.env.forecast.database
         columns = [db.timestamp_column, db.value_column] + ([db.series_column] if db.series_column else [])
         self.database.load_source(db.source_table, columns, rows)
+        self.source = label or SourceLabel(db.source_table, db.timestamp_column, db.value_column)
 
     def forecast(self) -> Run | None:
         """Run the ETL job, then the forecast state machine if its rule matches the event."""
@@ -313,12 +325,15 @@ def open_session(
     allow_mariadb: bool = True,
     printer: Printer | None = None,
     quota: JobQuota | None = None,
+    config: EnvConfig | None = None,
 ) -> Iterator[OfflineSession]:
     """A ready :class:`OfflineSession` for ``env_name`` of ``cdk.json`` (default ``dev``).
 
-    ``quota`` (default none): the concurrent-job quota the SageMaker twin enforces.
+    ``quota`` (default none): the concurrent-job quota the SageMaker twin enforces. ``config``
+    (default: ``env_name``'s, loaded from ``cdk.json``): an environment built some other way,
+    e.g. with one setting changed by ``dataclasses.replace``.
     """
-    env = load_env(env_name, read_cdk_context())
+    env = config or load_env(env_name, read_cdk_context())
     printer = printer or Printer()
     workdir.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:

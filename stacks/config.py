@@ -511,7 +511,9 @@ def _database(reader: _Reader) -> DatabaseConfig:
         timestamp_column=reader.string("timestampColumn", rule=_identifier),
         value_column=reader.string("valueColumn", rule=_identifier),
         series_column=reader.optional_string("seriesColumn", rule=_identifier),
-        forecast_table=reader.string("forecastTable", DatabaseConfig.forecast_table, rule=_identifier),
+        forecast_table=reader.string(
+            "forecastTable", DatabaseConfig.forecast_table, rule=pipeline_rules.check_forecast_table
+        ),
         secret_arn=reader.optional_string("secretArn", _SECRET_ARN),
         tls=reader.string("tls", DatabaseConfig.tls),
         ca_bundle=reader.optional_string("caBundle"),

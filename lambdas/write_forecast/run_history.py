@@ -31,7 +31,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pipeline_rules import MAX_IDENTIFIER_LENGTH, ConfigurationError, check_identifier, check_setting
+from pipeline_rules import (
+    FORECAST_TABLE_SUFFIXES,
+    MAX_FORECAST_TABLE,
+    check_forecast_table,
+    check_setting,
+)
 
 ACCEPTED, REJECTED, WRITTEN, MIGRATED = "accepted", "rejected", "written", "migrated"
 STATUSES = (ACCEPTED, REJECTED, WRITTEN, MIGRATED)
@@ -40,9 +45,9 @@ VISIBLE = (WRITTEN, MIGRATED)
 PASSED, FAILED, DISABLED = "passed", "failed", "disabled"
 DECISIONS = (PASSED, FAILED, DISABLED)
 
-RUNS_SUFFIX, ROWS_SUFFIX, LEGACY_SUFFIX = "_runs", "_rows", "_legacy"
+RUNS_SUFFIX, ROWS_SUFFIX, LEGACY_SUFFIX = FORECAST_TABLE_SUFFIXES
 #: The longest ``FORECAST_TABLE`` whose derived names fit MySQL's identifier limit (57).
-MAX_TABLE_LENGTH = MAX_IDENTIFIER_LENGTH - max(len(s) for s in (RUNS_SUFFIX, ROWS_SUFFIX, LEGACY_SUFFIX))
+MAX_TABLE_LENGTH = MAX_FORECAST_TABLE
 
 #: The view's columns: those of the earlier single table, in its order.
 VIEW_COLUMNS = (
@@ -77,13 +82,7 @@ RUN_COLUMNS = (
 def validate_table_name(name: str) -> str:
     """``name`` if it is a plain identifier (letters, digits, ``_``; not starting with a digit) of
     at most :data:`MAX_TABLE_LENGTH` characters, else ``ConfigurationError`` naming ``FORECAST_TABLE``."""
-    check_setting("FORECAST_TABLE", name, check_identifier)
-    if len(name) > MAX_TABLE_LENGTH:
-        raise ConfigurationError(
-            f"FORECAST_TABLE {name!r} is {len(name)} characters; at most {MAX_TABLE_LENGTH} leave room for "
-            f"{name}{LEGACY_SUFFIX} within MySQL's {MAX_IDENTIFIER_LENGTH}-character identifier limit"
-        )
-    return name
+    return check_setting("FORECAST_TABLE", name, check_forecast_table)
 
 
 @dataclass(frozen=True)

@@ -128,6 +128,6 @@ def test_upsert_statement_is_one_multi_row_insert() -> None:
 
     repo = MySQLForecastRepository(never_called, "Sales_Forecast_2")
     sql = repo.upsert_sql(3)
-    assert sql.startswith("INSERT INTO `Sales_Forecast_2` (")
+    assert sql.startswith("INSERT INTO `Sales_Forecast_2_rows` (")
     assert sql.count("%s") == 3 * len(forecast_repository.COLUMNS)
     assert "ON DUPLICATE KEY UPDATE" in sql and "`created_at` = " not in sql.split("UPDATE")[1]

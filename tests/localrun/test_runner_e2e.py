@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from localrun import report
 from localrun.databases import ServerDatabase
 from localrun.demo_data import hourly_series, partition_csv
 from localrun.glue_spark import Engine
@@ -26,7 +27,7 @@ from localrun.runner import OfflineSession, Printer, open_session
 from localrun.s3files import split_uri
 
 STANDARDIZE_OK = ("CheckFileName", "GetBatchId", "CheckBatchId", "Standardize", "Done")
-FORECAST_OK = ("GenerateDataset", "Train", "CreateModel", "Transform", "WriteForecast", "Done")
+FORECAST_OK = ("GenerateDataset", "Train", "QualityGate", "CreateModel", "Transform", "WriteForecast", "Done")
 
 
 @pytest.fixture
@@ -165,18 +166,34 @@ def test_keys_outside_the_notification_filter_start_nothing(session: OfflineSess
 
 def short_series(hours: int) -> list[tuple[Any, ...]]:
     start = datetime(2026, 1, 1)
-    return [(start + timedelta(hours=h), float(h % 24)) for h in range(hours)]
+    return [(start + timedelta(hours=h), float(h % 24 + (h * 37) % 5)) for h in range(hours)]
 
 
-def fake_deepar(session: OfflineSession) -> None:
-    """Training and transform stand-ins: artifacts and a forecast file of the right shape."""
+def final_metrics(mean_wql: float | None, rmse: float = 1.0) -> list[dict[str, Any]]:
+    """A FinalMetricDataList as DeepAR reports it; ``mean_wql`` None: no test channel metrics."""
+    metrics = [{"MetricName": "train:final_loss", "Value": 2.0, "Timestamp": 1764000000000}]
+    if mean_wql is not None:
+        metrics += [
+            {"MetricName": "test:RMSE", "Value": rmse, "Timestamp": 1764000000000},
+            {"MetricName": "test:mean_wQuantileLoss", "Value": mean_wql, "Timestamp": 1764000000000},
+        ]
+    return metrics
+
+
+def fake_deepar(session: OfflineSession, *, mean_wql: float | None = 0.001) -> None:
+    """Training and transform stand-ins: artifacts, test metrics (``mean_wql``, default 0.001,
+    far better than any baseline) and a forecast file of the right shape."""
     s3 = session.s3
 
     def training(params: dict[str, Any]) -> dict[str, Any]:
         uri = params["OutputDataConfig"]["S3OutputPath"] + params["TrainingJobName"] + "/output/model.tar.gz"
         bucket, key = split_uri(uri)
         s3.put_object(Bucket=bucket, Key=key, Body=b"model")
-        return {"TrainingJobStatus": "Completed", "ModelArtifacts": {"S3ModelArtifacts": uri}}
+        return {
+            "TrainingJobStatus": "Completed",
+            "ModelArtifacts": {"S3ModelArtifacts": uri},
+            "FinalMetricDataList": final_metrics(mean_wql),
+        }
 
     def transform(params: dict[str, Any]) -> dict[str, Any]:
         bucket, key = split_uri(params["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"] + "test.json")
@@ -190,6 +207,21 @@ def fake_deepar(session: OfflineSession) -> None:
 
     session.aws.bind_sagemaker("training", training)
     session.aws.bind_sagemaker("transform", transform)
+
+
+def gate_failure(run: Any, error: str) -> None:
+    assert run.result.path == (
+        "GenerateDataset",
+        "Train",
+        "QualityGate",
+        "QualityGateLambdaError",
+        "QualityGateErrorJson",
+        "QualityGateErrorMessage",
+        "NotifyQualityGateFailed",
+        "QualityGateFailed",
+    ), run.result.cause
+    assert run.result.error == error
+    assert_message_only(run.result.cause)
 
 
 def forecast_rows(session: OfflineSession) -> list[dict[str, Any]]:
@@ -211,6 +243,50 @@ def test_forecast_writes_rows_and_a_rerun_updates_them(session: OfflineSession) 
     assert len(rows) == 168, "a re-run updates, it never duplicates"
     assert rows[0]["forecast_time"].startswith("2026-02-07 12:00:00")
     assert session.alerts() == []
+
+
+def test_a_model_worse_than_the_baseline_never_reaches_the_forecast_table(
+    session: OfflineSession, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_deepar(session)
+    session.load_source(short_series(900))
+    good = session.forecast()
+    assert good is not None
+    assert good.result.path == FORECAST_OK, good.result.cause
+    before = forecast_rows(session)
+    assert len(before) == 168
+
+    fake_deepar(session, mean_wql=5.0)
+    bad = session.forecast()
+    assert bad is not None
+    gate_failure(bad, "ModelWorseThanBaseline")  # the path: no CreateModel, Transform or write
+    [alert] = session.alerts()
+    assert "ModelWorseThanBaseline" in alert and "5" in alert
+    baseline = good.result.output["quality"]["baseline"]["mean_wQuantileLoss"]
+    assert f"{baseline:.4g}" in alert or f"{baseline:.6g}" in alert or str(baseline) in alert, alert
+    assert "maxLossRatio" in alert
+    assert forecast_rows(session) == before, "the table keeps the last good forecast"
+    assert session.database is not None
+    runs = session.database.read_runs(session.env.forecast.database.forecast_table)  # type: ignore[union-attr]
+    decisions = [(r["status"], r["gate_decision"]) for r in runs]
+    assert decisions == [("written", "passed"), ("rejected", "failed")]
+    assert runs[1]["model_mean_wquantileloss"] == 5.0 and runs[1]["baseline_mean_wquantileloss"] == baseline
+
+    report.print_summary(session, {}, 1.0)
+    summary = capsys.readouterr().out
+    assert "forecast quality:" in summary and "test:mean_wQuantileLoss 5," in summary
+    assert f"gate:     failed: loss ratio {5.0 / baseline:.3g} > 1" in summary, summary
+
+
+def test_a_training_job_without_test_metrics_fails_the_gate(session: OfflineSession) -> None:
+    fake_deepar(session, mean_wql=None)
+    session.load_source(short_series(900))
+    run = session.forecast()
+    assert run is not None
+    gate_failure(run, "MissingModelMetrics")
+    assert "test:mean_wQuantileLoss" in (run.result.cause or "")
+    assert "train:final_loss" in (run.result.cause or ""), "names what training did report"
+    assert len(session.alerts()) == 1 and forecast_rows(session) == []
 
 
 def test_not_enough_history_alerts_and_fails_in_generate_dataset(session: OfflineSession) -> None:
@@ -269,10 +345,11 @@ def test_database_that_refuses_the_write_fails_as_write_forecast_failed(session:
     fake_deepar(session)
     assert session.database is not None
     table = session.env.forecast.database.forecast_table  # type: ignore[union-attr]
+    rows = f"{table}_rows"  # where write-forecast keeps every run's rows (the table name is a view)
     session.database.execute(
-        f"CREATE TABLE {table} (series_id TEXT, forecast_time TEXT, p10 REAL, p50 REAL, p90 REAL, mean REAL,"
-        f" run_id TEXT, created_at TEXT, updated_at TEXT, PRIMARY KEY (series_id, forecast_time));"
-        f" CREATE TRIGGER refuse BEFORE INSERT ON {table} BEGIN SELECT RAISE(ABORT, 'writes refused'); END;"
+        f"CREATE TABLE {rows} (run_id TEXT, series_id TEXT, forecast_time TEXT, p10 REAL, p50 REAL, p90 REAL,"
+        f" mean REAL, created_at TEXT, updated_at TEXT, PRIMARY KEY (run_id, series_id, forecast_time));"
+        f" CREATE TRIGGER refuse BEFORE INSERT ON {rows} BEGIN SELECT RAISE(ABORT, 'writes refused'); END;"
     )
     session.load_source(short_series(900))
     run = session.forecast()

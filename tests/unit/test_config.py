@@ -176,6 +176,11 @@ def test_state_machine_log_settings() -> None:
         ),
         (lambda d: d["forecast"].update(namePrefix="1forecast"), "'forecast.namePrefix'"),
         (
+            lambda d: d["forecast"]["database"].update(forecastTable="t" * 58),
+            f"'forecast.database.forecastTable' has an invalid value '{'t' * 58}', which is 58 characters; "
+            "at most 57 leave room for",
+        ),
+        (
             lambda d: d["forecast"].update(qualityGate={"maxLossRatio": 0}),
             "'forecast.qualityGate.maxLossRatio' must be a number from 0.01 to 100.0, got 0",
         ),
