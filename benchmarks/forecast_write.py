@@ -157,7 +157,9 @@ def measure(
     database: MySQLDatabase, variant: str, write: Callable[..., None], rows: list[Any], latency_ms: float
 ) -> Result:
     table = f"bench_{variant.replace('-', '_')}_{int(latency_ms * 1000)}"
-    database.query(f"DROP TABLE IF EXISTS `{table}`")
+    # write-forecast's layout: a view of that name over <name>_rows and <name>_runs
+    database.query(f"DROP VIEW IF EXISTS `{table}`")
+    database.query(f"DROP TABLE IF EXISTS `{table}`, `{table}_rows`, `{table}_runs`, `{table}_legacy`")
     with through(database.server, latency_ms / 1000) as (proxied, proxy):
 
         def connect() -> Any:

@@ -23,6 +23,7 @@ def test_the_benchmark_writes_every_row_of_every_variant(capsys: pytest.CaptureF
         if line.startswith(("per-row-insert", "batched-upsert"))
     }
     # one round trip per INSERT at least, plus the handshake and the commit; the batched write
-    # needs one per 500 rows plus those (client writes the proxy sees may coalesce a little)
+    # needs one per 500 rows plus those, plus a fixed dozen or so that check and create the run
+    # history's layout (tables, view) and record the run (the proxy may coalesce a few writes)
     assert all(n >= 400 for (variant, _), n in trips.items() if variant == "per-row-insert"), trips
-    assert all(n < 20 for (variant, _), n in trips.items() if variant == "batched-upsert"), trips
+    assert all(n <= 30 for (variant, _), n in trips.items() if variant == "batched-upsert"), trips
