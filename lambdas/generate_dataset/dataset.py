@@ -17,7 +17,8 @@ Documented choices:
   timestamp, or two off-grid timestamps floored to one slot) raise :class:`DuplicateTimestamps`
   naming the series, the slot and both raw timestamps. Nothing is silently summed or dropped.
 * **Values.** An empty value (or ``NaN``, any case) is a missing observation (``"NaN"``). Any
-  other non-numeric or non-finite value raises :class:`InvalidInputData` naming file and line.
+  other non-numeric or non-finite value raises :class:`InvalidInputData` naming file and line,
+  and so does a line that is not UTF-8 text (a ``.csv.gz`` part that is not gzip names the file).
 * **Series.** With no series column there is one series whose id is ``""`` (the empty string;
   the same value write-forecast stores in its ``series_id`` key column). With a series column,
   an id is kept exactly as the source holds it, leading and trailing spaces included (``" a"``
@@ -40,11 +41,26 @@ Documented choices:
   series (each with its id and season; see :func:`manifest`); the returned state holds only the
   overall ones, since a Step Functions state is at most 256 KB and a run may hold 1,000 series.
 
+* **Memory.** Parts are read one at a time, each as a stream (S3 body, gunzip, UTF-8 decoding,
+  ``csv.reader``), into compact per-series arrays (:class:`SeriesRows`: epoch seconds, value,
+  part index and line, 24 bytes a row, about 30 with the arrays' growth), never one object per
+  row. Each series is then sorted and regularized on its own (its rows let go as it is done; a
+  regular target is 8 bytes a point), the baseline is scored one series at a time, and train and
+  test are streamed to S3 one series at a time (:mod:`streams`). Peak growth, measured with
+  ``benchmarks/generate_dataset.py``: 0.79 bytes per CSV byte on 39-byte rows (1,000 series x
+  8,760 hours, 324 MiB of CSV: +255 MiB) and 1.31 on 23-byte rows. Before reading anything,
+  when ``AWS_LAMBDA_FUNCTION_MEMORY_SIZE`` is set (the Lambda runtime sets it), the input's size
+  (the listed sizes; a gzip part's from its ISIZE trailer, :func:`input_bytes`) is held against
+  it: ``BASE_MB`` (100) + ``BYTES_PER_INPUT_BYTE`` (1.5) x the CSV MiB must fit, else
+  :class:`InputTooLarge` names the size, the memory and the setting to raise,
+  ``forecast.generateDataset.memoryMb``. The check counts bytes, so a table of very short rows
+  (under about 20 bytes) or of series with many gaps (8 bytes a missing slot) can need more.
+
 Every S3 path and SageMaker name of a run is derived here, once, from the Step Functions
 execution name, and passed along in the state; nothing depends on "today".
 
 One module, over 400 lines, on purpose: the timestamp, grid, duplicate, gap and series rules
-above act on the same rows in one pass, and the Lambda folder ships as a whole.
+above act on the same rows, and the Lambda folder ships as a whole.
 """
 
 from __future__ import annotations
@@ -91,12 +107,11 @@ _CSV_SUFFIXES = (".csv", ".csv.gz")
 _MISSING_VALUES = frozenset({"", "nan"})
 #: A guard against a typo'd timestamp (year 9999) blowing up one series to millions of empty slots.
 MAX_POINTS = 1_000_000
-#: Peak memory growth per byte of CSV input (module docstring, "Memory"; measured with
-#: benchmarks/generate_dataset.py).
+#: Peak memory growth per byte of CSV input, with margin: measured 0.79 on 39-byte rows and 1.31
+#: on 23-byte rows (about 30 bytes a row either way; module docstring, "Memory").
 BYTES_PER_INPUT_BYTE = 1.5
-#: What the function holds besides the input's rows: the Python runtime, boto3 and these modules
-#: (about 90 MB in Lambda) and the streaming uploads' buffers (about 40 MB, :mod:`streams`).
-BASE_MB = 160
+#: Memory the function holds whatever the input: the Lambda runtime, boto3 and these modules.
+BASE_MB = 100
 #: The setting of the app's config that sizes this function, named in :class:`InputTooLarge`.
 MEMORY_SETTING = "forecast.generateDataset.memoryMb"
 MAX_LAMBDA_MEMORY_MB = 10240
@@ -538,18 +553,29 @@ def open_part(body: IO[bytes], gzipped: bool) -> io.TextIOWrapper:
 
 def _read_part(data: Input, text: io.TextIOWrapper, source: str, config: Config) -> None:
     rows = read_rows(text, source, config.timestamp_column, config.value_column, config.series_column)
-    last = [1]
-
-    def tracked() -> Iterator[Row]:
-        for row in rows:
-            last[0] = row[3]
-            yield row
-
     try:
-        data.add_part(source, tracked())
-    except (UnicodeDecodeError, gzip.BadGzipFile, EOFError, zlib.error) as exc:
-        kind = "gzip-compressed UTF-8 text" if source.endswith(".gz") else "UTF-8 text"
-        raise InvalidInputData(f"{source} after line {last[0]}: is not {kind} ({exc})") from None
+        data.add_part(source, rows)
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise InvalidInputData(f"{source}: is not gzip-compressed CSV, or is cut short ({exc})") from None
+
+
+def undecodable_line(stream: IO[bytes] | io.BufferedIOBase) -> int:
+    """The number (1-based) of the first line of ``stream`` that is not UTF-8 (the first may start
+    with a BOM), or 0 if all are. Only for the error message: the reader decodes blocks, not lines."""
+
+    def lines() -> Iterator[bytes]:  # UTF-8 never has a 0x0A byte inside a character
+        rest = b""
+        while block := stream.read(2**16):
+            *whole, rest = (rest + block).split(b"\n")
+            yield from whole
+        yield rest
+
+    for number, line in enumerate(lines(), start=1):
+        try:
+            line.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError:
+            return number
+    return 0
 
 
 def input_bytes(s3: S3Client, bucket: str, part: CsvPart) -> int:
@@ -596,9 +622,17 @@ def read_input(s3: S3Client, config: Config, paths: RunPaths) -> Input:
         check_input_size(total, len(parts), config.memory_mb, input_uri)
     data = Input()
     for part in parts:
+        source = paths.uri(part.key)
         body = s3.get_object(Bucket=paths.bucket, Key=part.key)["Body"]
         try:
-            _read_part(data, open_part(body, part.gzipped), paths.uri(part.key), config)
+            _read_part(data, open_part(body, part.gzipped), source, config)
+        except UnicodeDecodeError as exc:
+            again = s3.get_object(Bucket=paths.bucket, Key=part.key)["Body"]
+            try:
+                line = undecodable_line(gzip.GzipFile(fileobj=again, mode="rb") if part.gzipped else again)
+            finally:
+                again.close()
+            raise InvalidInputData(f"{source} line {line}: is not UTF-8 text ({exc.reason})") from None
         finally:
             body.close()
     if not data.rows:
