@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -27,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "benchmarks" / "data"
 PARTS = 8
 RUN = "jr_bench"
+MEMORY_VAR = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"
 
 
 class FolderS3:
@@ -72,22 +74,30 @@ class FolderS3:
         self.written[Key] = size
 
 
-def write_parts(series: int, hours: int) -> Path:
-    """``DATA/gd_<series>x<hours>/etl/sales/run=<RUN>/part-*.csv``, written once."""
-    root = DATA / f"gd_{series}x{hours}"
+def write_parts(series: int, hours: int, short: bool = False) -> Path:
+    """``DATA/gd_<series>x<hours>[_short]/etl/sales/run=<RUN>/part-*.csv``, written once.
+
+    Rows are ``2023-01-01 00:00:00,12.50,sensor-0001`` (39 bytes), or with ``short``
+    ``2023-01-01T00:00,7,1`` (about 23 bytes: the most rows per byte a realistic table gives).
+    """
+    root = DATA / f"gd_{series}x{hours}{'_short' if short else ''}"
     run = root / "etl" / "sales" / f"run={RUN}"
     if (run / "_SUCCESS").exists():
         return root
     run.mkdir(parents=True, exist_ok=True)
     start = datetime(2023, 1, 1)
-    stamps = [(start + timedelta(hours=h)).strftime("%Y-%m-%d %H:%M:%S") for h in range(hours)]
+    form = "%Y-%m-%dT%H:%M" if short else "%Y-%m-%d %H:%M:%S"
+    stamps = [(start + timedelta(hours=h)).strftime(form) for h in range(hours)]
     per_part = -(-series // PARTS)
     for part in range(PARTS):
         with open(run / f"part-{part:05d}.csv", "w", encoding="utf-8") as out:
             out.write("ts,value,series_id\n")
             for s in range(part * per_part, min(series, (part + 1) * per_part)):
-                sid = f"sensor-{s:04d}"
-                out.writelines(f"{ts},{(s + h % 24) * 0.5:.2f},{sid}\n" for h, ts in enumerate(stamps))
+                if short:
+                    out.writelines(f"{ts},{h % 10},{s}\n" for h, ts in enumerate(stamps))
+                else:
+                    sid = f"sensor-{s:04d}"
+                    out.writelines(f"{ts},{(s + h % 24) * 0.5:.2f},{sid}\n" for h, ts in enumerate(stamps))
     (run / "_SUCCESS").write_text("")
     return root
 
@@ -102,7 +112,7 @@ def child(root: Path) -> None:
         "TIMESTAMP_COLUMN": "ts", "VALUE_COLUMN": "value", "SERIES_COLUMN": "series_id",
         "TIME_FREQ": "1H", "PREDICTION_LENGTH": "168", "CONTEXT_LENGTH": "672", "NAME_PREFIX": "forecast",
     }  # fmt: skip
-    config = dataset.Config.from_env(env)
+    config = dataset.Config.from_env({**env, **{k: v for k, v in os.environ.items() if k == MEMORY_VAR}})
     s3 = FolderS3(root)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start = time.perf_counter()
@@ -118,18 +128,34 @@ def main() -> None:
         "--series", type=int, nargs="+", default=[300, 1000], help="sizes (default: 300 1000)"
     )
     parser.add_argument("--hours", type=int, default=8760, help="points per series (default: %(default)s)")
+    parser.add_argument("--short-rows", action="store_true", help="about 23-byte rows instead of 39")
+    parser.add_argument(
+        "--memory-mb",
+        type=int,
+        help="run with AWS_LAMBDA_FUNCTION_MEMORY_SIZE set, so the InputTooLarge check runs (default: unset)",
+    )
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.child)
         return
-    print(f"generate-dataset, {args.hours} hourly points per series, {PARTS} CSV parts")
-    print(f"{'series':>7} {'rows':>11} {'CSV MiB':>8} {'seconds':>8} {'peak RSS +MiB':>14}")
+    env = dict(os.environ)
+    if args.memory_mb:
+        env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = str(args.memory_mb)
+    rows = "short rows" if args.short_rows else "39-byte rows"
+    print(f"generate-dataset, {args.hours} hourly points per series, {PARTS} CSV parts, {rows}")
+    print(
+        f"{'series':>7} {'rows':>11} {'CSV MiB':>8} {'seconds':>8} {'peak RSS +MiB':>14} {'+MiB/CSV MiB':>13}"
+    )
     for series in args.series:
-        root = write_parts(series, args.hours)
+        root = write_parts(series, args.hours, args.short_rows)
         size = sum(p.stat().st_size for p in root.rglob("*.csv")) / 2**20
         done = subprocess.run(
-            [sys.executable, __file__, "--child", str(root)], capture_output=True, text=True, check=False
+            [sys.executable, __file__, "--child", str(root)],
+            capture_output=True,
+            text=True,
+            check=False,
+            env=env,
         )
         if done.returncode != 0:
             print(
@@ -137,7 +163,10 @@ def main() -> None:
             )
             continue
         m = json.loads(done.stdout.strip().splitlines()[-1])
-        print(f"{series:>7} {series * args.hours:>11,} {size:8.0f} {m['seconds']:8.1f} {m['rss_mib']:14.0f}")
+        print(
+            f"{series:>7} {series * args.hours:>11,} {size:8.0f} {m['seconds']:8.1f} {m['rss_mib']:14.0f} "
+            f"{m['rss_mib'] / size:13.2f}"
+        )
 
 
 if __name__ == "__main__":
