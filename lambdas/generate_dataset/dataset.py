@@ -43,18 +43,19 @@ Documented choices:
 
 * **Memory.** Parts are read one at a time, each as a stream (S3 body, gunzip, UTF-8 decoding,
   ``csv.reader``), into compact per-series arrays (:class:`SeriesRows`: epoch seconds, value,
-  part index and line, 24 bytes a row, about 30 with the arrays' growth), never one object per
+  part index and line, 24 bytes a row, about 25 with the arrays' growth), never one object per
   row. Each series is then sorted and regularized on its own (its rows let go as it is done; a
   regular target is 8 bytes a point), the baseline is scored one series at a time, and train and
-  test are streamed to S3 one series at a time (:mod:`streams`). Peak growth, measured with
-  ``benchmarks/generate_dataset.py``: 0.79 bytes per CSV byte on 39-byte rows (1,000 series x
-  8,760 hours, 324 MiB of CSV: +255 MiB) and 1.31 on 23-byte rows. Before reading anything,
-  when ``AWS_LAMBDA_FUNCTION_MEMORY_SIZE`` is set (the Lambda runtime sets it), the input's size
-  (the listed sizes; a gzip part's from its ISIZE trailer, :func:`input_bytes`) is held against
-  it: ``BASE_MB`` (100) + ``BYTES_PER_INPUT_BYTE`` (1.5) x the CSV MiB must fit, else
-  :class:`InputTooLarge` names the size, the memory and the setting to raise,
-  ``forecast.generateDataset.memoryMb``. The check counts bytes, so a table of very short rows
-  (under about 20 bytes) or of series with many gaps (8 bytes a missing slot) can need more.
+  test are streamed to S3 one series at a time (:mod:`streams`). Peak growth while the rows are
+  held, measured with ``benchmarks/generate_dataset.py``: 0.66 bytes per CSV byte on 39-byte rows
+  (1,000 series x 8,760 hours, 324 MiB of CSV: +213 MiB; +255 MiB with the uploads) and 1.10 on
+  23-byte rows. Before reading anything, when ``AWS_LAMBDA_FUNCTION_MEMORY_SIZE`` is set (the
+  Lambda runtime sets it), the input's size (the listed sizes; a gzip part's from its ISIZE
+  trailer, :func:`input_bytes`) is held against it: :func:`memory_needed`, 96 MB + up to 64 MB
+  for the uploads + 1.5 x the CSV, must fit, else :class:`InputTooLarge` names the size, the
+  memory and the setting to raise, ``forecast.generateDataset.memoryMb``. The check counts bytes,
+  so a table of very short rows (under about 18 bytes) or of series with many gaps (8 bytes a
+  missing slot) can need more.
 
 Every S3 path and SageMaker name of a run is derived here, once, from the Step Functions
 execution name, and passed along in the state; nothing depends on "today".
@@ -107,11 +108,14 @@ _CSV_SUFFIXES = (".csv", ".csv.gz")
 _MISSING_VALUES = frozenset({"", "nan"})
 #: A guard against a typo'd timestamp (year 9999) blowing up one series to millions of empty slots.
 MAX_POINTS = 1_000_000
-#: Peak memory growth per byte of CSV input, with margin: measured 0.79 on 39-byte rows and 1.31
-#: on 23-byte rows (about 30 bytes a row either way; module docstring, "Memory").
+#: Peak memory growth per byte of CSV input while the rows are held, with margin: measured 0.66 on
+#: 39-byte rows and 1.10 on 23-byte rows (about 25 bytes a row; module docstring, "Memory").
 BYTES_PER_INPUT_BYTE = 1.5
 #: Memory the function holds whatever the input: the Lambda runtime, boto3 and these modules.
-BASE_MB = 100
+RUNTIME_MB = 96
+#: The streamed uploads' buffers at most (:mod:`streams`: 8 MiB parts, some waiting, some in flight,
+#: and copies); they come on top of the rows' peak, as freed heap memory is not handed back.
+UPLOAD_MB = 64
 #: The setting of the app's config that sizes this function, named in :class:`InputTooLarge`.
 MEMORY_SETTING = "forecast.generateDataset.memoryMb"
 MAX_LAMBDA_MEMORY_MB = 10240
@@ -590,12 +594,20 @@ def input_bytes(s3: S3Client, bucket: str, part: CsvPart) -> int:
     return isize + wraps * 2**32
 
 
+def memory_needed(total: int) -> int:
+    """MB of memory ``total`` CSV bytes need: ``RUNTIME_MB`` + the uploads' buffers (``UPLOAD_MB``,
+    or the input's size if smaller: a body is about the input's size or less) +
+    ``BYTES_PER_INPUT_BYTE`` x the input."""
+    mib = total / 2**20
+    return RUNTIME_MB + min(UPLOAD_MB, math.ceil(mib)) + math.ceil(BYTES_PER_INPUT_BYTE * mib)
+
+
 def check_input_size(total: int, count: int, memory_mb: int | None, input_uri: str) -> None:
     """Raise :class:`InputTooLarge` when ``total`` CSV bytes in ``count`` parts need more memory
-    than ``memory_mb`` (``None``: no check): ``BASE_MB + BYTES_PER_INPUT_BYTE * total``."""
+    (:func:`memory_needed`) than ``memory_mb`` (``None``: no check)."""
     if memory_mb is None:
         return
-    need = BASE_MB + math.ceil(BYTES_PER_INPUT_BYTE * total / 2**20)
+    need = memory_needed(total)
     if need <= memory_mb:
         return
     advice = f"raise the setting {MEMORY_SETTING} to at least {need}"
@@ -603,9 +615,9 @@ def check_input_size(total: int, count: int, memory_mb: int | None, input_uri: s
         advice = f"that is more than Lambda's {MAX_LAMBDA_MEMORY_MB} MB: export fewer series or hours per run"
     raise InputTooLarge(
         f"the input under {input_uri} is {total / 2**20:,.0f} MiB of CSV in {count} part(s) (gzip parts "
-        f"counted uncompressed), which needs about {need} MB of memory ({BASE_MB} MB + "
-        f"{BYTES_PER_INPUT_BYTE} x the input); the function has {memory_mb} MB "
-        f"(AWS_LAMBDA_FUNCTION_MEMORY_SIZE): {advice}"
+        f"counted uncompressed), which needs about {need} MB of memory ({RUNTIME_MB} MB for the runtime, "
+        f"up to {UPLOAD_MB} MB for the uploads, {BYTES_PER_INPUT_BYTE} x the input); the function has "
+        f"{memory_mb} MB (AWS_LAMBDA_FUNCTION_MEMORY_SIZE): {advice}"
     )
 
 

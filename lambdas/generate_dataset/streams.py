@@ -69,7 +69,8 @@ class ChunkReader:
             data = bytes(self._pending)
             self._pending.clear()
         else:
-            data = bytes(self._pending[:want])
+            with memoryview(self._pending) as view:
+                data = bytes(view[:want])  # one copy, not a bytearray slice and then bytes
             del self._pending[:want]
         self.bytes_read += len(data)
         return data

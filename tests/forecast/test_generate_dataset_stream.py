@@ -218,24 +218,33 @@ def test_a_corrupt_gzip_part_names_the_file(s3: Any) -> None:
 # --------------------------------------------------------------------------- InputTooLarge
 
 
-def too_large(memory_mb: int) -> int:
-    """An input size (bytes) the check rejects at ``memory_mb``, by 1 MiB."""
-    return int((memory_mb - dataset.BASE_MB) / dataset.BYTES_PER_INPUT_BYTE * 2**20) + 2**20
-
-
 def need_mb(size: int) -> int:
-    """The memory the check asks for ``size`` bytes of CSV: 100 MB + 1.5 x the input."""
-    return 100 + math.ceil(1.5 * size / 2**20)
+    """The memory the check asks for ``size`` bytes of CSV: 96 MB + uploads + 1.5 x the input."""
+    mib = size / 2**20
+    return 96 + min(64, math.ceil(mib)) + math.ceil(1.5 * mib)
+
+
+def too_large(memory_mb: int) -> int:
+    """The smallest whole number of MiB (in bytes) the check rejects at ``memory_mb``."""
+    mib = 1
+    while need_mb(mib * 2**20) <= memory_mb:
+        mib += 1
+    return mib * 2**20
+
+
+def test_the_rule_admits_about_this_much_at_each_memory() -> None:
+    assert [too_large(m) // 2**20 for m in (128, 1024, 10240)] == [13, 577, 6721]
+    assert all(dataset.memory_needed(n) == need_mb(n) for n in (0, 1, 2**20, 10**8, 7 * 10**9))
 
 
 def test_input_too_large_fails_before_reading_naming_size_memory_and_setting(s3: Any) -> None:
-    junk = b"this is never read\n" * (too_large(128) // 19 + 1)  # not even CSV: it is not read
+    junk = b"this is never read\n" * (20 * 2**20 // 19)  # 20 MiB, not even CSV: it is not read
     s3.put_object(Bucket=BUCKET, Key=INPUT + "part-0.csv", Body=junk)
     with pytest.raises(dataset.InputTooLarge) as info:
         run(s3, AWS_LAMBDA_FUNCTION_MEMORY_SIZE="128")
     message = str(info.value)
     assert f"the input under s3://{BUCKET}/{INPUT} is 20 MiB of CSV in 1 part(s)" in message
-    assert f"which needs about {need_mb(len(junk))} MB of memory (100 MB + 1.5 x the input)" in message
+    assert f"which needs about {need_mb(len(junk))} MB of memory (96 MB for the runtime" in message
     assert "the function has 128 MB (AWS_LAMBDA_FUNCTION_MEMORY_SIZE)" in message
     assert f"raise the setting forecast.generateDataset.memoryMb to at least {need_mb(len(junk))}" in message
     assert not s3.list_objects_v2(Bucket=BUCKET, Prefix="forecast/").get("Contents")  # nothing written
