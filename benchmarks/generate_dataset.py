@@ -1,12 +1,13 @@
 """Memory and time of generate-dataset on wide inputs: N series x H hourly points.
 
-Run ``.venv/bin/python benchmarks/generate_dataset.py [--series 300 1000] [--hours 8760]``.
+Run ``.venv/bin/python benchmarks/generate_dataset.py [--series 300 1000] [--hours 8760]
+[--short-rows] [--memory-mb MB]``; figures and their reading are in benchmarks/README.md.
 
 For each size it writes Glue-style CSV parts (``ts,value,series_id``, 8 parts) once under
 ``benchmarks/data/`` (git-ignored), then runs the Lambda's ``generate_dataset`` in a fresh
 interpreter against a folder-backed S3 stand-in (so only the function's own memory counts) and
-prints the wall time and the peak RSS growth over the interpreter after its imports, against the
-function's 1024 MB.
+prints the wall time and the peak RSS growth over the interpreter after its imports, to hold
+against the function's memory (``forecast.generateDataset.memoryMb``, default 1024 MB).
 """
 
 from __future__ import annotations
