@@ -158,7 +158,14 @@ class OfflineSession:
         generate_arn = self._arn("lambda", "function:generate-dataset")
         write_arn = self._arn("lambda", "function:write-forecast")
         self.aws.bind_lambda(
-            generate_arn, self._bound("generate_dataset", generate_dataset_environment(cfg, self.bucket))
+            generate_arn,
+            self._bound(
+                "generate_dataset",
+                {  # Lambda sets the memory variable in every function; the stack may not
+                    **generate_dataset_environment(cfg, self.bucket),
+                    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(cfg.generate_dataset.memory_mb),
+                },
+            ),
         )
         if isinstance(database, SQLiteDatabase):  # write-forecast's operations, a SQLite repository
             write_env = self._lambda_env(write_forecast_environment(cfg, "unused"))

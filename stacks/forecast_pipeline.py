@@ -72,8 +72,8 @@ class ForecastPipeline(Construct):
             description="Turns the ETL run's CSV into DeepAR train and test JSON Lines",
             log_retention_days=logs.retention_days,
             environment=generate_dataset_environment(cfg, bucket.bucket_name),
-            memory_size=1024,
-            timeout_seconds=300,
+            memory_size=cfg.generate_dataset.memory_mb,  # InputTooLarge is held against it
+            timeout_seconds=cfg.generate_dataset.timeout_seconds,
         )
         grant_prefix(
             self.generate_dataset.role,

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -91,44 +91,71 @@ class Baseline:
     overall: dict[str, Any]
 
 
+class BaselineScorer:
+    """Scores one target at a time (:meth:`add`), so a caller need not hold every series at once;
+    :meth:`result` gives the :class:`Baseline` of the targets added so far, in order.
+
+    A target is any sequence of floats (``None`` or NaN: missing), e.g. an ``array('d')``; it must
+    be longer than ``prediction_length``. ``quantiles`` default to ``DEFAULT_QUANTILES``.
+    """
+
+    def __init__(
+        self, prediction_length: int, step: timedelta, quantiles: Sequence[str] = DEFAULT_QUANTILES
+    ) -> None:
+        if prediction_length < 1:
+            raise ValueError(f"prediction_length must be at least 1, got {prediction_length}")
+        self.prediction_length, self.step = prediction_length, step
+        self._total = Accuracy(quantiles=tuple(quantiles))
+        self._series: list[dict[str, Any]] = []
+        self._mases: list[float] = []
+
+    def add(self, target: Sequence[Value]) -> dict[str, Any]:
+        """Score the next target's last ``prediction_length`` points; returns its figures."""
+        i, horizon = len(self._series), self.prediction_length
+        if len(target) <= horizon:
+            raise ValueError(f"target {i} has {len(target)} points, not more than {horizon}")
+        history, window = target[:-horizon], target[-horizon:]
+        season = season_length(self.step, len(history))
+        forecast = seasonal_naive(history, horizon, season)
+        accuracy = Accuracy(quantiles=self._total.quantiles)
+        score: float | None = None
+        if any(value is None for value in forecast):  # only an all-missing history gives None
+            LOG.warning("series %d: no present value in its %d history points; no baseline", i, len(history))
+        else:
+            accuracy.add(window, forecast)
+            self._total.add(window, forecast)
+            score = _finite(mase(window, forecast, history, season))
+            if score is not None:
+                self._mases.append(score)
+        figures = {"season": season, **_figures(accuracy), "MASE": score, "points": accuracy.points}
+        self._series.append(figures)
+        return figures
+
+    def result(self) -> Baseline:
+        """The per-series figures so far and the overall ones (see :class:`Baseline`)."""
+        total, mases = self._total, self._mases
+        seasons = {entry["season"] for entry in self._series}
+        overall = {
+            "method": METHOD,
+            "quantiles": list(total.quantiles),
+            "season": seasons.pop() if len(seasons) == 1 else None,
+            **_figures(total),
+            "MASE": _finite(sum(mases) / len(mases)) if mases else None,
+            "points": total.points,
+        }
+        return Baseline(tuple(self._series), overall)
+
+
 def score_baseline(
-    targets: Sequence[Sequence[Value]],
+    targets: Iterable[Sequence[Value]],
     prediction_length: int,
     step: timedelta,
     quantiles: Sequence[str] = DEFAULT_QUANTILES,
 ) -> Baseline:
     """The seasonal-naive baseline of every target's last ``prediction_length`` points (module
     docstring) at ``quantiles`` (default ``DEFAULT_QUANTILES``); each target must be longer than
-    ``prediction_length``."""
-    if prediction_length < 1:
-        raise ValueError(f"prediction_length must be at least 1, got {prediction_length}")
-    total = Accuracy(quantiles=tuple(quantiles))
-    per_series: list[dict[str, Any]] = []
-    mases: list[float] = []
-    for i, target in enumerate(targets):
-        if len(target) <= prediction_length:
-            raise ValueError(f"target {i} has {len(target)} points, not more than {prediction_length}")
-        history, window = target[:-prediction_length], target[-prediction_length:]
-        season = season_length(step, len(history))
-        forecast = seasonal_naive(history, prediction_length, season)
-        accuracy = Accuracy(quantiles=total.quantiles)
-        score: float | None = None
-        if any(value is None for value in forecast):  # only an all-missing history gives None
-            LOG.warning("series %d: no present value in its %d history points; no baseline", i, len(history))
-        else:
-            accuracy.add(window, forecast)
-            total.add(window, forecast)
-            score = _finite(mase(window, forecast, history, season))
-            if score is not None:
-                mases.append(score)
-        per_series.append({"season": season, **_figures(accuracy), "MASE": score, "points": accuracy.points})
-    seasons = {entry["season"] for entry in per_series}
-    overall = {
-        "method": METHOD,
-        "quantiles": list(total.quantiles),
-        "season": seasons.pop() if len(seasons) == 1 else None,
-        **_figures(total),
-        "MASE": _finite(sum(mases) / len(mases)) if mases else None,
-        "points": total.points,
-    }
-    return Baseline(tuple(per_series), overall)
+    ``prediction_length``. Targets are scored one at a time (:class:`BaselineScorer`)."""
+    scorer = BaselineScorer(prediction_length, step, quantiles)
+    for target in targets:
+        scorer.add(target)
+    return scorer.result()

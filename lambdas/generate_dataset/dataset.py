@@ -17,7 +17,8 @@ Documented choices:
   timestamp, or two off-grid timestamps floored to one slot) raise :class:`DuplicateTimestamps`
   naming the series, the slot and both raw timestamps. Nothing is silently summed or dropped.
 * **Values.** An empty value (or ``NaN``, any case) is a missing observation (``"NaN"``). Any
-  other non-numeric or non-finite value raises :class:`InvalidInputData` naming file and line.
+  other non-numeric or non-finite value raises :class:`InvalidInputData` naming file and line,
+  and so does a line that is not UTF-8 text (a ``.csv.gz`` part that is not gzip names the file).
 * **Series.** With no series column there is one series whose id is ``""`` (the empty string;
   the same value write-forecast stores in its ``series_id`` key column). With a series column,
   an id is kept exactly as the source holds it, leading and trailing spaces included (``" a"``
@@ -40,11 +41,27 @@ Documented choices:
   series (each with its id and season; see :func:`manifest`); the returned state holds only the
   overall ones, since a Step Functions state is at most 256 KB and a run may hold 1,000 series.
 
+* **Memory.** Parts are read one at a time, each as a stream (S3 body, gunzip, UTF-8 decoding,
+  ``csv.reader``), into compact per-series arrays (:class:`SeriesRows`: epoch seconds, value,
+  part index and line, 24 bytes a row, about 25 with the arrays' growth), never one object per
+  row. Each series is then sorted and regularized on its own (its rows let go as it is done; a
+  regular target is 8 bytes a point), the baseline is scored one series at a time, and train and
+  test are streamed to S3 one series at a time (:mod:`streams`). Peak growth while the rows are
+  held, measured with ``benchmarks/generate_dataset.py``: 0.66 bytes per CSV byte on 39-byte rows
+  (1,000 series x 8,760 hours, 324 MiB of CSV: +213 MiB; +255 MiB with the uploads) and 1.10 on
+  23-byte rows. Before reading anything, when ``AWS_LAMBDA_FUNCTION_MEMORY_SIZE`` is set (the
+  Lambda runtime sets it), the input's size (the listed sizes; a gzip part's from its ISIZE
+  trailer, :func:`input_bytes`) is held against it: :func:`memory_needed`, 96 MB + up to 64 MB
+  for the uploads + 1.5 x the CSV, must fit, else :class:`InputTooLarge` names the size, the
+  memory and the setting to raise, ``forecast.generateDataset.memoryMb``. The check counts bytes,
+  so a table of very short rows (under about 18 bytes) or of series with many gaps (8 bytes a
+  missing slot) can need more.
+
 Every S3 path and SageMaker name of a run is derived here, once, from the Step Functions
 execution name, and passed along in the state; nothing depends on "today".
 
 One module, over 400 lines, on purpose: the timestamp, grid, duplicate, gap and series rules
-above act on the same rows in one pass, and the Lambda folder ships as a whole.
+above act on the same rows, and the Lambda folder ships as a whole.
 """
 
 from __future__ import annotations
@@ -55,13 +72,16 @@ import io
 import json
 import logging
 import math
+import zlib
+from array import array
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 from baseline import Baseline, parse_quantiles, score_baseline
 from forecast_metrics import DEFAULT_QUANTILES
+from streams import upload_chunks
 
 from pipeline_rules import (
     MAX_FORECAST_NAME_PREFIX,
@@ -88,6 +108,17 @@ _CSV_SUFFIXES = (".csv", ".csv.gz")
 _MISSING_VALUES = frozenset({"", "nan"})
 #: A guard against a typo'd timestamp (year 9999) blowing up one series to millions of empty slots.
 MAX_POINTS = 1_000_000
+#: Peak memory growth per byte of CSV input while the rows are held, with margin: measured 0.66 on
+#: 39-byte rows and 1.10 on 23-byte rows (about 25 bytes a row; module docstring, "Memory").
+BYTES_PER_INPUT_BYTE = 1.5
+#: Memory the function holds whatever the input: the Lambda runtime, boto3 and these modules.
+RUNTIME_MB = 96
+#: The streamed uploads' buffers at most (:mod:`streams`: 8 MiB parts, some waiting, some in flight,
+#: and copies); they come on top of the rows' peak, as freed heap memory is not handed back.
+UPLOAD_MB = 64
+#: The setting of the app's config that sizes this function, named in :class:`InputTooLarge`.
+MEMORY_SETTING = "forecast.generateDataset.memoryMb"
+MAX_LAMBDA_MEMORY_MB = 10240
 
 
 class DatasetError(ValueError):
@@ -118,12 +149,20 @@ class NotEnoughHistory(DatasetError):
     """A series has fewer than ``CONTEXT_LENGTH + PREDICTION_LENGTH`` points after regularizing."""
 
 
+class InputTooLarge(DatasetError):
+    """The run's CSV needs more memory than the function has (checked before reading)."""
+
+
 class S3Client(Protocol):
+    """The calls generate-dataset makes: a boto3 S3 client, or a stand-in with the same methods."""
+
     def get_paginator(self, operation_name: str) -> Any: ...
 
-    def get_object(self, *, Bucket: str, Key: str) -> Mapping[str, Any]: ...
+    def get_object(self, *, Bucket: str, Key: str, **kwargs: Any) -> Mapping[str, Any]: ...
 
     def put_object(self, *, Bucket: str, Key: str, Body: bytes, ContentType: str) -> Any: ...
+
+    def upload_fileobj(self, Fileobj: Any, Bucket: str, Key: str, **kwargs: Any) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -142,6 +181,7 @@ class Config:
     context_length: int
     name_prefix: str
     test_quantiles: tuple[str, ...] = DEFAULT_QUANTILES
+    memory_mb: int | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Config:
@@ -150,7 +190,8 @@ class Config:
         ``PREDICTION_LENGTH`` (default 168), ``CONTEXT_LENGTH`` (default 672), ``NAME_PREFIX`` and
         ``TEST_QUANTILES`` (a JSON list of levels in (0, 1), default ``["0.1", "0.5", "0.9"]``; see
         :func:`baseline.parse_quantiles`); a missing or bad one raises :class:`ConfigurationError`
-        naming it.
+        naming it. ``AWS_LAMBDA_FUNCTION_MEMORY_SIZE`` (MB), which the Lambda runtime sets, is the
+        memory :func:`check_input_size` holds the input against; unset (tests), there is no check.
         """
         read = Environment(env)
         timestamp_column = read.required("TIMESTAMP_COLUMN", check_identifier)
@@ -176,6 +217,7 @@ class Config:
             context_length=read.positive_int("CONTEXT_LENGTH", 672),
             name_prefix=read.required("NAME_PREFIX", _name_prefix),
             test_quantiles=quantiles or DEFAULT_QUANTILES,
+            memory_mb=read.positive_int("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 0) or None,
         )
 
 
@@ -283,11 +325,19 @@ def run_paths(config: Config, job_run_id: str, execution_name: str) -> RunPaths:
 
 @dataclass(frozen=True, slots=True)
 class Observation:
+    """One data row as :func:`read_observations` yields it (``value`` ``None``: missing)."""
+
     series_id: str
     timestamp: datetime
     value: float | None
     source: str
     line: int
+
+
+_EPOCH = datetime(1970, 1, 1)
+_SECOND = timedelta(seconds=1)
+#: Distinct raw timestamps whose parse one part remembers (the table's hours repeat per series).
+_TIMESTAMP_CACHE = 100_000
 
 
 def parse_timestamp(raw: str) -> datetime:
@@ -304,6 +354,16 @@ def parse_timestamp(raw: str) -> datetime:
     return parsed.replace(microsecond=0)
 
 
+def epoch_seconds(moment: datetime) -> int:
+    """Whole seconds from 1970-01-01 to the naive UTC ``moment`` (negative before)."""
+    return (moment - _EPOCH) // _SECOND
+
+
+def from_epoch(seconds: int) -> datetime:
+    """The naive UTC datetime ``seconds`` after 1970-01-01 (:func:`epoch_seconds` inverted)."""
+    return _EPOCH + timedelta(seconds=seconds)
+
+
 def parse_value(raw: str) -> float | None:
     """A finite float, or ``None`` (missing) for an empty cell or ``NaN``; ``ValueError`` otherwise."""
     text = raw.strip()
@@ -315,6 +375,84 @@ def parse_value(raw: str) -> float | None:
     return value
 
 
+#: One data row: series id, epoch seconds (UTC, whole), value (NaN: missing) and line number.
+Row = tuple[str, int, float, int]
+
+
+def _columns(header: list[str], source: str, wanted: Sequence[str]) -> list[int]:
+    """The index of each ``wanted`` column in ``header`` (names stripped), else :class:`MissingColumn`."""
+    names = [name.strip() for name in header]
+    for column in wanted:
+        if column not in names:
+            raise MissingColumn(f"column {column!r} is not in the header of {source} (header: {names})")
+    return [names.index(column) for column in wanted]
+
+
+def _seconds(raw: str, where: str, column: str) -> int:
+    try:
+        return epoch_seconds(parse_timestamp(raw))
+    except ValueError:
+        raise InvalidInputData(f"{where}: {column} {raw!r} is not an ISO 8601 timestamp") from None
+
+
+def _unusual_value(raw: str, where: str, column: str) -> float:
+    """``raw``, which ``float`` rejects or reads as NaN or infinite, by :func:`parse_value`'s rule."""
+    try:
+        value = parse_value(raw)
+    except ValueError:
+        raise InvalidInputData(f"{where}: {column} {raw!r} is not a finite number") from None
+    return math.nan if value is None else value
+
+
+def read_rows(
+    lines: Iterable[str],
+    source: str,
+    timestamp_column: str,
+    value_column: str,
+    series_column: str | None,
+) -> Iterator[Row]:
+    """The data rows of one CSV text (header row first), checked by the module docstring's rules;
+    ``source`` names it in errors. An empty text (no header) yields nothing. Line numbers are
+    1-based, the header is line 1."""
+    reader = csv.reader(lines)
+    header = next(reader, None)
+    if header is None:
+        return
+    wanted = [timestamp_column, value_column] + ([series_column] if series_column else [])
+    ts_i, value_i, *series_column_index = _columns(header, source, wanted)
+    series_i = series_column_index[0] if series_column_index else None
+    width = max(ts_i, value_i, *series_column_index) + 1  # at least 2: the columns are distinct
+    stamps: dict[str, int] = {}  # the parse of each raw timestamp: a table's hours repeat per series
+    series_id, checked_id = "", None
+    for row in reader:
+        line = reader.line_num
+        if len(row) < width:
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue
+            raise InvalidInputData(f"{source} line {line}: expected at least {width} fields, got {len(row)}")
+        raw_ts = row[ts_i]
+        seconds = stamps.get(raw_ts)
+        if seconds is None:
+            seconds = _seconds(raw_ts, f"{source} line {line}", timestamp_column)
+            if len(stamps) >= _TIMESTAMP_CACHE:
+                stamps.clear()
+            stamps[raw_ts] = seconds
+        try:  # the common case, a finite number; anything else is parse_value's to decide
+            value = float(row[value_i])
+        except ValueError:
+            value = math.inf
+        if value - value != 0.0:  # NaN or infinite
+            value = _unusual_value(row[value_i], f"{source} line {line}", value_column)
+        if series_i is not None:
+            series_id = row[series_i]  # as it is: leading and trailing spaces are part of the id
+            if series_id != checked_id:
+                if not series_id.strip():
+                    problem = "is empty" if not series_id else f"is only whitespace ({series_id!r})"
+                    raise InvalidInputData(f"{source} line {line}: {series_column} {problem}")
+                checked_id = series_id
+        yield series_id, seconds, value, line
+
+
 def read_observations(
     lines: Iterable[str],
     source: str,
@@ -322,54 +460,28 @@ def read_observations(
     value_column: str,
     series_column: str | None,
 ) -> Iterator[Observation]:
-    """The observations of one CSV text (header row first). ``source`` names it in errors.
-
-    An empty text (no header) yields nothing. Line numbers are 1-based, the header is line 1.
-    """
-    reader = csv.reader(lines)
-    header = next(reader, None)
-    if header is None:
-        return
-    names = [name.strip() for name in header]
-    wanted = [timestamp_column, value_column] + ([series_column] if series_column else [])
-    index: dict[str, int] = {}
-    for column in wanted:
-        if column not in names:
-            raise MissingColumn(f"column {column!r} is not in the header of {source} (header: {names})")
-        index[column] = names.index(column)
-    ts_i, value_i = index[timestamp_column], index[value_column]
-    series_i = index[series_column] if series_column else None
-    width = max(index.values()) + 1
-    for row in reader:
-        line = reader.line_num
-        if not row or (len(row) == 1 and not row[0].strip()):
-            continue
-        if len(row) < width:
-            raise InvalidInputData(f"{source} line {line}: expected at least {width} fields, got {len(row)}")
-        try:
-            timestamp = parse_timestamp(row[ts_i])
-        except ValueError:
-            raise InvalidInputData(
-                f"{source} line {line}: {timestamp_column} {row[ts_i]!r} is not an ISO 8601 timestamp"
-            ) from None
-        try:
-            value = parse_value(row[value_i])
-        except ValueError:
-            raise InvalidInputData(
-                f"{source} line {line}: {value_column} {row[value_i]!r} is not a finite number"
-            ) from None
-        series_id = ""
-        if series_i is not None:
-            series_id = row[series_i]  # as it is: leading and trailing spaces are part of the id
-            if not series_id.strip():
-                problem = "is empty" if not series_id else f"is only whitespace ({series_id!r})"
-                raise InvalidInputData(f"{source} line {line}: {series_column} {problem}")
-        yield Observation(series_id, timestamp, value, source, line)
+    """:func:`read_rows` as :class:`Observation` objects (one per row: for small texts only)."""
+    for series_id, seconds, value, line in read_rows(
+        lines, source, timestamp_column, value_column, series_column
+    ):
+        yield Observation(series_id, from_epoch(seconds), None if math.isnan(value) else value, source, line)
 
 
-def list_csv_parts(s3: S3Client, bucket: str, prefix: str) -> list[str]:
-    """Keys of the CSV parts under ``prefix``, sorted; hidden files and folders (``_*``, ``.*``) skipped."""
-    keys: list[str] = []
+@dataclass(frozen=True)
+class CsvPart:
+    """One CSV part: its key and its listed size in bytes (compressed, for ``.csv.gz``)."""
+
+    key: str
+    size: int
+
+    @property
+    def gzipped(self) -> bool:
+        return self.key.endswith(".gz")
+
+
+def list_csv_parts(s3: S3Client, bucket: str, prefix: str) -> list[CsvPart]:
+    """The CSV parts under ``prefix``, sorted by key; hidden files and folders (``_*``, ``.*``) skipped."""
+    parts: list[CsvPart] = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for obj in page.get("Contents", []):
             key = obj["Key"]
@@ -377,36 +489,174 @@ def list_csv_parts(s3: S3Client, bucket: str, prefix: str) -> list[str]:
             if any(part.startswith(("_", ".")) for part in relative.split("/")):
                 continue
             if key.endswith(_CSV_SUFFIXES):
-                keys.append(key)
-    return sorted(keys)
+                parts.append(CsvPart(key, int(obj.get("Size", 0))))
+    return sorted(parts, key=lambda part: part.key)
 
 
-def decode_part(data: bytes, gzipped: bool) -> io.StringIO:
-    """The text of one CSV part (gunzipped if ``gzipped``; UTF-8, optional BOM) for ``csv.reader``."""
-    if gzipped:
-        data = gzip.decompress(data)
-    return io.StringIO(data.decode("utf-8-sig"), newline="")
+class SeriesRows:
+    """The rows of one series as read, in arrival order, in compact arrays (24 bytes a row):
+    epoch ``seconds`` (``q``), ``values`` (``d``, NaN: missing), and where each row came from,
+    the index of its part (``parts``, ``I``) and its line (``lines``, ``I``)."""
+
+    __slots__ = ("lines", "parts", "seconds", "values")
+
+    def __init__(self) -> None:
+        self.seconds = array("q")
+        self.values = array("d")
+        self.parts = array("I")
+        self.lines = array("I")
+
+    def __len__(self) -> int:
+        return len(self.seconds)
+
+    def add(self, seconds: int, value: float, part: int, line: int) -> None:
+        self.seconds.append(seconds)
+        self.values.append(value)
+        self.parts.append(part)
+        self.lines.append(line)
 
 
-def read_input(s3: S3Client, config: Config, paths: RunPaths) -> list[Observation]:
-    """All observations of all CSV parts of the run. Raises :class:`NoInputData` if there are none."""
+@dataclass
+class Input:
+    """Every data row of a run, by series id; ``sources[i]`` is the URI of part ``i``."""
+
+    sources: list[str] = field(default_factory=list)
+    series: dict[str, SeriesRows] = field(default_factory=dict)
+    rows: int = 0
+
+    def add_part(self, source: str, rows: Iterable[Row]) -> None:
+        """Append the rows of the next part (``source``, its URI)."""
+        part = len(self.sources)
+        self.sources.append(source)
+        store, last_id, current = self.series, None, SeriesRows()
+        add_seconds, add_value = current.seconds.append, current.values.append
+        add_part, add_line = current.parts.append, current.lines.append
+        count = 0
+        for series_id, seconds, value, line in rows:
+            if series_id != last_id:  # rows of a series usually come together: look it up once
+                found = store.get(series_id)
+                if found is None:
+                    found = store[series_id] = SeriesRows()
+                current = found
+                add_seconds, add_value = current.seconds.append, current.values.append
+                add_part, add_line = current.parts.append, current.lines.append
+                last_id = series_id
+            add_seconds(seconds)
+            add_value(value)
+            add_part(part)
+            add_line(line)
+            count += 1
+        self.rows += count
+
+
+def open_part(body: IO[bytes], gzipped: bool) -> io.TextIOWrapper:
+    """The text of one CSV part's body as a stream (gunzipped if ``gzipped``; UTF-8, optional BOM)."""
+    raw = gzip.GzipFile(fileobj=body, mode="rb") if gzipped else body
+    return io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+
+
+def _read_part(data: Input, text: io.TextIOWrapper, source: str, config: Config) -> None:
+    rows = read_rows(text, source, config.timestamp_column, config.value_column, config.series_column)
+    try:
+        data.add_part(source, rows)
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise InvalidInputData(f"{source}: is not gzip-compressed CSV, or is cut short ({exc})") from None
+
+
+def undecodable_line(stream: IO[bytes] | io.BufferedIOBase) -> int:
+    """The number (1-based) of the first line of ``stream`` that is not UTF-8 (the first may start
+    with a BOM), or 0 if all are. Only for the error message: the reader decodes blocks, not lines."""
+
+    def lines() -> Iterator[bytes]:  # UTF-8 never has a 0x0A byte inside a character
+        rest = b""
+        while block := stream.read(2**16):
+            *whole, rest = (rest + block).split(b"\n")
+            yield from whole
+        yield rest
+
+    for number, line in enumerate(lines(), start=1):
+        try:
+            line.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError:
+            return number
+    return 0
+
+
+def input_bytes(s3: S3Client, bucket: str, part: CsvPart) -> int:
+    """The CSV bytes of ``part``: its listed size, or for gzip its ISIZE trailer (the last 4 bytes,
+    one ranged GET: the uncompressed size modulo 2**32, taken as the smallest such size at least
+    the compressed one; of the last member only, if a part is several gzip members)."""
+    if not part.gzipped or part.size < 18:  # a gzip member is at least 18 bytes; reading will tell
+        return part.size
+    tail = s3.get_object(Bucket=bucket, Key=part.key, Range="bytes=-4")["Body"].read()[-4:]
+    isize = int.from_bytes(tail, "little")
+    wraps = max(0, -(-(part.size - isize) // 2**32))
+    return isize + wraps * 2**32
+
+
+def memory_needed(total: int) -> int:
+    """MB of memory ``total`` CSV bytes need: ``RUNTIME_MB`` + the uploads' buffers (``UPLOAD_MB``,
+    or the input's size if smaller: a body is about the input's size or less) +
+    ``BYTES_PER_INPUT_BYTE`` x the input."""
+    mib = total / 2**20
+    return RUNTIME_MB + min(UPLOAD_MB, math.ceil(mib)) + math.ceil(BYTES_PER_INPUT_BYTE * mib)
+
+
+def check_input_size(total: int, count: int, memory_mb: int | None, input_uri: str) -> None:
+    """Raise :class:`InputTooLarge` when ``total`` CSV bytes in ``count`` parts need more memory
+    (:func:`memory_needed`) than ``memory_mb`` (``None``: no check)."""
+    if memory_mb is None:
+        return
+    need = memory_needed(total)
+    if need <= memory_mb:
+        return
+    advice = f"raise the setting {MEMORY_SETTING} to at least {need}"
+    if need > MAX_LAMBDA_MEMORY_MB:
+        advice = f"that is more than Lambda's {MAX_LAMBDA_MEMORY_MB} MB: export fewer series or hours per run"
+    raise InputTooLarge(
+        f"the input under {input_uri} is {total / 2**20:,.0f} MiB of CSV in {count} part(s) (gzip parts "
+        f"counted uncompressed), which needs about {need} MB of memory ({RUNTIME_MB} MB for the runtime, "
+        f"up to {UPLOAD_MB} MB for the uploads, {BYTES_PER_INPUT_BYTE} x the input); the function has "
+        f"{memory_mb} MB (AWS_LAMBDA_FUNCTION_MEMORY_SIZE): {advice}"
+    )
+
+
+def read_input(s3: S3Client, config: Config, paths: RunPaths) -> Input:
+    """All rows of all CSV parts of the run, read one part at a time as a stream. Raises
+    :class:`NoInputData` if there are none, :class:`InputTooLarge` before reading if the
+    function's memory (``config.memory_mb``) cannot hold them."""
     input_uri = paths.uri(paths.input_prefix)
-    keys = list_csv_parts(s3, paths.bucket, paths.input_prefix)
-    if not keys:
+    parts = list_csv_parts(s3, paths.bucket, paths.input_prefix)
+    if not parts:
         raise NoInputData(f"no CSV part under {input_uri}")
-    observations: list[Observation] = []
-    for key in keys:
-        data = s3.get_object(Bucket=paths.bucket, Key=key)["Body"].read()
-        lines = decode_part(data, key.endswith(".gz"))
-        observations.extend(
-            read_observations(
-                lines, paths.uri(key), config.timestamp_column, config.value_column, config.series_column
-            )
-        )
-    if not observations:
-        raise NoInputData(f"the {len(keys)} CSV part(s) under {input_uri} have no data rows")
-    LOG.info("read %d rows from %d CSV part(s) under %s", len(observations), len(keys), input_uri)
-    return observations
+    if config.memory_mb is not None:
+        total = sum(input_bytes(s3, paths.bucket, part) for part in parts)
+        check_input_size(total, len(parts), config.memory_mb, input_uri)
+    data = Input()
+    for part in parts:
+        source = paths.uri(part.key)
+        body = s3.get_object(Bucket=paths.bucket, Key=part.key)["Body"]
+        try:
+            _read_part(data, open_part(body, part.gzipped), source, config)
+        except UnicodeDecodeError as exc:
+            again = s3.get_object(Bucket=paths.bucket, Key=part.key)["Body"]
+            try:
+                line = undecodable_line(gzip.GzipFile(fileobj=again, mode="rb") if part.gzipped else again)
+            finally:
+                again.close()
+            raise InvalidInputData(f"{source} line {line}: is not UTF-8 text ({exc.reason})") from None
+        finally:
+            body.close()
+    if not data.rows:
+        raise NoInputData(f"the {len(parts)} CSV part(s) under {input_uri} have no data rows")
+    LOG.info(
+        "read %d rows of %d series from %d CSV part(s) under %s",
+        data.rows,
+        len(data.series),
+        len(parts),
+        input_uri,
+    )
+    return data
 
 
 # --------------------------------------------------------------------------- regularizing
@@ -414,67 +664,78 @@ def read_input(s3: S3Client, config: Config, paths: RunPaths) -> list[Observatio
 
 @dataclass(frozen=True)
 class Series:
-    """One regular series: ``target[i]`` is the value at ``start + i * step`` (``None``: missing)."""
+    """One regular series: ``target[i]`` is the value at ``start + i * step`` (NaN: missing)."""
 
     series_id: str
     start: datetime
-    target: list[float | None]
+    target: array[float]
 
 
 def _describe(series_id: str) -> str:
     return f"series {series_id!r}" if series_id else "the series"
 
 
-def regularize(series_id: str, observations: Iterable[Observation], step: timedelta) -> Series:
+def _at(seconds: int) -> str:
+    return from_epoch(seconds).strftime(START_FORMAT)
+
+
+def regularize(series_id: str, rows: SeriesRows, step: timedelta, sources: Sequence[str]) -> Series:
     """One series on the grid ``start + k * step`` anchored at its earliest timestamp.
 
-    Off-grid timestamps are floored to their slot; two observations in one slot raise
-    :class:`DuplicateTimestamps`; empty slots are ``None``.
+    Off-grid timestamps are floored to their slot; two rows in one slot raise
+    :class:`DuplicateTimestamps` (the earlier of the two by time, then part, then line, first);
+    empty slots are NaN. ``sources`` name the parts by index.
     """
-    ordered = sorted(observations, key=lambda o: (o.timestamp, o.source, o.line))
-    if not ordered:
+    count = len(rows)
+    if not count:
         raise NoInputData(f"{_describe(series_id)} has no rows")
-    start = ordered[0].timestamp
-    slots: dict[int, Observation] = {}
-    for obs in ordered:
-        slot = (obs.timestamp - start) // step
-        previous = slots.get(slot)
-        if previous is not None:
-            at = start + slot * step
+    seconds, values = rows.seconds, rows.values
+    step_s = step // _SECOND
+    first = seconds[0]
+    if seconds == array("q", range(first, first + count * step_s, step_s)):
+        return Series(series_id, from_epoch(first), values)  # in order, one row per slot: as read
+    # Rows were appended by part, then line, so a stable sort by time orders ties by (part, line).
+    order: Sequence[int] = sorted(range(count), key=seconds.__getitem__)
+    start, last = seconds[order[0]], order[-1]
+    length = (seconds[last] - start) // step_s + 1
+    target = array("d", [math.nan]) * length if length <= MAX_POINTS else None
+    previous_slot, previous = -1, order[0]
+    for k in order:
+        slot = (seconds[k] - start) // step_s
+        if slot == previous_slot:
+
+            def where(i: int) -> str:
+                return f"{_at(seconds[i])} ({sources[rows.parts[i]]} line {rows.lines[i]})"
+
             raise DuplicateTimestamps(
-                f"{_describe(series_id)} has more than one row for {at:{START_FORMAT}}: "
-                f"{previous.timestamp:{START_FORMAT}} ({previous.source} line {previous.line}) and "
-                f"{obs.timestamp:{START_FORMAT}} ({obs.source} line {obs.line})"
+                f"{_describe(series_id)} has more than one row for {_at(start + slot * step_s)}: "
+                f"{where(previous)} and {where(k)}"
             )
-        slots[slot] = obs
-    length = max(slots) + 1
-    if length > MAX_POINTS:
-        last = ordered[-1]
+        if target is not None:
+            target[slot] = values[k]
+        previous_slot, previous = slot, k
+    if target is None:
         raise InvalidInputData(
-            f"{_describe(series_id)} spans {length} {step} steps from {start:{START_FORMAT}} to "
-            f"{last.timestamp:{START_FORMAT}} ({last.source} line {last.line}); at most {MAX_POINTS} "
-            "are supported: check TIME_FREQ and the timestamps"
+            f"{_describe(series_id)} spans {length} {step} steps from {_at(start)} to "
+            f"{_at(seconds[last])} ({sources[rows.parts[last]]} line {rows.lines[last]}); at most "
+            f"{MAX_POINTS} are supported: check TIME_FREQ and the timestamps"
         )
-    target: list[float | None] = [None] * length
-    for slot, obs in slots.items():
-        target[slot] = obs.value
-    return Series(series_id, start, target)
+    return Series(series_id, from_epoch(start), target)
 
 
-def build_series(observations: Iterable[Observation], step: timedelta) -> list[Series]:
-    """Group by series id and regularize each; ordered by series id."""
-    groups: dict[str, list[Observation]] = {}
-    for obs in observations:
-        groups.setdefault(obs.series_id, []).append(obs)
+def build_series(data: Input, step: timedelta) -> list[Series]:
+    """Regularize each series of ``data``, ordered by series id. Consumes ``data.series``: each
+    series' rows are let go as soon as it is regularized."""
     padded: dict[str, str] = {}
-    for series_id in sorted(groups):
+    ids = sorted(data.series)
+    for series_id in ids:
         other = padded.setdefault(series_id.rstrip(" "), series_id)
         if other != series_id:  # MySQL's PAD SPACE collations compare 'a' and 'a ' as equal
             raise InvalidInputData(
                 f"series ids {other!r} and {series_id!r} differ only in trailing spaces, which the "
                 "forecast table's key (MySQL compares with trailing spaces ignored) cannot tell apart"
             )
-    return [regularize(series_id, groups[series_id], step) for series_id in sorted(groups)]
+    return [regularize(series_id, data.series.pop(series_id), step, data.sources) for series_id in ids]
 
 
 def check_history(series: Iterable[Series], context_length: int, prediction_length: int) -> None:
@@ -491,19 +752,18 @@ def check_history(series: Iterable[Series], context_length: int, prediction_leng
 # --------------------------------------------------------------------------- writing
 
 
-def deepar_line(start: datetime, target: list[float | None]) -> str:
-    """One DeepAR JSON line; missing values are the string ``"NaN"``."""
-    values = ["NaN" if v is None else v for v in target]
+def deepar_line(start: datetime, target: Sequence[float | None]) -> str:
+    """One DeepAR JSON line; missing values (``None`` or NaN) are the string ``"NaN"``."""
+    values = ["NaN" if v is None or v != v else v for v in target]
     return json.dumps({"start": start.strftime(START_FORMAT), "target": values}, separators=(",", ":"))
 
 
-def jsonl(series: Iterable[Series], drop_last: int = 0) -> bytes:
-    """DeepAR JSON Lines for ``series``, each without its last ``drop_last`` points."""
-    lines = []
+def jsonl_chunks(series: Iterable[Series], drop_last: int = 0) -> Iterator[bytes]:
+    """DeepAR JSON Lines for ``series``, each without its last ``drop_last`` points: one
+    newline-terminated line per series, made when it is asked for."""
     for s in series:
         target = s.target[: len(s.target) - drop_last] if drop_last else s.target
-        lines.append(deepar_line(s.start, target))
-    return ("\n".join(lines) + "\n").encode()
+        yield (deepar_line(s.start, target) + "\n").encode()
 
 
 def manifest(series: Sequence[Series], config: Config, run_id: str, scores: Baseline) -> dict[str, Any]:
@@ -531,25 +791,22 @@ def manifest(series: Sequence[Series], config: Config, run_id: str, scores: Base
 
 def generate_dataset(s3: S3Client, config: Config, job_run_id: str, execution_name: str) -> dict[str, Any]:
     """Read the run's CSV, write train, test and manifest, and return the run's paths, names and
-    overall baseline figures (``"baseline"``, :class:`baseline.Baseline` ``overall``)."""
+    overall baseline figures (``"baseline"``, :class:`baseline.Baseline` ``overall``).
+
+    Nothing is written unless every series passes every check. Train and test are streamed to S3
+    one series at a time (:mod:`streams`); the baseline is scored one series at a time.
+    """
     paths = run_paths(config, job_run_id, execution_name)
     names = job_names(config.name_prefix, execution_name)
     series = build_series(read_input(s3, config, paths), config.step)
     check_history(series, config.context_length, config.prediction_length)
     scores = score_baseline(
-        [s.target for s in series], config.prediction_length, config.step, config.test_quantiles
+        (s.target for s in series), config.prediction_length, config.step, config.test_quantiles
     )
-    writes = [
-        (paths.train_key, jsonl(series, drop_last=config.prediction_length), "application/jsonlines"),
-        (paths.test_key, jsonl(series), "application/jsonlines"),
-        (
-            paths.series_key,
-            json.dumps(manifest(series, config, execution_name, scores), indent=1, allow_nan=False).encode(),
-            "application/json",
-        ),
-    ]
-    for key, body, content_type in writes:
-        s3.put_object(Bucket=paths.bucket, Key=key, Body=body, ContentType=content_type)
+    for key, drop_last in ((paths.train_key, config.prediction_length), (paths.test_key, 0)):
+        upload_chunks(s3, paths.bucket, key, jsonl_chunks(series, drop_last), "application/jsonlines")
+    body = json.dumps(manifest(series, config, execution_name, scores), indent=1, allow_nan=False).encode()
+    s3.put_object(Bucket=paths.bucket, Key=paths.series_key, Body=body, ContentType="application/json")
     points = max(len(s.target) for s in series)
     LOG.info("wrote %d series (longest %d points) to %s", len(series), points, paths.uri(paths.run_prefix))
     return {

@@ -7,8 +7,9 @@ Environment: :meth:`dataset.Config.from_env`. Returns ``{"run_id", "run_prefix",
 "MAE", "wQuantileLoss", "mean_wQuantileLoss", "MASE", "points"}`` (:mod:`baseline`; the per-series
 figures are in the manifest only, as a Step Functions state is at most 256 KB). Errors the state
 machine routes on (by class name): ``NoInputData``, ``MissingColumn``, ``InvalidInputData``,
-``DuplicateTimestamps``, ``NotEnoughHistory``, ``InvalidEvent``, ``ConfigurationError``. Every log
-line carries the execution name.
+``DuplicateTimestamps``, ``NotEnoughHistory``, ``InputTooLarge`` (the input needs more memory than
+the function has: raise ``forecast.generateDataset.memoryMb``), ``InvalidEvent``,
+``ConfigurationError``. Every log line carries the execution name.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
@@ -701,22 +702,15 @@ def test_regularize_puts_every_value_in_its_slot(
     step = timedelta(hours=step_hours)
     first = min(slots)
     start = datetime(2024, 1, 1) + first * step
-    observations = [
-        dataset.Observation(
-            "s",
-            start
-            + (slot - first) * step
-            + (timedelta(seconds=jitter % step.total_seconds()) if slot != first else timedelta()),
-            value,
-            "mem",
-            i,
-        )
-        for i, (slot, value) in enumerate(reversed(list(slots.items())))
-    ]
-    series = dataset.regularize("s", observations, step)
+    rows = dataset.SeriesRows()  # the compact per-series storage the reader fills, out of order
+    for i, (slot, value) in enumerate(reversed(list(slots.items()))):
+        jitter_here = timedelta(seconds=jitter % step.total_seconds()) if slot != first else timedelta()
+        moment = start + (slot - first) * step + jitter_here
+        rows.add(dataset.epoch_seconds(moment), math.nan if value is None else value, 0, i)
+    series = dataset.regularize("s", rows, step, ["mem"])
     assert series.start == start
     assert len(series.target) == max(slots) - first + 1
     expected: list[float | None] = [None] * len(series.target)
     for slot, value in slots.items():
         expected[slot - first] = value
-    assert series.target == expected
+    assert [None if math.isnan(v) else v for v in series.target] == expected

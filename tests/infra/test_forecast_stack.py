@@ -14,6 +14,7 @@ from contracts.deepar import deepar_image_uri
 from contracts.events import glue_crawler_state_pattern, glue_job_state_pattern, matches
 from contracts.glue_job import etl_job_arguments
 from contracts.names import crawler_name, etl_job_name
+from stacks.config import read_cdk_context
 from stacks.runtimes import GLUE
 from tests.infra.conftest import Synthesized, synthesize
 from tests.infra.iam import actions, as_list, role_id, statement_for, statements
@@ -350,6 +351,25 @@ def test_database_secret_is_created_and_retained_when_none_is_configured(dev: Sy
     generated = secret["Properties"]["GenerateSecretString"]
     assert generated["GenerateStringKey"] == "password"
     assert set(json.loads(generated["SecretStringTemplate"])) == {"username", "host", "port", "dbname"}
+
+
+def test_generate_dataset_is_sized_by_its_settings(synthesized: Synthesized) -> None:
+    _, fn = function(forecast(synthesized), "Turns the ETL run's CSV")
+    sizing = synthesized.config.forecast.generate_dataset  # type: ignore[union-attr]
+    assert (sizing.memory_mb, sizing.timeout_seconds) == (1024, 300)  # the shipped environments: defaults
+    assert (fn["Properties"]["MemorySize"], fn["Properties"]["Timeout"]) == (1024, 300)
+    # The runtime sets the memory variable the InputTooLarge check reads; Lambda reserves the name.
+    assert "AWS_LAMBDA_FUNCTION_MEMORY_SIZE" not in fn["Properties"]["Environment"]["Variables"]
+
+
+def test_generate_dataset_memory_and_timeout_come_from_config() -> None:
+    settings = read_cdk_context()["environments"]["dev"]["forecast"]
+    sized = {**settings, "generateDataset": {"memoryMb": 3008, "timeoutSeconds": 600}}
+    s = synthesize("dev", {"forecast": sized})
+    _, fn = function(forecast(s), "Turns the ETL run's CSV")
+    assert (fn["Properties"]["MemorySize"], fn["Properties"]["Timeout"]) == (3008, 600)
+    _, write = function(forecast(s), "Writes the DeepAR forecast")
+    assert (write["Properties"]["MemorySize"], write["Properties"]["Timeout"]) == (512, 300)  # not these
 
 
 def test_configured_secret_is_used_not_created(china: Synthesized) -> None:

@@ -75,6 +75,52 @@ def test_the_quality_gate_is_on_by_default_at_a_ratio_of_one_and_can_be_turned_o
     assert (gate.enabled, gate.max_loss_ratio) == (False, 1.25)
 
 
+def test_generate_dataset_is_sized_1024_mb_and_300_s_by_default_and_by_setting() -> None:
+    forecast = load_env("dev", CONTEXT).forecast
+    assert forecast is not None
+    assert (forecast.generate_dataset.memory_mb, forecast.generate_dataset.timeout_seconds) == (1024, 300)
+    for memory, timeout in ((128, 1), (10240, 900), (3008, 600)):  # Lambda's limits, and between
+        data = raw()
+        data["forecast"]["generateDataset"] = {"memoryMb": memory, "timeoutSeconds": timeout}
+        sizing = parse_env("dev", data).forecast.generate_dataset  # type: ignore[union-attr]
+        assert (sizing.memory_mb, sizing.timeout_seconds) == (memory, timeout)
+    data = raw()
+    data["forecast"]["generateDataset"] = {"timeoutSeconds": 900}
+    sizing = parse_env("dev", data).forecast.generate_dataset  # type: ignore[union-attr]
+    assert (sizing.memory_mb, sizing.timeout_seconds) == (1024, 900)
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        (
+            {"memoryMb": 127},
+            "'forecast.generateDataset.memoryMb' must be an integer from 128 to 10240, got 127",
+        ),
+        ({"memoryMb": 10241}, "'forecast.generateDataset.memoryMb' must be an integer from 128 to 10240"),
+        ({"memoryMb": "1024"}, "'forecast.generateDataset.memoryMb' must be an integer from 128 to 10240"),
+        ({"memoryMb": 1024.0}, "'forecast.generateDataset.memoryMb' must be an integer"),
+        ({"memoryMb": True}, "'forecast.generateDataset.memoryMb' must be an integer"),
+        (
+            {"timeoutSeconds": 0},
+            "'forecast.generateDataset.timeoutSeconds' must be an integer from 1 to 900, got 0",
+        ),
+        (
+            {"timeoutSeconds": 901},
+            "'forecast.generateDataset.timeoutSeconds' must be an integer from 1 to 900",
+        ),
+        ({"timeoutSeconds": None}, "'forecast.generateDataset.timeoutSeconds' must be an integer"),
+        ({"memory": 2048}, "'forecast.generateDataset.memory' is not a known setting (known: memoryMb,"),
+        ([], "'forecast.generateDataset' must be an object"),
+    ],
+)
+def test_bad_generate_dataset_sizing_names_the_setting(value: Any, problem: str) -> None:
+    data = raw()
+    data["forecast"]["generateDataset"] = value
+    with pytest.raises(ConfigError, match=re.escape(f"environment 'dev': setting {problem}")):
+        parse_env("dev", data)
+
+
 def test_database_rotation_is_off_by_default_with_a_30_day_schedule() -> None:
     database = load_env("dev", CONTEXT).forecast.database  # type: ignore[union-attr]
     assert (database.rotation.enabled, database.rotation.schedule_days) == (False, 30)
