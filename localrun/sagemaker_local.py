@@ -9,7 +9,9 @@ through a local work directory laid out like the job's container.
   job whose ``FailureReason`` is the script's last stderr lines.
 - Training and transform run GluonTS DeepAR through ``localrun.deepar_local`` (``demo`` caps
   the epochs). The model artifact goes to ``<S3OutputPath><job>/output/model.tar.gz`` and the
-  transform output to ``<S3OutputPath><input file>.out``, as SageMaker writes them.
+  transform output to ``<S3OutputPath><input file>.out``, as SageMaker writes them. A training
+  job's result has SageMaker's ``FinalMetricDataList``: ``train:final_loss`` and, with a
+  ``test`` channel, ``test:RMSE`` and ``test:mean_wQuantileLoss`` (``deepar_local.evaluate``).
 
 With a :class:`JobQuota`, :meth:`LocalSageMaker.create` (bound with ``bind_sagemaker_create``)
 enforces SageMaker's account quota on concurrent jobs in simulated time: each job holds its
@@ -252,9 +254,19 @@ class LocalSageMaker:
                 "Status": "Failed",
                 "FailureReason": f"ClientError: expected one train file, found {len(train_files)}",
             }
-        deepar_local.train(params["HyperParameters"], train_files[0], job_dir / "model", demo=True)
+        test_files = sorted(channels["test"].rglob("*.json")) if "test" in channels else []
+        if len(test_files) > 1:
+            return {
+                "Status": "Failed",
+                "FailureReason": f"ClientError: expected one test file, found {len(test_files)}",
+            }
+        tar = deepar_local.train(params["HyperParameters"], train_files[0], job_dir / "model", demo=True)
+        metrics = deepar_local.evaluate(tar, test_files[0] if test_files else None)
         upload_directory(self.s3, job_dir / "model", output)
-        return {"Status": "Completed"}
+        return {
+            "Status": "Completed",
+            "FinalMetricDataList": deepar_local.final_metric_data_list(metrics, int(time.time() * 1000)),
+        }
 
     def model(self, params: Mapping[str, Any]) -> dict[str, Any]:
         container = params["PrimaryContainer"]

@@ -17,11 +17,14 @@ Modules:
   features they resolve;
 - ``training``: ``train`` and the model artifact it writes;
 - ``inference``: ``transform`` and its inference configuration (``DEEPAR_INFERENCE_CONFIG``);
+- ``evaluation``: ``evaluate``, the test channel's ``test:RMSE`` and ``test:mean_wQuantileLoss``
+  and the model's ``train:final_loss``, the ``FinalMetricDataList`` SageMaker reports;
 - ``runtime``: quiet libraries, seeded random state, ``TORCH_THREADS`` (1) torch thread.
 """
 
 from __future__ import annotations
 
+from localrun.deepar_local.evaluation import evaluate, final_metric_data_list
 from localrun.deepar_local.hyperparameters import (
     BATCHES_PER_EPOCH,
     DEMO_BATCHES_PER_EPOCH,
@@ -53,6 +56,8 @@ __all__ = [
     "DeepArInferenceConfigError",
     "DeepArInputError",
     "DeepArModelError",
+    "evaluate",
+    "final_metric_data_list",
     "inference_config_from_env",
     "map_hyperparameters",
     "sagemaker_freq_to_pandas",

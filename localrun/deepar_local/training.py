@@ -6,7 +6,8 @@ import json
 import os
 import tarfile
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,14 +28,63 @@ METADATA_NAME = "hyperparameters.json"
 ARTIFACT_FORMAT = "deepar-local/1"
 
 
+#: The longest lag the twin feeds the model, for steps shorter than a day: one week.
+MAX_LAG = timedelta(days=7)
+
+
+def lags_for(freq: str) -> list[int]:
+    """The lags (in steps) of ``freq``: gluonts' set for the frequency, cut at ``MAX_LAG`` for steps
+    shorter than a day (hourly: 1-7 h, the same hour 1-7 days back, and their neighbours).
+
+    gluonts' hourly set reaches 721 steps (a month), so every training window would need
+    ``context_length`` + 720 points of past: on ten weeks of history, most windows would start
+    before the series and be padded with zeros, which pulls the forecasts down.
+    """
+    import pandas as pd
+    from gluonts.time_feature import get_lags_for_frequency
+
+    lags = get_lags_for_frequency(freq_str=freq)
+    step = pd.tseries.frequencies.to_offset(freq)
+    try:
+        step_length = pd.Timedelta(step)
+    except ValueError:  # months and weeks have no fixed length in pandas' offsets
+        return lags
+    if step_length >= timedelta(days=1):
+        return lags
+    limit = MAX_LAG // step_length
+    return [lag for lag in lags if lag <= limit]
+
+
+def training_min_past(past_length: int, lengths: Sequence[int], horizon: int) -> int:
+    """How many points of past every training window needs: the model's whole past
+    (``context_length`` + the largest lag - 1) when the longest series holds it before a
+    ``horizon`` of future, else as much as that series has (its windows are then padded).
+
+    gluonts' default, 0, lets windows start before the series, padded with zeros.
+    """
+    return max(0, min(past_length, max(lengths) - horizon))
+
+
 def _build_estimator(
-    mapped: Mapping[str, Any], features: Features, embedding_dimension: int, root: Path
+    mapped: Mapping[str, Any],
+    features: Features,
+    embedding_dimension: int,
+    root: Path,
+    lengths: Sequence[int],
 ) -> Any:
     import gluonts.torch.distributions as distributions
     from gluonts.torch.model.deepar import DeepAREstimator
+    from gluonts.transform import ExpectedNumInstanceSampler
     from lightning.pytorch.callbacks import EarlyStopping
 
     kwargs = dict(mapped)
+    lags = lags_for(str(mapped["freq"]))
+    horizon = int(mapped["prediction_length"])
+    past_length = int(mapped["context_length"]) + max(lags) - 1  # gluonts' DeepAR: lags are 1-based
+    kwargs["lags_seq"] = lags
+    kwargs["train_sampler"] = ExpectedNumInstanceSampler(
+        num_instances=1.0, min_past=training_min_past(past_length, lengths, horizon), min_future=horizon
+    )
     kwargs["distr_output"] = getattr(distributions, str(mapped["distr_output"]))()
     trainer_kwargs = dict(mapped["trainer_kwargs"])
     callbacks = []
@@ -61,6 +111,17 @@ def _build_estimator(
     return DeepAREstimator(**kwargs)
 
 
+def _final_loss(trainer: Any) -> float | None:
+    """The training loss of the epoch whose weights are kept (the checkpoint's best), if finite."""
+    import math
+
+    score = getattr(trainer.checkpoint_callback, "best_model_score", None)
+    if score is None:
+        score = trainer.callback_metrics.get("train_loss")
+    value = None if score is None else float(score)
+    return value if value is not None and math.isfinite(value) else None
+
+
 def train(
     hyperparameters: Mapping[str, str],
     train_path: Path,
@@ -72,7 +133,9 @@ def train(
     """Train DeepAR on the JSON Lines at ``train_path``; write and return ``model_dir/model.tar.gz``.
 
     The tarball holds ``predictor/`` (the serialized gluonts predictor) and ``hyperparameters.json``
-    (the SageMaker hyperparameters, the mapped estimator arguments, the resolved features).
+    (the SageMaker hyperparameters, the mapped estimator arguments, the resolved features and
+    ``train_final_loss``: the kept epoch's training loss, SageMaker's ``train:final_loss``).
+    Training windows use the lags of :func:`lags_for` and need the past of :func:`training_min_past`.
     ``demo`` (default False) applies the ``DEMO_*`` caps; ``seed`` (default 0) makes a run
     repeatable on one machine, with the global random state restored afterwards.
     """
@@ -97,9 +160,15 @@ def train(
         work = Path(work_name)
         with quiet(), seeded(seed):
             estimator = _build_estimator(
-                mapped, features, hp_int(hyperparameters, "embedding_dimension"), work / "lightning"
+                mapped,
+                features,
+                hp_int(hyperparameters, "embedding_dimension"),
+                work / "lightning",
+                [len(r.target) for r in records],
             )
-            predictor = estimator.train(entries)
+            # The transformed series are built once and kept; each epoch samples windows from them.
+            output = estimator.train_model(entries, cache_data=True)
+        predictor = output.predictor
         predictor_dir = work / PREDICTOR_DIR
         predictor_dir.mkdir()
         predictor.serialize(predictor_dir)
@@ -110,6 +179,7 @@ def train(
             "features": features.as_json(),
             "demo": demo,
             "seed": seed,
+            "train_final_loss": _final_loss(output.trainer),
             "versions": versions(),
         }
         (work / METADATA_NAME).write_text(

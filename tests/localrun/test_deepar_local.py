@@ -385,3 +385,97 @@ def test_not_a_model_artifact(tmp_path: Path, tiny_data: dict[str, Path]) -> Non
         tar.add(tiny_data["test"], arcname="something.json")
     with pytest.raises(dl.DeepArModelError, match=r"not a model\.tar\.gz"):
         dl.transform(bogus, tiny_data["test"], tmp_path / "out.json", {})
+
+
+# --------------------------------------------------------------------------- training windows (pure)
+
+
+@needs_gluonts
+def test_hourly_lags_stop_at_a_week_and_daily_lags_are_gluonts() -> None:
+    from gluonts.time_feature import get_lags_for_frequency
+
+    from localrun.deepar_local.training import lags_for
+
+    hourly = lags_for("1h")
+    assert max(hourly) == 168 and {1, 24, 167, 168} <= set(hourly)
+    assert hourly == [lag for lag in get_lags_for_frequency("1h") if lag <= 168]
+    assert max(lags_for("30min")) == 336  # a week of half hours
+    assert lags_for("1D") == get_lags_for_frequency("1D")  # daily and longer: gluonts' set, a year included
+
+
+@pytest.mark.parametrize(
+    ("lengths", "expected"),
+    [([1680, 900], 839), ([863], 839), ([862], 838), ([200, 100], 176), ([24], 0)],
+)
+def test_training_windows_need_the_whole_past_when_the_longest_series_has_it(
+    lengths: list[int], expected: int
+) -> None:
+    from localrun.deepar_local.training import training_min_past
+
+    # context 672 + largest lag 168 - 1: the past of one window; a horizon of 24 after it.
+    assert training_min_past(839, lengths, 24) == expected
+
+
+# --------------------------------------------------------------------------- test channel (slow)
+
+#: The metrics SageMaker DeepAR documents for a training job ("Tune a DeepAR model", metrics
+#: computed by the algorithm), which the quality gate reads from FinalMetricDataList.
+SAGEMAKER_DEEPAR_METRICS = {"test:RMSE", "test:mean_wQuantileLoss", "train:final_loss"}
+
+
+@needs_gluonts
+@pytest.mark.slow
+def test_the_test_channel_is_scored_under_sagemakers_names(
+    model_tar: Path, tiny_data: dict[str, Path]
+) -> None:
+    metrics = dl.evaluate(model_tar, tiny_data["test"])
+    assert set(metrics) == SAGEMAKER_DEEPAR_METRICS
+    assert all(math.isfinite(v) and v > 0 for v in metrics.values())
+    listed = dl.final_metric_data_list(metrics, 1_700_000_000_000)
+    assert [m["MetricName"] for m in listed] == list(metrics)
+    assert all(set(m) == {"MetricName", "Value", "Timestamp"} for m in listed)
+    assert dl.evaluate(model_tar, tiny_data["test"]) == metrics, "seeded: the same figures again"
+
+
+@needs_gluonts
+@pytest.mark.slow
+def test_the_score_is_the_forecast_of_each_last_window_from_the_points_before_it(
+    model_tar: Path, tiny_data: dict[str, Path]
+) -> None:
+    from localrun.lambdas import load
+
+    metrics = load("generate_dataset", "forecast_metrics")
+    tests = [json.loads(line) for line in tiny_data["test"].read_text().splitlines()]
+    history = _write_lines(
+        tiny_data["root"] / "history.json",
+        [json.dumps({**t, "target": t["target"][:-PREDICTION_LENGTH]}) for t in tests],
+    )
+    out = tiny_data["root"] / "out" / "history.out"
+    levels = [f"0.{k}" for k in range(1, 10)]  # TINY_HP has no test_quantiles: SageMaker's default
+    dl.transform(model_tar, history, out, {"output_types": ["mean", "quantiles"], "quantiles": levels})
+    accuracy = metrics.Accuracy(quantiles=tuple(levels))
+    for t, forecast in zip(tests, _read_output(out), strict=True):
+        actual = [None if v in ("NaN", None) else float(v) for v in t["target"][-PREDICTION_LENGTH:]]
+        accuracy.add(actual, forecast["mean"], forecast["quantiles"])
+    expected = accuracy.metrics()
+    scored = dl.evaluate(model_tar, tiny_data["test"])
+    assert scored["test:RMSE"] == pytest.approx(expected["RMSE"], rel=1e-12)
+    assert scored["test:mean_wQuantileLoss"] == pytest.approx(expected["mean_wQuantileLoss"], rel=1e-12)
+
+
+@needs_gluonts
+@pytest.mark.slow
+def test_without_a_scorable_test_channel_only_the_training_loss_is_reported(
+    model_tar: Path, tmp_path: Path
+) -> None:
+    assert set(dl.evaluate(model_tar, None)) == {"train:final_loss"}
+    short = _write_lines(
+        tmp_path / "short.json",
+        [json.dumps({"start": "2024-03-01 00:00:00", "target": [1.0] * PREDICTION_LENGTH})],
+    )
+    assert set(dl.evaluate(model_tar, short)) == {"train:final_loss"}, "no point past the history"
+    missing = _write_lines(
+        tmp_path / "missing.json",
+        [json.dumps({"start": "2024-03-01 00:00:00", "target": [1.0] * 100 + ["NaN"] * PREDICTION_LENGTH})],
+    )
+    assert set(dl.evaluate(model_tar, missing)) == {"train:final_loss"}, "no present actual"

@@ -25,6 +25,7 @@ from localrun.glue_spark import Engine
 from localrun.mariadb import MySQLServer
 from localrun.runner import OfflineSession, Printer, open_session
 from localrun.s3files import split_uri
+from stacks.config import load_env, read_cdk_context
 
 STANDARDIZE_OK = ("CheckFileName", "GetBatchId", "CheckBatchId", "Standardize", "Done")
 FORECAST_OK = ("GenerateDataset", "Train", "QualityGate", "CreateModel", "Transform", "WriteForecast", "Done")
@@ -394,3 +395,33 @@ def test_demo_forecast_with_the_local_deepar_twin(
         values = [v for _, v in series if v is not None]
         assert min(values) - 50 < sum(r["p50"] for r in rows) / len(rows) < max(values) + 50
         assert [j.kind for j in session.sagemaker.jobs] == ["training", "transform"]
+
+
+@pytest.mark.slow
+@pytest.mark.mysql
+def test_the_real_twin_forced_to_a_bad_fit_is_stopped_by_the_gate(
+    tmp_path: Path, mysql_server: MySQLServer, glue_engine: Engine
+) -> None:
+    # The bad-fit recipe of benchmarks/deepar_quality.py: one epoch at a learning rate of 1e-6
+    # leaves the twin's test:mean_wQuantileLoss about 10x seasonal naive's on the demo data.
+    env = load_env("dev", read_cdk_context())
+    assert env.forecast is not None
+    bad_fit = replace(env.forecast.deepar, learning_rate=1e-6, epochs=1)
+    env = replace(env, forecast=replace(env.forecast, deepar=bad_fit))
+    url = replace(mysql_server, database=None).url()
+    with open_session("dev", workdir=tmp_path, mysql_url=url, printer=Printer(False), config=env) as session:
+        session.load_source(hourly_series())
+        run = session.forecast()
+        assert run is not None
+        gate_failure(run, "ModelWorseThanBaseline")
+        [job] = session.sagemaker.jobs
+        assert job.kind == "training", "no model, no transform"
+        [alert] = session.alerts()
+        assert "ModelWorseThanBaseline" in alert and "maxLossRatio" in alert, alert
+        assert forecast_rows(session) == [], "nothing reaches the forecast table"
+        assert session.database is not None
+        [record] = session.database.read_runs(env.forecast.database.forecast_table)  # type: ignore[union-attr]
+        assert (record["status"], record["gate_decision"]) == ("rejected", "failed")
+        model, baseline = record["model_mean_wquantileloss"], record["baseline_mean_wquantileloss"]
+        assert model > 1.5 * baseline > 0, (model, baseline)
+        assert f"{model:.6g}" in alert and f"{baseline:.6g}" in alert, alert
