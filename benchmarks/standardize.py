@@ -4,7 +4,8 @@ Run ``.venv/bin/python benchmarks/standardize.py`` (``make bench``); ``--quick``
 Data (generated once into benchmarks/data/, git-ignored): an id, an ISO timestamp and 20 float
 columns printed with 6 decimals, 1% missing cells, one column at 1e9 + N(0, 1). Every variant
 runs in its own subprocess: wall time, CPU (``getrusage(RUSAGE_CHILDREN)`` before and after) and
-peak RSS (``ru_maxrss`` of that child, from ``os.wait4``). The machine may be shared, so the
+peak RSS (``ru_maxrss`` of that child, from ``os.wait4``), measured by a small launcher process
+(LAUNCHER_CODE). The machine may be shared, so the
 polars variants run ``--repeats`` times, interleaved, every run ``--settle`` seconds (default 15)
 after the previous output was deleted, and the best wall and CPU time and the largest peak
 count. First it measures how fast the machine writes 1 GiB through the page cache and with
@@ -37,7 +38,6 @@ import math
 import mmap
 import os
 import platform
-import resource
 import shutil
 import subprocess
 import sys
@@ -192,20 +192,38 @@ def warm(path: Path) -> None:
 # --------------------------------------------------------------------------- measurement
 
 
+#: Runs argv[2:] and writes "status wall cpu maxrss_kib" to argv[1]. A child's ru_maxrss counts
+#: the memory of the process that spawned it (its hiwater is recorded at exec, even with vfork),
+#: so the commands are started from this small interpreter, never from the benchmark's own,
+#: which may grow (it generates the data and checks the accuracy).
+LAUNCHER_CODE = """
+import os, resource, sys, time
+before = resource.getrusage(resource.RUSAGE_CHILDREN)
+start = time.perf_counter()
+_, status, usage = os.wait4(os.posix_spawn(sys.argv[2], sys.argv[2:], os.environ), 0)
+wall = time.perf_counter() - start
+after = resource.getrusage(resource.RUSAGE_CHILDREN)
+cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+with open(sys.argv[1], "w") as fh:
+    fh.write(f"{os.waitstatus_to_exitcode(status)} {wall!r} {cpu!r} {usage.ru_maxrss}")
+"""
+
+
 def measure(cmd: Sequence[str], log: Path) -> Run:
-    """Run cmd in a subprocess: wall, CPU of the child, peak RSS of the child."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
+    """Run cmd (cmd[0] an absolute path) through LAUNCHER_CODE: its wall, CPU and peak RSS.
+
+    CPU from ``getrusage(RUSAGE_CHILDREN)`` before and after, peak from ``os.wait4``; stderr goes
+    to log, and a failure stops the benchmark with its tail.
+    """
+    result = log.with_suffix(".run")
     with open(log, "wb") as err:
-        proc = subprocess.Popen(list(cmd), stdout=subprocess.DEVNULL, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if proc.returncode != 0:
-        sys.exit(f"{cmd[1:3]} failed with {proc.returncode}:\n{log.read_text(errors='replace')[-3000:]}")
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return Run(wall=wall, cpu=cpu, peak_mib=usage.ru_maxrss / 1024)
+        launcher = [sys.executable, "-S", "-c", LAUNCHER_CODE, str(result), *cmd]
+        subprocess.run(launcher, stdout=subprocess.DEVNULL, stderr=err, check=True)
+    code, wall, cpu, maxrss = result.read_text().split()
+    result.unlink()
+    if int(code) != 0:
+        sys.exit(f"{log.stem} failed with {code}:\n{log.read_text(errors='replace')[-3000:]}")
+    return Run(wall=float(wall), cpu=float(cpu), peak_mib=int(maxrss) / 1024)
 
 
 @dataclass(frozen=True)
