@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
+from localrun.moto_adapter.requests import acting_as, note_environment
 from stacks.paths import LAMBDAS
 
 _ENVIRON_LOCK = threading.Lock()
@@ -70,10 +71,11 @@ def bound(
     """A callable for ``OfflineAws.bind_lambda``: the function's handler (or ``call``) run with ``env``."""
     module = load(function)
     reset_clients(module)
+    note_environment(f"function:{function}", env)
     target = call or module.handler
 
     def invoke(payload: Any) -> Any:
-        with environment(env):
+        with environment(env), acting_as(f"function:{function}"):
             return target(payload)
 
     return invoke

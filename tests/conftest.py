@@ -3,9 +3,13 @@ the MySQL and Spark fixtures."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,3 +39,34 @@ from tests.mysql_server import mysql_database, mysql_server  # noqa: E402
 from tests.spark import glue_engine, spark  # noqa: E402
 
 __all__ = ["glue_engine", "mysql_database", "mysql_server", "spark"]
+
+
+@pytest.fixture(autouse=True)
+def _requests_in_inventory() -> Iterator[None]:
+    """Every AWS request that a deployed principal makes in the test's offline runs is in the
+    request inventory (tools/iam_check/inventory.json), so the permission check evaluates it.
+
+    With ``IAM_INVENTORY_RECORD=FILE`` the missing requests are appended to FILE as JSON lines
+    instead (``python -m tools.iam_check.inventory --merge FILE`` adds them to the inventory).
+    """
+    from localrun.moto_adapter.requests import collecting
+    from tools.iam_check.inventory import load_inventory
+    from tools.iam_check.operations import requests_of
+
+    with collecting() as seen:
+        yield
+    if not seen.calls:
+        return
+    missing = sorted(requests_of(seen.calls, seen.environments) - load_inventory().recorded)
+    if not missing:
+        return
+    record = os.environ.get("IAM_INVENTORY_RECORD")
+    lines = [json.dumps(request.as_json(), sort_keys=True) for request in missing]
+    if record:
+        with open(record, "a", encoding="utf-8") as out:
+            out.writelines(line + "\n" for line in lines)
+        return
+    pytest.fail(
+        "requests missing from tools/iam_check/inventory.json (record them with "
+        "IAM_INVENTORY_RECORD=FILE, see tools/iam_check/inventory.py):\n" + "\n".join(lines)
+    )

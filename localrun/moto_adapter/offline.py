@@ -39,6 +39,7 @@ from localrun.moto_adapter.history import ExecutionResult, StateEvent, wait_for_
 from localrun.moto_adapter.intrinsics import parse_intrinsic_value, unescape_intrinsic
 from localrun.moto_adapter.lambda_task import LambdaFunction, function_name, invoke_lambda
 from localrun.moto_adapter.moto_log import kept_moto_log
+from localrun.moto_adapter.requests import CallLog, record_clients
 from localrun.moto_adapter.sagemaker_task import (
     SAGEMAKER_KINDS,
     SageMakerCreate,
@@ -76,6 +77,7 @@ class OfflineAws:
         self._sagemaker: dict[str, SageMakerHandler] = {}
         self._sagemaker_create: SageMakerCreate | None = None
         self._clients: dict[str, Any] = {}
+        self.calls = CallLog()  # what each deployed principal asked of AWS (see ``requests``)
 
     # -- bindings -------------------------------------------------------------------------------
 
@@ -172,7 +174,7 @@ class OfflineAws:
 
     def _service_for(self, service_name: str) -> StateTaskService:
         if service_name == "sagemaker":
-            return SageMakerTask(self._sagemaker, lambda: self._sagemaker_create, self.clock)
+            return SageMakerTask(self._sagemaker, lambda: self._sagemaker_create, self.clock, self.calls)
         return state_task_service_factory.state_task_service_for(service_name)
 
     def _skip_retry(self, seconds: float) -> None:
@@ -206,6 +208,7 @@ def offline_aws(region: str = "us-east-1", *, fix_intrinsic_escapes: bool = True
         # A default session whose botocore models are parsed once per process, not once per mock.
         session = botocore.session.Session()
         session.register_component("data_loader", _shared_loader())
+        record_clients(session, aws.calls)
         stack.enter_context(
             mock.patch.object(boto3, "DEFAULT_SESSION", boto3.Session(botocore_session=session))
         )

@@ -64,6 +64,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resou
 from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 
+from localrun.moto_adapter.requests import CallLog
 from localrun.moto_adapter.timing import SimulatedClock, execution_arn
 
 LOG = logging.getLogger(__name__)
@@ -132,6 +133,7 @@ class SageMakerTask(state_task_service_callback.StateTaskServiceCallback):
         handlers: Mapping[str, SageMakerHandler],
         create: Callable[[], SageMakerCreate | None],
         clock: SimulatedClock,
+        calls: CallLog | None = None,
     ) -> None:
         super().__init__(
             supported_integration_patterns=cast("set[ResourceCondition]", {ResourceCondition.Sync})
@@ -139,6 +141,7 @@ class SageMakerTask(state_task_service_callback.StateTaskServiceCallback):
         self._handlers = handlers
         self._create = create  # read at each call: bind_sagemaker_create may come after parsing
         self._clock = clock
+        self._calls = calls  # each Create* call is recorded as the state machine's request
         self._run_seconds: dict[str, float] = {}  # execution ARN -> simulated run time of its job
 
     def _validate_service_integration_is_supported(self) -> None:
@@ -161,6 +164,10 @@ class SageMakerTask(state_task_service_callback.StateTaskServiceCallback):
         kind = _KINDS[_KIND_OF_ACTION[self.resource.api_action.lower()]]
         name = str(normalised_parameters.get(f"{kind.noun}Name", ""))
         arn = self._arn(kind, name, resource_runtime_part)
+        if self._calls is not None:
+            state_machine = execution_arn(env).split(":")[-2]
+            operation = kind.action[0].upper() + kind.action[1:]
+            self._calls.add(f"state_machine:{state_machine}", "sagemaker", operation, normalised_parameters)
         if self.resource.condition == ResourceCondition.Sync:
             create = self._create()
             if create is not None:

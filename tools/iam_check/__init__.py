@@ -1,0 +1,1 @@
+"""IAM checks: evaluate the requests the code makes against its policies (development only)."""

@@ -1,0 +1,245 @@
+"""Every request of the inventory, resolved for one environment's templates and evaluated.
+
+Resolution turns an inventory request into concrete ones: ``{partition}``, ``{region}`` and
+``{account}`` from the stacks' environment; ``{env:<function>:<VAR>}`` from that function's
+deployed environment; ``{arn:<unit>:<path>}``/``{ref:...}`` from the resource at that construct
+path; ``{each-arn:<CloudFormation type>}`` gives one request per resource of that type (every
+alarm, say); ``*`` (a run-specific part) becomes a sample value. A request whose principal or
+resource this environment does not have (no forecast, an imported VPC) does not apply.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from tools.iam_check import evaluator
+from tools.iam_check.inventory import Inventory, load_inventory
+from tools.iam_check.operations import Request
+from tools.iam_check.principals import Policy, Principals, Role
+from tools.iam_check.state_machines import derive
+from tools.iam_check.templates import Environment, TemplateError
+
+SAMPLE = "x1"  # what a run-specific part (``*``) of a recorded resource becomes
+_PLACEHOLDER = re.compile(r"\{([a-z-]+)(?::([^}]*))?\}")
+_KMS_VIA_SNS = ("kms:GenerateDataKey", "kms:Decrypt")
+
+
+class NotApplicable(LookupError):
+    """The environment lacks the principal or resource an inventory request names."""
+
+
+@dataclass(frozen=True)
+class Concrete:
+    """One resolved request and where it came from (``origin``: the inventory entry or derivation)."""
+
+    principal: str  # inventory principal
+    action: str
+    resource: str
+    context: tuple[tuple[str, str], ...]
+    origin: str
+    trust: bool = False
+
+
+class Resolver:
+    def __init__(self, principals: Principals) -> None:
+        self.p = principals
+        self.env = principals.env
+
+    def values(self, text: str) -> list[str]:
+        """Every value ``text`` resolves to (more than one only for ``{each-arn:...}``)."""
+        options: list[list[str]] = []
+        pieces: list[str] = []
+        last = 0
+        for match in _PLACEHOLDER.finditer(text):
+            pieces.append(text[last : match.start()])
+            options.append(self._placeholder(match.group(1), match.group(2) or ""))
+            last = match.end()
+        tail = text[last:]
+        results = []
+        for chosen in itertools.product(*options):
+            out = "".join(p + c for p, c in zip(pieces, chosen, strict=True)) + tail
+            results.append(out.replace("*", SAMPLE) if out != "*" else out)
+        return results
+
+    def _placeholder(self, kind: str, arg: str) -> list[str]:
+        env = self.env
+        if kind in ("partition", "region", "account"):
+            return [getattr(env, kind)]
+        if kind == "env":
+            function, variable = arg.split(":")
+            try:
+                value = self.p.function_environment(function).get(variable)
+            except TemplateError as exc:
+                raise NotApplicable(str(exc)) from None
+            if not value:
+                raise NotApplicable(f"{function} has no {variable}")
+            return [value]
+        if kind in ("arn", "ref"):
+            unit, path = arg.split(":", 1)
+            found = [r for r in env.resources.values() if r.stack == unit and r.path == path]
+            if not found:
+                raise NotApplicable(f"no resource at {arg}")
+            (res,) = found
+            stack = next(s for s in env.stack_names if Environment.unit(s) == unit)
+            return [env.arn(stack, res.logical_id) if kind == "arn" else env.ref(stack, res.logical_id)]
+        if kind == "each-arn":
+            arns = [
+                env.arn(next(s for s in env.stack_names if Environment.unit(s) == r.stack), r.logical_id)
+                for r in env.of_type(arg)
+            ]
+            if not arns:
+                raise NotApplicable(f"no {arg}")
+            return arns
+        raise ValueError(f"unknown placeholder {{{kind}}}")
+
+
+def concrete_requests(principals: Principals, inventory: Inventory) -> tuple[list[Concrete], list[str]]:
+    """The environment's requests, and the inventory entries that do not apply to it (with why)."""
+    resolver = Resolver(principals)
+    out: list[Concrete] = []
+    skipped: list[str] = []
+    jobs: dict[tuple[str, str], str] = {}
+    for request in sorted(inventory.recorded):
+        if request.principal.startswith("state_machine:"):
+            kind = re.findall(r"\}:([a-z-]+)/", request.resource)[0]
+            jobs[request.principal.removeprefix("state_machine:"), kind] = request.resource
+            continue
+        out.extend(_resolve(resolver, request, skipped))
+    for request in inventory.aws:
+        out.extend(_resolve(resolver, request, skipped))
+    for res in principals.env.of_type("AWS::StepFunctions::StateMachine"):
+        name = res.stack.lower()
+        machine = principals.state_machine(name)
+        env = principals.env
+        for action, resource, context in derive(
+            machine.definition, partition=env.partition, region=env.region, account=env.account
+        ):
+            if resource.startswith("{job:"):
+                kind = resource[5:-1]
+                if (name, kind) not in jobs:
+                    raise KeyError(f"no recorded {kind} name of the {name} state machine in the inventory")
+                resource = jobs[name, kind]
+            template = Request(f"state_machine:{name}", action, resource, tuple(sorted(context.items())))
+            out.extend(_resolve(resolver, template, skipped, origin=f"derived from the {name} ASL"))
+    return _with_kms(principals, out), skipped
+
+
+def _resolve(
+    resolver: Resolver, request: Request, skipped: list[str], origin: str = ""
+) -> Iterator[Concrete]:
+    label = origin or ("inventory (aws): " + request.source if request.source else "inventory (recorded)")
+    try:
+        if not request.principal.startswith("service:"):
+            resolver.p.role(request.principal)
+        resources = resolver.values(request.resource)
+        contexts = [resolver.values(value) for _, value in request.context]
+    except (NotApplicable, TemplateError) as exc:
+        skipped.append(f"{request.principal} {request.action} {request.resource}: {exc}")
+        return
+    keys = [key for key, _ in request.context]
+    for resource in resources:
+        for values in itertools.product(*contexts):
+            yield Concrete(
+                request.principal,
+                request.action,
+                resource,
+                tuple(zip(keys, values, strict=True)),
+                label,
+                trust=request.action == "sts:AssumeRole",
+            )
+
+
+def _with_kms(principals: Principals, requests: list[Concrete]) -> list[Concrete]:
+    """Add the KMS requests that publishing to an encrypted topic implies (SNS asks KMS for the
+    data key as the publisher: Amazon SNS Developer Guide, "Key management")."""
+    keys = {
+        principals.env.ref(_stack(principals, r.stack), r.logical_id): r.properties.get("KmsMasterKeyId")
+        for r in principals.env.of_type("AWS::SNS::Topic")
+    }
+    out = list(requests)
+    for request in requests:
+        key = keys.get(request.resource) if request.action == "sns:Publish" else None
+        if key:
+            out.extend(
+                replace(request, action=action, resource=key, origin=request.origin + "; the topic's key")
+                for action in _KMS_VIA_SNS
+            )
+    return out
+
+
+def _stack(principals: Principals, unit: str) -> str:
+    return next(s for s in principals.env.stack_names if Environment.unit(s) == unit)
+
+
+@dataclass(frozen=True)
+class Result:
+    request: Concrete
+    decision: evaluator.Decision
+
+
+def _merged(policies: Iterable[tuple[str, Policy]]) -> Policy | None:
+    statements = [s for _, policy in policies for s in _statements(policy)]
+    return {"Version": "2012-10-17", "Statement": statements} if statements else None
+
+
+def _statements(policy: Policy) -> list[Mapping[str, Any]]:
+    found = policy["Statement"]
+    return list(found) if isinstance(found, list) else [found]
+
+
+def to_evaluator(principals: Principals, request: Concrete, rid: str) -> evaluator.Request:
+    env = principals.env
+    role: Role | None = None
+    if request.principal.startswith("service:"):
+        principal = request.principal.removeprefix("service:")
+    else:
+        role = principals.role(request.principal)
+        principal = role.arn
+    context = {"aws:SecureTransport": "true", **dict(request.context)}
+    if request.trust:
+        target = next(r for r in principals.roles.values() if r.arn == request.resource)
+        return evaluator.Request(
+            rid, principal, request.action, request.resource, env.account,
+            resource_policy=target.trust, context=context, trust=True,
+        )  # fmt: skip
+    return evaluator.Request(
+        rid,
+        principal,
+        request.action,
+        request.resource,
+        env.account,
+        identity_policies=[policy for _, policy in role.policies] if role else [],
+        resource_policy=_merged(principals.resource_policy(request.resource)),
+        context=context,
+    )
+
+
+def evaluate(principals: Principals, requests: list[Concrete]) -> list[Result]:
+    batch = [to_evaluator(principals, r, f"r{i}") for i, r in enumerate(requests)]
+    return [Result(r, d) for r, d in zip(requests, evaluator.evaluate(batch), strict=True)]
+
+
+def check_folder(folder: Path, inventory: Inventory | None = None) -> tuple[list[Result], list[str]]:
+    principals = Principals(Environment(folder))
+    requests, skipped = concrete_requests(principals, inventory or load_inventory())
+    return evaluate(principals, requests), skipped
+
+
+def describe(result: Result) -> str:
+    r = result.request
+    context = f" {json.dumps(dict(r.context))}" if r.context else ""
+    decision = result.decision
+    return f"{r.principal} {r.action} {r.resource}{context}: {decision.decision}: {decision.explain}"
+
+
+def report(results: Iterable[Result]) -> Mapping[str, int]:
+    counts: dict[str, int] = {}
+    for result in results:
+        counts[result.decision.decision] = counts.get(result.decision.decision, 0) + 1
+    return counts
