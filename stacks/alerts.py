@@ -55,6 +55,21 @@ class Alerts(Construct):
         self.topic = sns.Topic(
             self, "Topic", display_name="ML pipelines alerts", master_key=self.key, enforce_ssl=True
         )
+        # enforce_ssl makes CDK write a topic policy, which replaces SNS's default one: without this
+        # statement no alarm could publish (CloudWatch User Guide, US_SetupSNS, "Preventing confused
+        # deputy issues").
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AlarmsOfThisAccount",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {"aws:SourceArn": alarms},
+                },
+            )
+        )
         if email:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
         else:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from aws_cdk import Annotations, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from stacks.config import NetworkConfig
+from stacks.iam_grants import service_for_this_account
 from stacks.log_groups import retention
 
 
@@ -71,7 +73,13 @@ class ForecastNetwork(Construct):
                         "FlowLogGroup",
                         retention=retention(log_retention_days),
                         removal_policy=RemovalPolicy.DESTROY,
-                    )
+                    ),
+                    iam.Role(
+                        self,
+                        "FlowLogsRole",
+                        assumed_by=service_for_this_account(self, "vpc-flow-logs.amazonaws.com"),
+                        description="VPC flow logs: deliver the VPC's rejected traffic to its log group",
+                    ),
                 ),
                 traffic_type=ec2.FlowLogTrafficType.REJECT,
             )

@@ -85,7 +85,9 @@ class ForecastPipeline(Construct):
         )
         self.generate_dataset.role.add_to_policy(
             iam.PolicyStatement(
-                sid="WriteDatasets", actions=["s3:PutObject"], resources=[bucket.arn_for_objects(work)]
+                sid="WriteDatasets",
+                actions=["s3:PutObject", "s3:AbortMultipartUpload"],  # a failed managed upload is aborted
+                resources=[bucket.arn_for_objects(work)],
             )
         )
 
@@ -107,6 +109,17 @@ class ForecastPipeline(Construct):
         self.write_forecast.role.add_to_policy(
             iam.PolicyStatement(
                 sid="ReadForecast", actions=["s3:GetObject"], resources=[bucket.arn_for_objects(work)]
+            )
+        )
+        # Without s3:ListBucket, S3 answers a missing key with AccessDenied, not NoSuchKey, and
+        # MalformedForecast could never name the missing file (S3 API Reference, GetObject). S3's
+        # check carries no s3:prefix; a listing that names a prefix stays in the work prefix.
+        self.write_forecast.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="TellMissingForecast",
+                actions=["s3:ListBucket"],
+                resources=[bucket.bucket_arn],
+                conditions={"StringLikeIfExists": {"s3:prefix": [work]}},
             )
         )
 

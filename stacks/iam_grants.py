@@ -1,6 +1,7 @@
 """IAM helpers of the constructs: trusted service principals and the grants several units make.
 
-``service_for_this_account`` for role trust policies (``aws:SourceAccount``), ``grant_prefix``
+``service_for_this_account`` for role trust policies (the source keys each service documents),
+``grant_prefix``
 for a bucket prefix, ``grant_sagemaker_logs`` for SageMaker's account-wide job log groups.
 Network-interface grants live in stacks/vpc_access.py.
 """
@@ -17,21 +18,68 @@ from constructs import Construct
 
 from stacks.log_groups import ServiceLogGroups
 
-#: The services whose role trust takes ``aws:SourceAccount`` (each documents the key for its
-#: cross-service confused-deputy prevention). Lambda's execution role is not among them.
-SOURCE_ACCOUNT_SERVICES = frozenset(
-    {"sagemaker.amazonaws.com", "glue.amazonaws.com", "states.amazonaws.com", "events.amazonaws.com"}
-)
+#: The source keys each service documents that it sends when it assumes a role, with the resource
+#: type of its ``aws:SourceArn`` (``None``: it sends no key we may rely on), and the page that says so.
+#: A trust condition on a key the service does not send would stop it assuming the role at all.
+SOURCE_KEYS: dict[str, tuple[tuple[str, ...], str | None, str]] = {
+    "states.amazonaws.com": (
+        ("aws:SourceAccount", "aws:SourceArn"),
+        "states:stateMachine:*",
+        "Step Functions Developer Guide, procedure-create-iam-role: "
+        "'Prevent cross-service confused deputy issue'",
+    ),
+    "events.amazonaws.com": (
+        ("aws:SourceAccount", "aws:SourceArn"),
+        "events:rule/*",
+        "EventBridge User Guide, cross-service-confused-deputy-prevention: "
+        "for rule targets aws:SourceArn is the rule",
+    ),
+    "sagemaker.amazonaws.com": (
+        ("aws:SourceArn",),
+        "sagemaker:*",
+        "SageMaker Developer Guide, security-confused-deputy-prevention: aws:SourceArn is the job "
+        "(the account is in the ARN, so no aws:SourceAccount)",
+    ),
+    "vpc-flow-logs.amazonaws.com": (
+        ("aws:SourceAccount", "aws:SourceArn"),
+        "ec2:vpc-flow-log/*",
+        "VPC User Guide, flow-logs-iam-role: aws:SourceAccount and aws:SourceArn = the flow log",
+    ),
+    "glue.amazonaws.com": (
+        (),
+        None,
+        "Glue Developer Guide, create-an-iam-role: no source key is documented for Glue's AssumeRole, "
+        "so a condition on one could stop the crawler and the job from assuming their roles",
+    ),
+}
+#: The services whose role trust takes source conditions (the rest of SOURCE_KEYS takes none).
+SOURCE_ACCOUNT_SERVICES = frozenset(service for service, (keys, _, _) in SOURCE_KEYS.items() if keys)
+
+
+def source_conditions(scope: Construct, service: str) -> dict[str, dict[str, str]]:
+    """The trust conditions ``service`` documents for confused-deputy prevention, for ``scope``'s
+    account and region: ``aws:SourceAccount`` and/or ``aws:SourceArn`` (see :data:`SOURCE_KEYS`)."""
+    if service not in SOURCE_KEYS:
+        raise ValueError(f"{service}: which source keys it sends to AssumeRole is not known (SOURCE_KEYS)")
+    keys, arn_pattern, _ = SOURCE_KEYS[service]
+    stack = Stack.of(scope)
+    conditions: dict[str, dict[str, str]] = {}
+    if "aws:SourceAccount" in keys:
+        conditions["StringEquals"] = {"aws:SourceAccount": stack.account}
+    if "aws:SourceArn" in keys and arn_pattern is not None:
+        arn_service, resource = arn_pattern.split(":", 1)
+        conditions["ArnLike"] = {
+            "aws:SourceArn": f"arn:{stack.partition}:{arn_service}:{stack.region}:{stack.account}:{resource}"
+        }
+    return conditions
 
 
 def service_for_this_account(scope: Construct, service: str) -> iam.IPrincipal:
-    """``service`` (e.g. ``glue.amazonaws.com``), allowed to assume the role only on behalf of a
-    resource of ``scope``'s account (``aws:SourceAccount``), so no other account can pass it."""
-    if service not in SOURCE_ACCOUNT_SERVICES:
-        raise ValueError(f"{service} is not known to take aws:SourceAccount in a role trust policy")
-    return iam.PrincipalWithConditions(
-        iam.ServicePrincipal(service), {"StringEquals": {"aws:SourceAccount": Stack.of(scope).account}}
-    )
+    """``service`` (e.g. ``states.amazonaws.com``), allowed to assume the role only on behalf of a
+    resource of ``scope``'s account and region, with the source keys the service documents."""
+    conditions = source_conditions(scope, service)
+    principal = iam.ServicePrincipal(service)
+    return iam.PrincipalWithConditions(principal, conditions) if conditions else principal
 
 
 def grant_prefix(

@@ -18,11 +18,25 @@ from stacks.log_groups import retention
 from stacks.nag import acknowledge
 
 #: What a ``.sync`` task needs on each kind of SageMaker resource; the key is the ARN resource type.
+#: ``ListTags`` is in Step Functions' documented policies for the SageMaker integrations
+#: (Developer Guide, "IAM policies for calling Amazon SageMaker AI"), scoped here to the job.
 SAGEMAKER_ACTIONS: Mapping[str, tuple[str, ...]] = {
-    "processing-job": ("CreateProcessingJob", "DescribeProcessingJob", "StopProcessingJob", "AddTags"),
-    "training-job": ("CreateTrainingJob", "DescribeTrainingJob", "StopTrainingJob", "AddTags"),
+    "processing-job": (
+        "CreateProcessingJob",
+        "DescribeProcessingJob",
+        "StopProcessingJob",
+        "AddTags",
+        "ListTags",
+    ),
+    "training-job": ("CreateTrainingJob", "DescribeTrainingJob", "StopTrainingJob", "AddTags", "ListTags"),
     "model": ("CreateModel", "AddTags"),
-    "transform-job": ("CreateTransformJob", "DescribeTransformJob", "StopTransformJob", "AddTags"),
+    "transform-job": (
+        "CreateTransformJob",
+        "DescribeTransformJob",
+        "StopTransformJob",
+        "AddTags",
+        "ListTags",
+    ),
 }
 #: The managed EventBridge rule through which ``.sync`` learns that a job of that kind finished.
 SYNC_RULES: Mapping[str, str] = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,6 +33,11 @@ class Synthesized:
         assert self.config.forecast is not None, f"{self.config.name} has no forecast"
         return etl_job_name(self.config.name, self.config.forecast.database.source_table)
 
+    @property
+    def outdir(self) -> Path:
+        """The folder the environment's templates and manifest were written to."""
+        return Path(self.stacks.shared.node.root.outdir)  # type: ignore[attr-defined]
+
     def templates(self) -> Iterator[tuple[str, Template]]:
         """``(unit, template)`` of each stack the environment has (no forecast: no forecast stack)."""
         for unit in ("shared", "standardize", "forecast"):
@@ -47,8 +53,8 @@ def synthesize(env: str, overrides: dict[str, Any] | None = None) -> Synthesized
     context["environments"] = {env: raw}
     config = load_env(env, context)
     outdir = tempfile.mkdtemp(prefix="cdk-test-")
-    app = App(
-        context={**context, "aws:cdk:bundling-stacks": []},
+    app = App(  # path metadata on, as `cdk synth` writes it: tools/iam_check finds resources by path
+        context={**context, "aws:cdk:bundling-stacks": [], "aws:cdk:enable-path-metadata": True},
         outdir=outdir,
         builtin_cloud_formation_validation=False,
     )

@@ -6,12 +6,12 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from stacks.iam_grants import SOURCE_ACCOUNT_SERVICES
+from stacks.iam_grants import SOURCE_ACCOUNT_SERVICES, SOURCE_KEYS
 from tests.infra.conftest import Synthesized
 from tests.infra.iam import actions, statements
 
 #: Condition keys that tie a service's request to this account or to one of its resources.
-SOURCE_KEYS = ("aws:SourceArn", "aws:SourceAccount", "kms:EncryptionContext:aws:logs:arn")
+CONDITION_KEYS = ("aws:SourceArn", "aws:SourceAccount", "kms:EncryptionContext:aws:logs:arn")
 POLICIES = {
     "AWS::KMS::Key": "KeyPolicy",
     "AWS::SNS::TopicPolicy": "PolicyDocument",
@@ -40,7 +40,7 @@ def test_every_service_principal_in_a_resource_policy_has_a_source_condition(
     unconditioned = [
         (where, s["Principal"]["Service"])
         for where, s in statements
-        if not any(key in json.dumps(s.get("Condition", {})) for key in SOURCE_KEYS)
+        if not any(key in json.dumps(s.get("Condition", {})) for key in CONDITION_KEYS)
     ]
     assert unconditioned == []
 
@@ -71,30 +71,49 @@ def test_eventbridge_publishes_alerts_through_a_role_of_this_account(synthesized
     assert len(alert_targets) == 2 and len(roles) == 1
     (role,) = roles
     trust = template.to_json()["Resources"][role]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    cfg = synthesized.config
+    partition = "aws-cn" if cfg.region.startswith("cn-") else "aws"
     granted = actions(statements(template, "EventBridge: publishes Glue job and crawler failures"))
     assert granted == {"sns:Publish", "kms:Decrypt", "kms:GenerateDataKey*"}, "publish to the encrypted topic"
     assert trust == [
         {
             "Action": "sts:AssumeRole",
-            "Condition": {"StringEquals": {"aws:SourceAccount": synthesized.config.account}},
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": synthesized.config.account},
+                "ArnLike": {"aws:SourceArn": f"arn:{partition}:events:{cfg.region}:{cfg.account}:rule/*"},
+            },
             "Effect": "Allow",
             "Principal": {"Service": "events.amazonaws.com"},
         }
     ]
 
 
-def test_service_roles_trust_their_service_for_this_account_only(synthesized: Synthesized) -> None:
+def test_service_roles_trust_their_service_with_the_source_keys_it_documents(
+    synthesized: Synthesized,
+) -> None:
+    """Each service's trust carries exactly the source keys it documents sending (SOURCE_KEYS);
+    Glue documents none, so its roles have no condition that could stop it assuming them."""
+    cfg = synthesized.config
+    partition = "aws-cn" if cfg.region.startswith("cn-") else "aws"
     checked = set()
     for unit, template in synthesized.templates():
         for logical_id, resource in template.find_resources("AWS::IAM::Role").items():
             for statement in resource["Properties"]["AssumeRolePolicyDocument"]["Statement"]:
                 service = statement["Principal"].get("Service")
-                if service in SOURCE_ACCOUNT_SERVICES:
-                    checked.add(service)
-                    assert statement.get("Condition") == {
-                        "StringEquals": {"aws:SourceAccount": synthesized.config.account}
-                    }, f"{unit}/{logical_id}"
-    expected = {"sagemaker.amazonaws.com", "states.amazonaws.com"}
+                if service not in SOURCE_KEYS:
+                    continue
+                checked.add(service)
+                keys, arn_pattern, _ = SOURCE_KEYS[service]
+                expected = {}
+                if "aws:SourceAccount" in keys:
+                    expected["StringEquals"] = {"aws:SourceAccount": cfg.account}
+                if arn_pattern:
+                    arn_service, resource_part = arn_pattern.split(":", 1)
+                    source = f"arn:{partition}:{arn_service}:{cfg.region}:{cfg.account}:{resource_part}"
+                    expected["ArnLike"] = {"aws:SourceArn": source}
+                assert statement.get("Condition", {}) == expected, f"{unit}/{logical_id}"
+    expected_services = {"sagemaker.amazonaws.com", "states.amazonaws.com"}
     if synthesized.stacks.forecast is not None:
-        expected |= {"glue.amazonaws.com", "events.amazonaws.com"}
-    assert checked == expected
+        expected_services |= {"glue.amazonaws.com", "events.amazonaws.com"}
+    assert expected_services <= checked
+    assert "glue.amazonaws.com" not in SOURCE_ACCOUNT_SERVICES

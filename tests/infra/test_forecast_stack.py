@@ -257,6 +257,7 @@ def test_state_machine_role_is_least_privilege(synthesized: Synthesized) -> None
         "sagemaker:DescribeTransformJob",
         "sagemaker:StopTransformJob",
         "sagemaker:AddTags",
+        "sagemaker:ListTags",
     }
     for s in stmts:
         if s["Resource"] == "*":
@@ -316,7 +317,9 @@ def test_write_forecast_runs_in_the_vpc_with_the_database_security_group(synthes
     assert env["QUALITY_GATE"] == "enabled" and float(env["MAX_LOSS_RATIO"]) == gate.max_loss_ratio
     stmts = statements(template, "Runs write_forecast")
     assert {"secretsmanager:GetSecretValue", "s3:GetObject"} <= actions(stmts)
-    assert not {a for a in actions(stmts) if a.startswith("s3:") and a != "s3:GetObject"}
+    assert {a for a in actions(stmts) if a.startswith("s3:")} == {"s3:GetObject", "s3:ListBucket"}
+    listing = statement_for(stmts, "s3:ListBucket")  # so a missing forecast file is NoSuchKey
+    assert listing["Condition"] == {"StringLikeIfExists": {"s3:prefix": ["forecast/*"]}}
 
 
 def test_created_vpc_has_private_subnets_and_the_endpoints_the_pipeline_needs(dev: Synthesized) -> None:

@@ -175,6 +175,7 @@ def test_state_machine_role_is_least_privilege(synthesized: Synthesized) -> None
         "sagemaker:DescribeProcessingJob",
         "sagemaker:StopProcessingJob",
         "sagemaker:AddTags",
+        "sagemaker:ListTags",
     }
     assert jobs["Resource"] == (
         f"arn:{cfg.partition}:sagemaker:{cfg.region}:{cfg.account}:processing-job/{cfg.standardize.job_name_prefix}-*"

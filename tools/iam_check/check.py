@@ -3,8 +3,9 @@
 Resolution turns an inventory request into concrete ones: ``{partition}``, ``{region}`` and
 ``{account}`` from the stacks' environment; ``{env:<function>:<VAR>}`` from that function's
 deployed environment; ``{arn:<unit>:<path>}``/``{ref:...}`` from the resource at that construct
-path; ``{each-arn:<CloudFormation type>}`` gives one request per resource of that type (every
-alarm, say); ``*`` (a run-specific part) becomes a sample value. A request whose principal or
+path, ``{prop:<unit>:<path>:<A.B>}`` one of its properties and ``{s3-object:...}`` the ARN of a
+property's ``s3://`` URI; ``{each-arn:<CloudFormation type>}`` gives one request per resource of
+that type (every alarm, say); ``*`` (a run-specific part) becomes a sample value. A request whose principal or
 resource this environment does not have (no forecast, an imported VPC) does not apply.
 """
 
@@ -26,7 +27,7 @@ from tools.iam_check.state_machines import derive
 from tools.iam_check.templates import Environment, TemplateError
 
 SAMPLE = "x1"  # what a run-specific part (``*``) of a recorded resource becomes
-_PLACEHOLDER = re.compile(r"\{([a-z-]+)(?::([^}]*))?\}")
+_PLACEHOLDER = re.compile(r"\{([a-z0-9-]+)(?::([^}]*))?\}")
 _KMS_VIA_SNS = ("kms:GenerateDataKey", "kms:Decrypt")
 
 
@@ -88,6 +89,8 @@ class Resolver:
             (res,) = found
             stack = next(s for s in env.stack_names if Environment.unit(s) == unit)
             return [env.arn(stack, res.logical_id) if kind == "arn" else env.ref(stack, res.logical_id)]
+        if kind in ("prop", "s3-object"):
+            return [self._property(kind, arg)]
         if kind == "each-arn":
             arns = [
                 env.arn(next(s for s in env.stack_names if Environment.unit(s) == r.stack), r.logical_id)
@@ -97,6 +100,23 @@ class Resolver:
                 raise NotApplicable(f"no {arg}")
             return arns
         raise ValueError(f"unknown placeholder {{{kind}}}")
+
+    def _property(self, kind: str, arg: str) -> str:
+        """``{prop:<unit>:<path>:<A.B>}``: a property of that resource; ``{s3-object:...}`` the ARN
+        of the ``s3://`` URI in it."""
+        unit, path, dotted = arg.split(":", 2)
+        found = [r for r in self.env.resources.values() if r.stack == unit and r.path == path]
+        if not found:
+            raise NotApplicable(f"no resource at {unit}:{path}")
+        prop: Any = found[0].properties
+        try:
+            for part in dotted.split("."):
+                prop = prop[int(part)] if isinstance(prop, list) else prop[part]
+        except (KeyError, IndexError):
+            raise NotApplicable(f"{unit}:{path} has no {dotted}") from None
+        if kind == "s3-object":
+            return f"arn:{self.env.partition}:s3:::{str(prop).removeprefix('s3://')}"
+        return str(prop)
 
 
 def concrete_requests(principals: Principals, inventory: Inventory) -> tuple[list[Concrete], list[str]]:
@@ -243,3 +263,98 @@ def report(results: Iterable[Result]) -> Mapping[str, int]:
     for result in results:
         counts[result.decision.decision] = counts.get(result.decision.decision, 0) + 1
     return counts
+
+
+@dataclass(frozen=True)
+class Statement:
+    """An Allow statement of the app's own policies: who holds it, which, and what it allows."""
+
+    holder: str  # a role's key, or the resource whose policy it is
+    label: str  # its Sid, else its number and actions
+
+    def __str__(self) -> str:
+        return f"{self.holder}: {self.label}"
+
+
+#: Roles that CDK makes for its own helper functions (their policies are CDK's, not the app's).
+CDK_HELPER_ROLES = ("BucketNotificationsHandler", "Custom::", "LogRetention")
+
+
+def _label(statement: Mapping[str, Any], index: int) -> str:
+    if "Sid" in statement:
+        return str(statement["Sid"])
+    actions = statement.get("Action", [])
+    return f"#{index} {','.join(actions) if isinstance(actions, list) else actions}"
+
+
+def _without(policy: Policy, index: int) -> Policy:
+    kept = [s for i, s in enumerate(_statements(policy)) if i != index]
+    return {**policy, "Statement": kept}
+
+
+def statement_usage(principals: Principals, requests: list[Concrete]) -> dict[Statement, list[Concrete]]:
+    """For each Allow statement of the app's policies, the requests that are denied without it: the
+    mutation check (deleting a needed statement must be caught) and least privilege read the other
+    way (a statement that no request needs is unused)."""
+    base = [to_evaluator(principals, r, f"r{i}") for i, r in enumerate(requests)]
+    usage: dict[Statement, list[Concrete]] = {}
+    batch: list[evaluator.Request] = []
+    owners: list[tuple[Statement, Concrete]] = []
+    for role in principals.roles.values():
+        if any(helper in role.key for helper in CDK_HELPER_ROLES):
+            continue
+        mine = [
+            (i, r) for i, r in enumerate(requests) if not r.trust and _role_key(principals, r) == role.key
+        ]
+        _identity_mutations(role, mine, base, usage, batch, owners)
+    for arn, holders in principals.resource_policies.items():
+        mine = [(i, r) for i, r in enumerate(requests) if not r.trust and _policy_arn(principals, r) == arn]
+        for holder, policy in holders:
+            for s_index, statement in enumerate(_statements(policy)):
+                if statement.get("Effect") != "Allow":
+                    continue
+                label = Statement(holder, _label(statement, s_index))
+                usage.setdefault(label, [])
+                others = [(h, p if h != holder else _without(p, s_index)) for h, p in holders]
+                for i, r in mine:
+                    batch.append(replace(base[i], id=f"m{len(batch)}", resource_policy=_merged(others)))
+                    owners.append((label, r))
+    for (label, request), decision in zip(owners, evaluator.evaluate(batch), strict=True):
+        denied = usage.setdefault(label, [])
+        if not decision.allowed:
+            denied.append(request)
+    return usage
+
+
+def _identity_mutations(
+    role: Role,
+    mine: list[tuple[int, Concrete]],
+    base: list[evaluator.Request],
+    usage: dict[Statement, list[Concrete]],
+    batch: list[evaluator.Request],
+    owners: list[tuple[Statement, Concrete]],
+) -> None:
+    """Queue ``role``'s requests once without each of its Allow statements."""
+    for p_index, (holder, policy) in enumerate(role.policies):
+        for s_index, statement in enumerate(_statements(policy)):
+            if statement.get("Effect") != "Allow":
+                continue
+            label = Statement(role.key, f"{holder.split('/')[-1]} {_label(statement, s_index)}")
+            usage.setdefault(label, [])
+            mutated = [p if j != p_index else _without(p, s_index) for j, (_, p) in enumerate(role.policies)]
+            for i, r in mine:
+                batch.append(replace(base[i], id=f"m{len(batch)}", identity_policies=mutated))
+                owners.append((label, r))
+
+
+def _role_key(principals: Principals, request: Concrete) -> str | None:
+    if request.principal.startswith("service:"):
+        return None
+    return principals.role(request.principal).key
+
+
+def _policy_arn(principals: Principals, request: Concrete) -> str | None:
+    for arn in principals.resource_policies:
+        if principals.resource_policy(request.resource) is principals.resource_policies[arn]:
+            return arn
+    return None

@@ -10,6 +10,8 @@
 - ``aws``: requests that AWS services make on the app's behalf (an alarm publishing, EventBridge
   assuming its role, Glue reading its script...), written by hand, each with ``source``: the AWS
   document that says the service makes it.
+- ``unused``: Allow statements of the app's policies that no request here needs, each with the
+  reason it stays; ``python -m tools.iam_check`` fails on any other unused statement.
 
 State machines' own requests are not listed: :mod:`tools.iam_check.state_machines` derives them
 from the deployed ASL, with the job names recorded here.
@@ -21,8 +23,8 @@ import argparse
 import functools
 import json
 import sys
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tools.iam_check.operations import Request
@@ -34,6 +36,8 @@ INVENTORY = Path(__file__).resolve().parent / "inventory.json"
 class Inventory:
     recorded: frozenset[Request]
     aws: tuple[Request, ...]
+    #: ``"<holder>: <statement>"`` of an Allow that no inventoried request needs -> why it stays.
+    unused: Mapping[str, str] = field(default_factory=dict)
 
 
 def read(path: Path = INVENTORY) -> Inventory:
@@ -42,7 +46,8 @@ def read(path: Path = INVENTORY) -> Inventory:
     unsourced = [r for r in aws if not r.source]
     if unsourced:
         raise ValueError(f"{path.name}: requests AWS makes need a source document: {unsourced}")
-    return Inventory(frozenset(Request.from_json(entry) for entry in data["recorded"]), aws)
+    recorded = frozenset(Request.from_json(entry) for entry in data["recorded"])
+    return Inventory(recorded, aws, dict(data.get("unused", {})))
 
 
 @functools.cache
@@ -55,6 +60,7 @@ def write(inventory: Inventory, path: Path = INVENTORY) -> None:
     data = {
         "recorded": [r.as_json() for r in sorted(inventory.recorded)],
         "aws": [r.as_json() for r in inventory.aws],
+        "unused": dict(inventory.unused),
     }
     path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
 
@@ -63,7 +69,7 @@ def merge(lines: Iterable[str], path: Path = INVENTORY) -> int:
     """Add the recorded requests of JSON ``lines`` to the inventory at ``path``; returns how many were new."""
     inventory = read(path)
     new = {Request.from_json(json.loads(line)) for line in lines if line.strip()} - inventory.recorded
-    write(Inventory(inventory.recorded | new, inventory.aws), path)
+    write(Inventory(inventory.recorded | new, inventory.aws, inventory.unused), path)
     return len(new)
 
 
