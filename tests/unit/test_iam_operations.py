@@ -52,6 +52,8 @@ def test_run_specific_tokens_become_stars_but_an_arn_head_stays() -> None:
         == "arn:aws:s3:::b/etl/run=jr_*/part-*.csv"
     )
     assert generalize("forecast/fc971766-9611-47ed-8df1-dbf27aa70eb7/x.json") == "forecast/*/x.json"
+    assert generalize("forecast/fcabcdef-9611-aead-8df1-dbf27aa70eb7/x.json") == "forecast/*/x.json"
+    assert generalize("forecast/deadbeefcafe/x.json") == "forecast/*/x.json"
 
 
 def test_an_unmapped_operation_is_an_error_that_says_where_to_map_it() -> None:

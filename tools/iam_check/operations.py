@@ -7,7 +7,8 @@ on the bucket with ``s3:prefix``. The resource is written with placeholders, so 
 serves every environment: ``{partition}``, ``{region}``, ``{account}``, and
 ``{env:<function>:<VARIABLE>}`` for a resource name that a function's environment gives (the data
 bucket, a prefix, the secret, the state machine). Run-specific parts (tokens with a digit, such as
-execution names, run ids and batch ids) become ``*``.
+execution names, run ids and batch ids, and UUIDs and long hex strings, which may have no digit)
+become ``*``.
 """
 
 from __future__ import annotations
@@ -118,7 +119,12 @@ def _sagemaker(kind: str, name: str) -> str:
     return f"arn:{{partition}}:sagemaker:{{region}}:{{account}}:{kind}/{name}"
 
 
-_RUN_TOKEN = re.compile(r"[A-Za-z0-9]*[0-9][A-Za-z0-9]*")
+#: A UUID, a token of 8 or more hex digits, or any token with a digit: a run's id, not a name.
+_RUN_TOKEN = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+    r"|(?<![A-Za-z0-9])[0-9a-fA-F]{8,}(?![A-Za-z0-9])"
+    r"|[A-Za-z0-9]*[0-9][A-Za-z0-9]*"
+)
 _STARS = re.compile(r"\*(?:[-_.]\*)+")
 _ARN_HEAD = re.compile(r"^arn:[-a-z]+:([a-z0-9-]+):[a-z0-9-]*:(\d{12})?:")
 
