@@ -6,12 +6,15 @@ from __future__ import annotations
 import copy
 import json
 import shutil
+import subprocess
+import sys
 from functools import cache
 from pathlib import Path
 
 import pytest
 
 from stacks.config import read_cdk_context
+from stacks.paths import ROOT
 from tests.infra.conftest import Synthesized, synthesize
 from tests.infra.test_database_rotation import forecast_with_rotation
 from tools.iam_check.check import check_folder, concrete_requests, describe, statement_usage
@@ -127,3 +130,23 @@ def test_every_needed_statement_is_caught_when_it_is_missing() -> None:
     needed = [st for st, needing in usage.items() if needing]
     assert len(needed) > 50
     assert {str(st) for st, needing in usage.items() if not needing} <= set(load_inventory().unused)
+
+
+def test_the_command_exits_1_and_names_the_request_and_the_missing_allow(tmp_path: Path) -> None:
+    folder = variant("dev").outdir
+    run = [sys.executable, "-m", "tools.iam_check"]
+    ok = subprocess.run([*run, str(folder)], capture_output=True, text=True, cwd=ROOT, check=False)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert " 0 denied;" in ok.stdout and "without a reason" in ok.stdout
+    mutated = tmp_path / "mutated"
+    key = _logical_id(folder, "Shared", "AWS::SNS::TopicPolicy", "Alerts/Topic")
+    _delete_statement(folder, mutated, "Shared", key, "AlarmsOfThisAccount")
+    bad = subprocess.run([*run, str(mutated)], capture_output=True, text=True, cwd=ROOT, check=False)
+    assert bad.returncode == 1
+    denied = [line for line in bad.stdout.splitlines() if line.startswith("  DENIED ")]
+    assert len(denied) == 10  # every alarm of the app
+    assert all(
+        "service:cloudwatch.amazonaws.com sns:Publish arn:aws:sns:us-east-1:111111111111:" in d
+        for d in denied
+    )
+    assert all("no statement allows sns:Publish" in d for d in denied)

@@ -1,12 +1,17 @@
 """Every request of the inventory, resolved for one environment's templates and evaluated.
 
-Resolution turns an inventory request into concrete ones: ``{partition}``, ``{region}`` and
-``{account}`` from the stacks' environment; ``{env:<function>:<VAR>}`` from that function's
-deployed environment; ``{arn:<unit>:<path>}``/``{ref:...}`` from the resource at that construct
-path, ``{prop:<unit>:<path>:<A.B>}`` one of its properties and ``{s3-object:...}`` the ARN of a
-property's ``s3://`` URI; ``{each-arn:<CloudFormation type>}`` gives one request per resource of
-that type (every alarm, say); ``*`` (a run-specific part) becomes a sample value. A request whose principal or
-resource this environment does not have (no forecast, an imported VPC) does not apply.
+Resolution turns an inventory request into concrete ones:
+
+- ``{partition}``, ``{region}``, ``{account}``, ``{url_suffix}``: the stacks' environment;
+- ``{env:<function>:<VAR>}``: that function's deployed environment;
+- ``{arn:<unit>:<path>}``, ``{ref:...}``: the resource at that construct path;
+- ``{prop:<unit>:<path>:<A.B>}``: one of its properties; ``{s3-object:...}`` the ARN of a
+  property's ``s3://`` URI; ``{ecr-repo:...}`` the repository of an image URI of this account;
+- ``{each-arn:<CloudFormation type>}``: one request per resource of that type (every alarm);
+- ``*`` (a run-specific part): a sample value.
+
+A request whose principal or resource this environment does not have (no forecast, an imported
+VPC, an image of another account) does not apply.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from tools.iam_check.state_machines import derive
 from tools.iam_check.templates import Environment, TemplateError
 
 SAMPLE = "x1"  # what a run-specific part (``*``) of a recorded resource becomes
-_PLACEHOLDER = re.compile(r"\{([a-z0-9-]+)(?::([^}]*))?\}")
+_PLACEHOLDER = re.compile(r"\{([a-z0-9_-]+)(?::([^}]*))?\}")
 _KMS_VIA_SNS = ("kms:GenerateDataKey", "kms:Decrypt")
 
 
@@ -70,7 +75,7 @@ class Resolver:
 
     def _placeholder(self, kind: str, arg: str) -> list[str]:
         env = self.env
-        if kind in ("partition", "region", "account"):
+        if kind in ("partition", "region", "account", "url_suffix"):
             return [getattr(env, kind)]
         if kind == "env":
             function, variable = arg.split(":")
@@ -91,6 +96,13 @@ class Resolver:
             return [env.arn(stack, res.logical_id) if kind == "arn" else env.ref(stack, res.logical_id)]
         if kind in ("prop", "s3-object"):
             return [self._property(kind, arg)]
+        if kind == "ecr-repo":  # an image URI of this account and region -> its repository's ARN
+            uri = self._property("prop", arg)
+            registry, _, repository = uri.partition("/")
+            if registry.split(".")[0] != env.account or f".{env.region}." not in registry:
+                raise NotApplicable(f"{uri} is another account's or region's image")
+            name = repository.split("@")[0].rsplit(":", 1)[0]
+            return [f"arn:{env.partition}:ecr:{env.region}:{env.account}:repository/{name}"]
         if kind == "each-arn":
             arns = [
                 env.arn(next(s for s in env.stack_names if Environment.unit(s) == r.stack), r.logical_id)
@@ -155,7 +167,10 @@ def _resolve(
 ) -> Iterator[Concrete]:
     label = origin or ("inventory (aws): " + request.source if request.source else "inventory (recorded)")
     try:
-        if not request.principal.startswith("service:"):
+        if request.principal.startswith("service:"):
+            (principal,) = resolver.values(request.principal)
+            request = replace(request, principal=principal)
+        else:
             resolver.p.role(request.principal)
         resources = resolver.values(request.resource)
         contexts = [resolver.values(value) for _, value in request.context]
