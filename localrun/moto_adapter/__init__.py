@@ -16,7 +16,9 @@ from plain moto:
 - ``intrinsics``: escapes in intrinsic-function string literals are read as AWS reads them;
 - ``offline``: ``offline_aws`` itself, which installs the patches, and the ``OfflineAws`` handle;
 - ``history``: waiting for an execution and reading its path (public API only);
-- ``moto_log``: moto's own log, kept in ``OfflineAws.moto_log`` instead of reaching the terminal.
+- ``moto_log``: moto's own log, kept in ``OfflineAws.moto_log`` instead of reaching the terminal;
+- ``requests``: every AWS call a deployed principal makes (a function's handler, a state machine's
+  SageMaker task), recorded in ``OfflineAws.calls`` for the permission check (tools/iam_check).
 
 Differences from AWS that remain (the tests pin each one, so a moto upgrade that changes one shows):
 
