@@ -71,12 +71,14 @@ PYTEST_WORKERS ?= 2
 test: setup system-packages lint ## Lint, then run the whole test suite (unit, infra, gates, database, end to end)
 	$(PY) -m pytest -n $(PYTEST_WORKERS)
 
-lint: setup ## ruff (lint and format), mypy (each Lambda folder on its own), the Python-version gate, the CI workflow's schema
+lint: setup ## ruff (lint and format), mypy (each Lambda folder on its own), the Python-version gate, the CI workflow's and Dependabot's schemas, zizmor
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
 	$(PY) -m tools.version_gate
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.dependabot .github/dependabot.yml
+	$(VENV)/bin/zizmor --offline --no-progress .github
 	$(VENV)/bin/pre-commit validate-config .pre-commit-config.yaml
 	@for fn in lambdas/*/; do echo "mypy $$fn"; \
 	  (cd "$$fn" && $(CURDIR)/$(VENV)/bin/mypy --config-file $(CURDIR)/pyproject.toml --exclude '^$$' \
