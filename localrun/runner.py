@@ -28,6 +28,7 @@ from contracts.environments import (
 from contracts.events import SUCCEEDED, glue_job_state_pattern, matches
 from contracts.names import etl_job_name
 from contracts.substitutions import forecast_substitutions, standardize_substitutions
+from contracts.timeouts import forecast_task_timeouts, standardize_task_timeouts, with_timeouts
 from localrun.databases import Database, ServerDatabase, SQLiteDatabase, open_database
 from localrun.glue_local import EtlRun, run_etl
 from localrun.lambdas import bound, load
@@ -152,7 +153,10 @@ class OfflineSession:
             processing_role_arn=f"arn:{self.aws.partition}:iam::{self.env.account}:role/processing",
             image_uri="local/processing:latest",
         )
-        return self.aws.create_state_machine("standardize", render("standardize", subs))
+        bounded = with_timeouts(
+            render("standardize", subs), standardize_task_timeouts(cfg), self.env.quota_retry
+        )
+        return self.aws.create_state_machine("standardize", bounded)
 
     def _create_forecast(self, cfg: ForecastConfig, database: Database) -> str:
         generate_arn = self._arn("lambda", "function:generate-dataset")
@@ -199,7 +203,8 @@ class OfflineSession:
             sagemaker_role_arn=f"arn:{self.aws.partition}:iam::{self.env.account}:role/sagemaker",
             alerts_topic_arn=self.alerts_arn,
         )
-        return self.aws.create_state_machine("forecast", render("forecast", subs))
+        bounded = with_timeouts(render("forecast", subs), forecast_task_timeouts(cfg), self.env.quota_retry)
+        return self.aws.create_state_machine("forecast", bounded)
 
     # -- standardize -----------------------------------------------------------------------------
 

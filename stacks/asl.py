@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 
 from aws_cdk import Token
 from aws_cdk import aws_stepfunctions as sfn
 
 from contracts.asl import PLACEHOLDER, check_substitutions
+from contracts.timeouts import with_timeouts
+from stacks.config import QuotaRetryConfig
 from stacks.nag import ignore_cfn_lint
 
 
 def state_machine_definition(
-    name: str, substitutions: Mapping[str, str]
+    name: str,
+    substitutions: Mapping[str, str],
+    *,
+    task_timeouts: Mapping[str, int],
+    quota_retry: QuotaRetryConfig,
 ) -> tuple[sfn.DefinitionBody, dict[str, str]]:
-    """The definition of ``name`` and the substitutions CloudFormation must still make.
+    """The definition of ``name``, bounded in time (contracts/timeouts.py), and the substitutions
+    CloudFormation must still make.
 
     Plain values (partition, sizes, names, URIs known at synth) are filled in here, so the
     template holds the real definition and cfn-lint checks it; values that are tokens (ARNs of
@@ -25,7 +33,8 @@ def state_machine_definition(
     text = PLACEHOLDER.sub(
         lambda m: m.group(0) if m.group(1) in deferred else substitutions[m.group(1)], text
     )
-    return sfn.DefinitionBody.from_string(text), deferred
+    bounded = with_timeouts(json.loads(text), task_timeouts, quota_retry)
+    return sfn.DefinitionBody.from_string(json.dumps(bounded, indent=2)), deferred
 
 
 def note_partition_for_cfn_lint(state_machine: sfn.StateMachine, partition: str) -> None:

@@ -99,6 +99,10 @@ class StandardizeConfig:
     image_uri: str | None = None
     exclude_columns: tuple[str, ...] = ()
     include_columns: tuple[str, ...] = ()
+    #: The trigger function's reserved concurrency: a burst of uploads waits in Lambda's
+    #: asynchronous queue (and then the failure queue) instead of taking the account's concurrency.
+    #: None reserves nothing (an account may reserve only what leaves 100 unreserved).
+    trigger_concurrency: int | None = 10
 
 
 @dataclass(frozen=True)
@@ -165,6 +169,9 @@ class DatabaseConfig:
     tls: str = "required"
     ca_bundle: str | None = None
     rotation: RotationConfig = field(default_factory=RotationConfig)
+    #: write-forecast's reserved concurrency, so the app holds at most this many MySQL connections
+    #: (the quality gate and the write are the same function); None reserves nothing.
+    max_connections: int | None = 2
 
     @property
     def ca_bundle_path(self) -> Path | None:
@@ -183,7 +190,8 @@ class DeepArConfig:
 
     ``time_freq`` 1H, ``prediction_length`` 168, ``context_length`` 672, ``epochs`` 400,
     ``mini_batch_size`` 256, ``learning_rate`` 1e-3, ``early_stopping_patience`` 40; training on
-    one ``ml.c5.2xlarge``, batch transform on one ``ml.c5.xlarge``.
+    one ``ml.c5.2xlarge`` (at most ``training_max_runtime_seconds``, a day), batch transform on one
+    ``ml.c5.xlarge`` (stopped after ``transform_max_runtime_seconds``, two hours).
     """
 
     time_freq: str = "1H"
@@ -202,6 +210,9 @@ class DeepArConfig:
     training_max_runtime_seconds: int = 86400
     transform_instance_type: str = "ml.c5.xlarge"
     transform_instance_count: int = 1
+    #: Batch transform jobs have no runtime limit of their own: the Transform task stops the job
+    #: after this (plus contracts.timeouts.JOB_MARGIN_SECONDS).
+    transform_max_runtime_seconds: int = 7200
 
     def hyperparameters(self) -> dict[str, str]:
         """The ``HyperParameters`` of the training job (SageMaker wants strings)."""
@@ -433,6 +444,14 @@ class _Reader:
             raise self.fail(key, f"must be an integer from {low} to {high}, got {value!r}")
         return value
 
+    def optional_integer(self, key: str, default: int | None, low: int, high: int) -> int | None:
+        """An integer setting that ``null`` turns off."""
+        if key in self.data and self.data[key] is None:
+            return None
+        if key not in self.data and default is None:
+            return None
+        return self.integer(key, default if default is not None else low, low, high)
+
     def strings(self, key: str, pattern: re.Pattern[str] | None = None) -> tuple[str, ...]:
         value = self.data.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
@@ -500,6 +519,7 @@ def _standardize(reader: _Reader) -> StandardizeConfig:
         image_uri=image_uri,
         exclude_columns=reader.strings("excludeColumns"),
         include_columns=reader.strings("includeColumns"),
+        trigger_concurrency=reader.optional_integer("triggerConcurrency", d.trigger_concurrency, 1, 1000),
     )
 
 
@@ -545,6 +565,7 @@ def _database(reader: _Reader) -> DatabaseConfig:
         tls=reader.string("tls", DatabaseConfig.tls),
         ca_bundle=reader.optional_string("caBundle"),
         rotation=_rotation(reader.child("rotation")),
+        max_connections=reader.optional_integer("maxConnections", DatabaseConfig.max_connections, 1, 100),
     )
     _check_tls(reader, config)
     try:  # the Glue job's and generate-dataset's rule: distinct columns (case-insensitively)
@@ -636,6 +657,9 @@ def _deepar(reader: _Reader) -> DeepArConfig:
         ),
         transform_instance_type=reader.string("transformInstanceType", d.transform_instance_type, _INSTANCE),
         transform_instance_count=reader.integer("transformInstanceCount", d.transform_instance_count, 1, 100),
+        transform_max_runtime_seconds=reader.integer(
+            "transformMaxRuntimeSeconds", d.transform_max_runtime_seconds, 60, 2_419_200
+        ),
     )
 
 

@@ -24,6 +24,7 @@ from contracts.events import (
 )
 from contracts.names import crawler_name
 from contracts.substitutions import forecast_substitutions
+from contracts.timeouts import WRITE_FORECAST_TIMEOUT_SECONDS, forecast_task_timeouts
 from stacks.alerts import Alerts
 from stacks.config import ForecastConfig, LogsConfig, QuotaRetryConfig
 from stacks.forecast_network import ForecastNetwork
@@ -100,7 +101,10 @@ class ForecastPipeline(Construct):
             environment=write_forecast_environment(cfg, secret.secret_arn),
             extra_files=_ca_file(cfg),
             memory_size=512,
-            timeout_seconds=300,
+            timeout_seconds=WRITE_FORECAST_TIMEOUT_SECONDS,
+            # One MySQL connection an invocation: the gate and the write hold at most this many; a
+            # throttled task is retried by the state machine (Lambda.TooManyRequestsException).
+            reserved_concurrent_executions=cfg.database.max_connections,
             vpc=network.vpc,
             subnets=network.subnets,
             security_groups=[network.database_clients],
@@ -168,7 +172,13 @@ class ForecastPipeline(Construct):
         )
         name = f"{env_name} forecast"
         self.state_machine = self.states.create(
-            ASL_NAME, substitutions, alerts=alerts, label=name, log_settings=logs
+            ASL_NAME,
+            substitutions,
+            alerts=alerts,
+            label=name,
+            log_settings=logs,
+            task_timeouts=forecast_task_timeouts(cfg),
+            quota_retry=quota_retry,
         )
 
         self.dead_letters = alerts.failure_queue(

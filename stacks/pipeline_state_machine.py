@@ -12,7 +12,7 @@ from constructs import Construct
 
 from stacks.alerts import Alerts
 from stacks.asl import note_partition_for_cfn_lint, state_machine_definition
-from stacks.config import LogsConfig
+from stacks.config import LogsConfig, QuotaRetryConfig
 from stacks.iam_grants import service_for_this_account
 from stacks.log_groups import retention
 from stacks.nag import acknowledge
@@ -103,9 +103,12 @@ class PipelineStateMachine(Construct):
         alerts: Alerts,
         label: str,
         log_settings: LogsConfig,
+        task_timeouts: Mapping[str, int],
+        quota_retry: QuotaRetryConfig,
     ) -> sfn.StateMachine:
         """The state machine of ``statemachines/<asl_name>.asl.json``, with its alarms; it logs as
-        the environment's ``log_settings`` say."""
+        the environment's ``log_settings`` say, and each Task and the execution are bounded in time
+        (``task_timeouts`` and the quota waits, see contracts/timeouts.py)."""
         stack = Stack.of(self)
         self.log_group = logs.LogGroup(
             self,
@@ -113,7 +116,9 @@ class PipelineStateMachine(Construct):
             retention=retention(log_settings.retention_days),
             removal_policy=RemovalPolicy.DESTROY,
         )
-        definition, deferred = state_machine_definition(asl_name, substitutions)
+        definition, deferred = state_machine_definition(
+            asl_name, substitutions, task_timeouts=task_timeouts, quota_retry=quota_retry
+        )
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",

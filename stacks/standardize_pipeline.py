@@ -14,6 +14,7 @@ from constructs import Construct
 
 from contracts.environments import get_batch_id_environment, trigger_environment
 from contracts.substitutions import standardize_substitutions
+from contracts.timeouts import GET_BATCH_ID_TIMEOUT_SECONDS, standardize_task_timeouts
 from stacks.alerts import Alerts
 from stacks.config import ECR_IMAGE_URI, LogsConfig, QuotaRetryConfig, StandardizeConfig
 from stacks.iam_grants import grant_prefix, grant_sagemaker_logs, service_for_this_account
@@ -64,7 +65,7 @@ class StandardizePipeline(Construct):
             description="Extracts the batch id N from meta-data/<name>_<N>.csv",
             log_retention_days=logs.retention_days,
             environment=get_batch_id_environment(cfg),
-            timeout_seconds=10,
+            timeout_seconds=GET_BATCH_ID_TIMEOUT_SECONDS,
         )
 
         self.processing_role = self._processing_role(bucket, cfg, logs.retention_days)
@@ -91,7 +92,13 @@ class StandardizePipeline(Construct):
         )
         name = f"{env_name} standardize"
         self.state_machine = self.states.create(
-            ASL_NAME, substitutions, alerts=alerts, label=name, log_settings=logs
+            ASL_NAME,
+            substitutions,
+            alerts=alerts,
+            label=name,
+            log_settings=logs,
+            task_timeouts=standardize_task_timeouts(cfg),
+            quota_retry=quota_retry,
         )
 
         self.dead_letters = alerts.failure_queue(
@@ -107,6 +114,9 @@ class StandardizePipeline(Construct):
             on_failure=destinations.SqsDestination(self.dead_letters),
             retry_attempts=2,
             max_event_age=Duration.hours(6),
+            # A burst past this waits in Lambda's asynchronous queue (throttled events are retried
+            # for max_event_age), then goes to the failure queue: nothing is lost.
+            reserved_concurrent_executions=cfg.trigger_concurrency,
         )
         self.state_machine.grant_start_execution(self.trigger.function)
         bucket.add_event_notification(

@@ -18,6 +18,10 @@ like that on AWS. It is logged with its traceback and not retried. A request-res
 Code: 400; Error Code: ValidationException; ...)"``. A task with no bound handler, or a handler
 result that breaks the contract, fails with ``States.Runtime``, and the cause says what to fix.
 
+Time bounds: a ``.sync`` job whose simulated run time passes the state's ``TimeoutSeconds`` is
+stopped at the bound without running: the execution's clock skips the bound and the task fails
+with ``States.Timeout`` (a ``TaskTimedOut`` event), as Step Functions reports a task that timed out.
+
 Rejected Create* calls: ``bind_sagemaker_create`` installs a hook that sees each Create* call of a
 ``.sync`` task at the execution's simulated time, before the job runs. It rejects the call by
 raising :class:`SageMakerApiError`, or returns how long the job runs in simulated seconds (the
@@ -55,6 +59,7 @@ from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
     StatesErrorNameType,
 )
+from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.credentials import StateCredentials
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_callback
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import (
@@ -207,14 +212,19 @@ class SageMakerTask(state_task_service_callback.StateTaskServiceCallback):
         name = str(normalised_parameters.get(f"{kind.noun}Name", ""))
         status_key = f"{kind.noun}Status"
         now_ms = int(time.time() * 1000)
+        execution = execution_arn(env)
+        run_seconds = self._run_seconds.pop(execution, 0.0)
+        bound = self._timeout_seconds()
+        if bound is not None and run_seconds > bound:  # Step Functions stops the job at the bound
+            self._clock.skip(execution, float(bound))
+            raise FailureEventException(self._get_timed_out_failure_event(env))
         handler = self._handler(kind)
         try:
             result = dict(handler(copy.deepcopy(normalised_parameters)) or {})
         except Exception as exc:
             LOG.warning("SageMaker %s handler raised", kind.action, exc_info=True)
             result = {status_key: "Failed", "FailureReason": f"AlgorithmError: {type(exc).__name__}: {exc}"}
-        execution = execution_arn(env)
-        self._clock.skip(execution, self._run_seconds.pop(execution, 0.0))
+        self._clock.skip(execution, run_seconds)
         describe = {
             f"{kind.noun}Name": name,
             f"{kind.noun}Arn": created[f"{kind.noun}Arn"],
@@ -240,6 +250,13 @@ class SageMakerTask(state_task_service_callback.StateTaskServiceCallback):
                 "offline SageMaker createTrainingJob handler returned no ModelArtifacts.S3ModelArtifacts"
             )
         env.stack.append(describe)
+
+    def _timeout_seconds(self) -> int | None:
+        """The state's ``TimeoutSeconds``, if it sets one (moto's default stands for none)."""
+        timeout = self.timeout
+        if isinstance(timeout, TimeoutSeconds) and not timeout.is_default_value():
+            return int(timeout.timeout_seconds)
+        return None
 
     def _handler(self, kind: _Kind) -> SageMakerHandler:
         name = _KIND_OF_ACTION[kind.action.lower()]

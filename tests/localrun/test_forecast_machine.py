@@ -9,6 +9,7 @@ import pytest
 
 from contracts.asl import render
 from contracts.substitutions import forecast_substitutions
+from contracts.timeouts import JOB_MARGIN_SECONDS, forecast_task_timeouts, with_timeouts
 from localrun.moto_adapter import OfflineAws, offline_aws
 from stacks.config import load_env, read_cdk_context
 from tests.localrun.offline_asl import ACCOUNT, Rejecting, received, sqs_subscription
@@ -67,7 +68,8 @@ def forecast(aws: OfflineAws, env_name: str) -> tuple[str, dict[str, str], Any, 
         sagemaker_role_arn=f"arn:{partition}:iam::{ACCOUNT}:role/sagemaker",
         alerts_topic_arn=topic,
     )
-    return aws.create_state_machine("forecast", render("forecast", subs)), subs, sqs, queue_url
+    bounded = with_timeouts(render("forecast", subs), forecast_task_timeouts(env.forecast), env.quota_retry)
+    return aws.create_state_machine("forecast", bounded), subs, sqs, queue_url
 
 
 def bind_forecast(aws: OfflineAws, subs: dict[str, str], seen: dict[str, Any]) -> None:
@@ -171,6 +173,33 @@ def test_forecast_failed_training_alerts_and_ends_in_training_failed(aws: Offlin
     [alert] = received(sqs, queue_url)
     assert alert["Subject"] == "Forecast pipeline failed"
     assert alert["Message"].startswith("Forecast execution run-2 failed in Train: States.TaskFailed: {")
+
+
+@pytest.mark.parametrize(
+    ("kind", "step", "fail_state"),
+    [("training", "Train", "TrainingFailed"), ("transform", "Transform", "TransformFailed")],
+)
+def test_a_job_that_runs_past_its_bound_fails_its_step_with_the_alert(
+    aws: OfflineAws, kind: str, step: str, fail_state: str
+) -> None:
+    """The deployed bounds on the simulated clock: a job longer than its limit plus the margin is
+    stopped, and the run ends in that step's named failure, with the alert; nothing after it runs."""
+    arn, subs, sqs, queue_url = forecast(aws, "dev")
+    seen: dict[str, Any] = {}
+    bind_forecast(aws, subs, seen)
+    env = load_env("dev", read_cdk_context())
+    assert env.forecast is not None
+    limit = {
+        "training": env.forecast.deepar.training_max_runtime_seconds,
+        "transform": env.forecast.deepar.transform_max_runtime_seconds,
+    }[kind]
+    aws.bind_sagemaker_create(lambda k, params, now: limit + JOB_MARGIN_SECONDS + 1.0 if k == kind else 60.0)
+    result = aws.run(arn, {}, name="run-late")
+
+    assert result.path[-2:] == (f"Notify{step}Failed", fail_state) and result.error == fail_state
+    assert "WriteForecast" not in result.path and kind not in seen
+    [alert] = received(sqs, queue_url)
+    assert alert["Message"].startswith(f"Forecast execution run-late failed in {step}: States.Timeout")
 
 
 def test_a_model_worse_than_the_baseline_fails_the_run_before_create_model(aws: OfflineAws) -> None:

@@ -230,3 +230,32 @@ def test_unsupported_sagemaker_tasks_are_rejected_at_creation(aws: OfflineAws, a
 def test_bind_sagemaker_rejects_unknown_kinds(aws: OfflineAws) -> None:
     with pytest.raises(ValueError, match="unknown SageMaker kind"):
         aws.bind_sagemaker("endpoint", lambda params: None)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("kind", sorted(JOBS))
+def test_a_job_that_runs_past_its_bound_times_the_task_out(aws: OfflineAws, kind: str) -> None:
+    """TimeoutSeconds on the simulated clock: the job is stopped at the bound, unrun, and the task
+    fails with States.Timeout, which a States.ALL catcher takes; within the bound it runs."""
+    _, noun, _, _ = JOBS[kind]
+    ran: list[str] = []
+
+    def handler(params: dict[str, Any]) -> dict[str, Any]:
+        ran.append(params[f"{noun}Name"])
+        extra = {"ModelArtifacts": {"S3ModelArtifacts": "s3://b/model.tar.gz"}} if kind == "training" else {}
+        return {f"{noun}Status": "Completed", **extra}
+
+    aws.bind_sagemaker(kind, handler)  # type: ignore[arg-type]
+    aws.bind_sagemaker_create(lambda kind, params, now: 7200.0)
+    catch = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Failed"}]
+    states = {
+        "Job": job_task(kind, TimeoutSeconds=3600, Catch=catch, End=True),
+        "Failed": {"Type": "Fail", "Error": "JobFailed", "CausePath": "States.JsonToString($.error)"},
+    }
+    result = aws.run(machine(aws, states), {"job": "late"})
+    assert result.path == ("Job", "Failed") and ran == []
+    assert json.loads(result.cause or "{}")["Error"] == "States.Timeout"
+    assert "TaskTimedOut" in [e["type"] for e in result.events]
+    assert aws.clock.now(result.execution_arn) >= 3600
+
+    states["Job"] = job_task(kind, TimeoutSeconds=7201, Catch=catch, End=True)
+    assert aws.run(machine(aws, states), {"job": "in-time"}).succeeded and ran == ["in-time"]
