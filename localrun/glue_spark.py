@@ -1,6 +1,6 @@
-"""The Glue script's ``main()`` on local Spark: Glue 5.0's engine, with stand-ins for Glue's own parts.
+"""The Glue script's ``main()`` on local Spark: Glue 5.1's engine, with stand-ins for Glue's own parts.
 
-Glue runs the script on Spark 3.5.4 with Java 17 (:data:`stacks.runtimes.GLUE`). Here it runs
+Glue runs the script on Spark 3.5.6 with Java 17 (:data:`stacks.runtimes.GLUE`). Here it runs
 on pyspark of that version in ``local[2]``, reading the source table over JDBC (Debian's MariaDB
 Connector/J, ``libmariadb-java``, with a ``jdbc:mysql://`` URL: with ``jdbc:mariadb://`` Spark 3.5
 picks its generic dialect, which quotes column names as strings). Only what exists solely

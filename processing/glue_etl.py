@@ -1,4 +1,4 @@
-"""Glue 5.0 PySpark job (Spark 3.5.4, Python 3.11): copy the crawled MySQL table to CSV for one run.
+"""Glue 5.1 PySpark job (Spark 3.5.6, Python 3.11): copy the crawled MySQL table to CSV for one run.
 
 Reads the Data Catalog table ``CATALOG_TABLE`` of ``CATALOG_DATABASE`` (created by the JDBC
 crawler, read through the Glue JDBC connection), keeps the timestamp, value and optional series

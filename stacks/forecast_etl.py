@@ -31,7 +31,7 @@ from stacks.iam_grants import grant_prefix, service_for_this_account
 from stacks.log_groups import ServiceLogGroups, log_group_arns, retention
 from stacks.nag import acknowledge, ignore_cfn_lint, objects_under
 from stacks.paths import PROCESSING, SHARED_RULES
-from stacks.runtimes import GLUE
+from stacks.runtimes import glue_runtime
 from stacks.vpc_access import NEW_INTERFACE_FINDING, grant_network_interfaces
 
 GLUE_SCRIPT = PROCESSING / "glue_etl.py"
@@ -48,7 +48,7 @@ _DESCRIBE_NETWORK = [
 
 
 def job_log_group_prefix(job_name: str) -> str:
-    """The job's ``--custom-logGroup-prefix``: Glue 5.0 writes its logs under it instead of the
+    """The job's ``--custom-logGroup-prefix``: Glue 5.x writes its logs under it instead of the
     account-wide ``/aws-glue/jobs/error`` and ``/aws-glue/jobs/output``."""
     return f"/aws-glue/jobs/{job_name}"
 
@@ -364,7 +364,7 @@ class GlueEtl(Construct):
             script=ScriptAsset(GLUE_SCRIPT),
             extra_python_files=[ModuleArchive(SHARED_RULES)],
             role=self.job_role,
-            glue_version=getattr(glue.GlueVersion, GLUE.cdk_name),
+            glue_version=getattr(glue.GlueVersion, glue_runtime(stack.region).cdk_name),
             worker_configuration=glue.WorkerConfiguration(
                 worker_type=getattr(glue.WorkerType, cfg.glue_worker_type.replace(".", "_")),
                 number_of_workers=cfg.glue_workers,
@@ -373,7 +373,7 @@ class GlueEtl(Construct):
             security_configuration=self.security,
             default_arguments={**arguments, "--custom-logGroup-prefix": job_log_group_prefix(self.job_name)},
             # Glue 4.0's continuous logging (its account-wide /aws-glue/jobs/logs-v2 group): Glue
-            # 5.0 logs in real time anyway, to the groups under --custom-logGroup-prefix.
+            # 5.x logs in real time anyway, to the groups under --custom-logGroup-prefix.
             continuous_logging=glue.ContinuousLoggingProps(enabled=False),
             enable_metrics=False,
             enable_observability_metrics=False,

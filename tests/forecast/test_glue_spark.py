@@ -1,6 +1,6 @@
-"""The Glue script's ``main()`` on Glue 5.0's Spark against MariaDB, read back by generate-dataset.
+"""The Glue script's ``main()`` on Glue 5.1's Spark against MariaDB, read back by generate-dataset.
 
-Spark 3.5.4 reads the tests' MariaDB table over JDBC (``localrun.glue_spark``: only
+Spark 3.5.6 reads the tests' MariaDB table over JDBC (``localrun.glue_spark``: only
 ``from_catalog``, ``Job`` and the ``s3://`` destination are stood in for), writes the CSV parts,
 which go into moto S3 where Glue puts them; generate-dataset's handler then reads exactly those
 parts. The dialect tests hold the plain-Python twin (``glue_etl.write_csv``) to Spark's bytes.
@@ -158,7 +158,7 @@ def generate(
 
 
 def test_the_installed_engine_is_glue_5s(spark: Any, glue_engine: Any) -> None:
-    assert GLUE.version == "5.0"
+    assert GLUE.version == "5.1"
     assert spark.version == GLUE.spark == glue_engine.spark_version
     assert glue_engine.java_version == GLUE.java
     assert "-Duser.timezone=UTC" in spark.sparkContext.getConf().get("spark.driver.extraJavaOptions")

@@ -87,7 +87,7 @@ def test_etl_job_runs_the_processing_script_with_the_column_mapping(synthesized:
     assert props["Name"] == etl_job_name(synthesized.config.name, cfg.database.source_table)
     assert props["Command"]["Name"] == "glueetl"
     assert props["Command"]["PythonVersion"] == "3"
-    assert props["GlueVersion"] == GLUE.version == "5.0", "Glue 5.0 runs Python 3.11, as the script needs"
+    assert props["GlueVersion"] == GLUE.version == "5.1", "Glue 5.1 runs Python 3.11, as the script needs"
     assert props["SecurityConfiguration"]
     args = props["DefaultArguments"]
     assert args["--BUCKET"] == synthesized.config.data_bucket_name

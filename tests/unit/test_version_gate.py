@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from stacks.paths import SHARED_RULES
-from stacks.runtimes import GLUE, LAMBDA_PYTHON
+from stacks.runtimes import GLUE, GLUE_BY_REGION, GLUE_FALLBACK, LAMBDA_PYTHON, glue_runtime
 from tools import version_gate
 from tools.version_gate import Target
 
@@ -72,8 +72,8 @@ def test_targets_come_from_the_stacks_constants() -> None:
     from stacks.python_function import RUNTIME
 
     targets = {t.name: t for t in version_gate.project_targets()}
-    assert targets["Glue 5.0 script"].python == GLUE.python == "3.11"
-    assert targets["Glue 5.0 script"].files == (ROOT / "processing" / "glue_etl.py", SHARED_RULES)
+    assert targets["Glue 5.1 script"].python == GLUE.python == "3.11"
+    assert targets["Glue 5.1 script"].files == (ROOT / "processing" / "glue_etl.py", SHARED_RULES)
     lambdas = [t for name, t in targets.items() if name.startswith("Lambda ")]
     assert {p.parent.name for t in lambdas for p in t.files if p != SHARED_RULES} == {
         p.name for p in (ROOT / "lambdas").iterdir() if p.is_dir() and any(p.glob("*.py"))
@@ -83,7 +83,36 @@ def test_targets_come_from_the_stacks_constants() -> None:
     assert {t.python for t in lambdas} == {LAMBDA_PYTHON} and RUNTIME.name == f"python{LAMBDA_PYTHON}"
     dockerfile = (ROOT / "processing" / "Dockerfile").read_text()
     assert f"FROM python:{targets['processing image'].python}." in dockerfile
-    assert getattr(aws_glue.GlueVersion, GLUE.cdk_name).value == "V5_0"
+    assert getattr(aws_glue.GlueVersion, GLUE.cdk_name).value == "V5_1"
+
+
+def test_glue_falls_back_to_5_0_only_where_aws_lists_no_5_1() -> None:
+    """GovCloud's Glue page lists 5.0 as its newest version; China's Glue guide lists 5.1."""
+    from aws_cdk import aws_glue
+
+    assert (GLUE.version, GLUE.spark) == ("5.1", "3.5.6")
+    assert (GLUE_FALLBACK.version, GLUE_FALLBACK.spark, GLUE_FALLBACK.cdk_name) == ("5.0", "3.5.4", "V5_0")
+    assert dict(GLUE_BY_REGION) == {"us-gov-east-1": GLUE_FALLBACK, "us-gov-west-1": GLUE_FALLBACK}
+    for region in ("us-east-1", "eu-west-1", "cn-north-1", "cn-northwest-1"):
+        assert glue_runtime(region) == GLUE, region
+    assert glue_runtime("us-gov-west-1") == glue_runtime("us-gov-east-1") == GLUE_FALLBACK
+    # One gate target and one local engine cover every version deployed: the same Python and Java.
+    for runtime in GLUE_BY_REGION.values():
+        assert (runtime.python, runtime.java) == (GLUE.python, GLUE.java), runtime
+        assert getattr(aws_glue.GlueVersion, runtime.cdk_name).value == runtime.cdk_name
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("region", "version"), [("us-gov-west-1", "5.0"), ("cn-northwest-1", "5.1")])
+def test_the_etl_job_deploys_the_regions_glue_version(region: str, version: str) -> None:
+    from aws_cdk.assertions import Template
+
+    from tests.infra.conftest import synthesize
+
+    synthesized = synthesize("dev", {"region": region})
+    assert synthesized.stacks.forecast is not None
+    jobs = Template.from_stack(synthesized.stacks.forecast).find_resources("AWS::Glue::Job")
+    assert [job["Properties"]["GlueVersion"] for job in jobs.values()] == [version]
 
 
 def test_a_newer_interpreter_than_the_oldest_target_fails() -> None:
