@@ -13,6 +13,9 @@ through a local work directory laid out like the job's container.
   job's result has SageMaker's ``FinalMetricDataList``: ``train:final_loss`` and, with a
   ``test`` channel, ``test:RMSE`` and ``test:mean_wQuantileLoss`` (``deepar_local.evaluate``).
 
+Every Create* call's parameters are checked against botocore's SageMaker model first, and one
+that SageMaker would refuse is rejected with ``ValidationException``, naming each parameter.
+
 With a :class:`JobQuota`, :meth:`LocalSageMaker.create` (bound with ``bind_sagemaker_create``)
 enforces SageMaker's account quota on concurrent jobs in simulated time: each job holds its
 instances for ``job_seconds`` from its Create* call, and a call that would take more instances of
@@ -35,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from contracts.api_shapes import problems
 from contracts.container import container_contract
 from localrun.moto_adapter import SageMakerApiError, SageMakerKind
 from localrun.s3files import download_prefix, split_uri, upload_directory
@@ -100,6 +104,25 @@ def _in_use(bookings: list[Booking], at: float) -> int:
     return sum(b.instances for b in bookings if b.start <= at < b.end)
 
 
+#: The Create* operation of each kind of job.
+_OPERATIONS = {
+    "processing": "CreateProcessingJob",
+    "training": "CreateTrainingJob",
+    "transform": "CreateTransformJob",
+    "model": "CreateModel",
+}
+
+
+def check_parameters(operation: str, params: Mapping[str, Any]) -> None:
+    """Refuse, as SageMaker does, parameters that break ``operation``'s input shape in botocore's
+    SageMaker model (enums, lengths and patterns included; moto checks none of them)."""
+    found = problems("sagemaker", operation, params)
+    if found:
+        raise SageMakerApiError(
+            "ValidationException", f"{len(found)} validation error(s) detected: " + "; ".join(found)
+        )
+
+
 @dataclass
 class LocalSageMaker:
     """The jobs of one offline session, working below ``workdir`` against the mocked S3 ``s3``.
@@ -128,9 +151,11 @@ class LocalSageMaker:
         """Admit or reject the Create* call of a ``kind`` job at simulated time ``now``.
 
         Returns the job's simulated run time (``quota.job_seconds``; 0 without a quota). Raises
-        :class:`SageMakerApiError` ``ResourceLimitExceeded`` when the job's instances would take
-        its kind past ``quota.instances`` at any moment from ``now`` to the end of its run.
+        :class:`SageMakerApiError` ``ValidationException`` when the parameters break the API's
+        model (:func:`check_parameters`), and ``ResourceLimitExceeded`` when the job's instances
+        would take its kind past ``quota.instances`` at any moment from ``now`` to the end of its run.
         """
+        check_parameters(_OPERATIONS[kind], params)
         if self.quota is None:
             return 0.0
         resources: Mapping[str, Any] = params
@@ -269,6 +294,7 @@ class LocalSageMaker:
         }
 
     def model(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        check_parameters("CreateModel", params)
         container = params["PrimaryContainer"]
         self.models[params["ModelName"]] = {
             "ModelDataUrl": container["ModelDataUrl"],

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pipeline_rules
+from contracts import api_shapes
 from pipeline_rules import RuleError
 from stacks.paths import ROOT
 
@@ -44,7 +45,10 @@ _CRON = re.compile(r"^cron\(\S+( \S+){5}\)$")
 _LIKELIHOOD = re.compile(r"^(gaussian|beta|negative-binomial|student-T|deterministic-L1)$")
 _GLUE_WORKER = re.compile(r"^(G\.(025|1|2|4|8)X|Z\.2X)$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_INSTANCE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+#: The instance types each SageMaker API takes (its enum in botocore's SageMaker model).
+_PROCESSING_INSTANCES = ("CreateProcessingJob", "ProcessingInstanceType")
+_TRAINING_INSTANCES = ("CreateTrainingJob", "TrainingInstanceType")
+_TRANSFORM_INSTANCES = ("CreateTransformJob", "TransformInstanceType")
 ECR_IMAGE_URI = re.compile(
     r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?/(?P<repo>[a-z0-9._/-]+)[:@].+$"
 )
@@ -444,6 +448,34 @@ class _Reader:
             raise self.fail(key, f"must be an integer from {low} to {high}, got {value!r}")
         return value
 
+    def api_enum(self, key: str, default: str, api: tuple[str, str]) -> str:
+        """A value of an API's enum (``(operation, shape)`` in botocore's SageMaker model)."""
+        value = self.string(key, default)
+        operation, shape = api
+        allowed = api_shapes.enum("sagemaker", shape)
+        if value not in allowed:
+            examples = ", ".join(sorted(allowed)[:3])
+            raise self.fail(
+                key,
+                f"has an invalid value {value!r}, which {operation} does not take: its {shape} is one "
+                f"of {len(allowed)} values in botocore's SageMaker model (e.g. {examples})",
+            )
+        return value
+
+    def environment_list(self, key: str) -> tuple[str, ...]:
+        """A list that reaches a processing job as one environment value (JSON text), which
+        SageMaker caps (ProcessingEnvironmentValue's maximum length)."""
+        value = self.strings(key)
+        limit = api_shapes.max_length("sagemaker", "ProcessingEnvironmentValue")
+        size = len(json.dumps(list(value)))
+        if size > limit:
+            raise self.fail(
+                key,
+                f"is {size} characters as the processing job's environment value (JSON), above "
+                f"SageMaker's {limit} (ProcessingEnvironmentValue): name fewer columns",
+            )
+        return value
+
     def optional_integer(self, key: str, default: int | None, low: int, high: int) -> int | None:
         """An integer setting that ``null`` turns off."""
         if key in self.data and self.data[key] is None:
@@ -512,13 +544,13 @@ def _standardize(reader: _Reader) -> StandardizeConfig:
         input_suffix=reader.string("inputSuffix", d.input_suffix, re.compile(r"^\.[A-Za-z0-9]+$")),
         output_prefix=reader.prefix("outputPrefix", d.output_prefix),
         job_name_prefix=prefix,
-        instance_type=reader.string("instanceType", d.instance_type, _INSTANCE),
+        instance_type=reader.api_enum("instanceType", d.instance_type, _PROCESSING_INSTANCES),
         instance_count=_one_processing_instance(reader),
         volume_size_gb=reader.integer("volumeSizeGb", d.volume_size_gb, 1, 16384),
         max_runtime_seconds=reader.integer("maxRuntimeSeconds", d.max_runtime_seconds, 60, 432000),
         image_uri=image_uri,
-        exclude_columns=reader.strings("excludeColumns"),
-        include_columns=reader.strings("includeColumns"),
+        exclude_columns=reader.environment_list("excludeColumns"),
+        include_columns=reader.environment_list("includeColumns"),
         trigger_concurrency=reader.optional_integer("triggerConcurrency", d.trigger_concurrency, 1, 1000),
     )
 
@@ -649,13 +681,17 @@ def _deepar(reader: _Reader) -> DeepArConfig:
         num_cells=reader.integer("numCells", d.num_cells, 1, 200),
         num_layers=reader.integer("numLayers", d.num_layers, 1, 8),
         likelihood=reader.string("likelihood", d.likelihood, _LIKELIHOOD),
-        training_instance_type=reader.string("trainingInstanceType", d.training_instance_type, _INSTANCE),
+        training_instance_type=reader.api_enum(
+            "trainingInstanceType", d.training_instance_type, _TRAINING_INSTANCES
+        ),
         training_instance_count=reader.integer("trainingInstanceCount", d.training_instance_count, 1, 100),
         training_volume_size_gb=reader.integer("trainingVolumeSizeGb", d.training_volume_size_gb, 1, 16384),
         training_max_runtime_seconds=reader.integer(
             "trainingMaxRuntimeSeconds", d.training_max_runtime_seconds, 60, 2_419_200
         ),
-        transform_instance_type=reader.string("transformInstanceType", d.transform_instance_type, _INSTANCE),
+        transform_instance_type=reader.api_enum(
+            "transformInstanceType", d.transform_instance_type, _TRANSFORM_INSTANCES
+        ),
         transform_instance_count=reader.integer("transformInstanceCount", d.transform_instance_count, 1, 100),
         transform_max_runtime_seconds=reader.integer(
             "transformMaxRuntimeSeconds", d.transform_max_runtime_seconds, 60, 2_419_200

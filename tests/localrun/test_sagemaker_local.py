@@ -17,20 +17,60 @@ def twin(tmp_path: Path, quota: JobQuota | None) -> LocalSageMaker:
     return LocalSageMaker(s3=None, workdir=tmp_path, quota=quota)
 
 
+ROLE = "arn:aws:iam::123456789012:role/sagemaker"
+
+
 def processing(name: str, count: int = 1, instance_type: str = "ml.t3.medium") -> dict[str, Any]:
+    """The least CreateProcessingJob that SageMaker's model accepts."""
     cluster = {"InstanceCount": count, "InstanceType": instance_type, "VolumeSizeInGB": 30}
-    return {"ProcessingJobName": name, "ProcessingResources": {"ClusterConfig": cluster}}
+    return {
+        "ProcessingJobName": name,
+        "ProcessingResources": {"ClusterConfig": cluster},
+        "AppSpecification": {"ImageUri": "local/processing:latest"},
+        "RoleArn": ROLE,
+    }
 
 
 def training(name: str) -> dict[str, Any]:
-    return {"TrainingJobName": name, "ResourceConfig": {"InstanceCount": 1, "InstanceType": "ml.c5.2xlarge"}}
+    return {
+        "TrainingJobName": name,
+        "RoleArn": ROLE,
+        "OutputDataConfig": {"S3OutputPath": "s3://bucket/model/"},
+        "ResourceConfig": {"InstanceCount": 1, "InstanceType": "ml.c5.2xlarge", "VolumeSizeInGB": 30},
+    }
 
 
 def transform(name: str) -> dict[str, Any]:
     return {
         "TransformJobName": name,
+        "ModelName": "model",
+        "TransformInput": {
+            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://bucket/in/"}}
+        },
+        "TransformOutput": {"S3OutputPath": "s3://bucket/out/"},
         "TransformResources": {"InstanceCount": 1, "InstanceType": "ml.c5.xlarge"},
     }
+
+
+@pytest.mark.parametrize(
+    ("params", "named"),
+    [
+        (
+            {**transform("t"), "TransformResources": {"InstanceCount": 1, "InstanceType": "ml.t3.medium"}},
+            "InstanceType",
+        ),
+        ({**processing("p"), "Environment": {"STANDARDIZE_EXCLUDE": "x" * 257}}, "STANDARDIZE_EXCLUDE"),
+        ({**training("bad_name")}, "TrainingJobName"),
+        ({**processing("p"), "Bogus": 1}, "Bogus"),
+    ],
+)
+def test_parameters_sagemaker_would_refuse_are_refused_as_it_does(
+    tmp_path: Path, params: dict[str, Any], named: str
+) -> None:
+    kind = next(k for k in ("processing", "training", "transform") if f"{k.capitalize()}JobName" in params)
+    with pytest.raises(SageMakerApiError, match=named) as err:
+        twin(tmp_path, None).create(kind, params, 0.0)  # type: ignore[arg-type]
+    assert err.value.code == "ValidationException"
 
 
 def test_without_a_quota_every_job_is_admitted_and_takes_no_simulated_time(tmp_path: Path) -> None:

@@ -415,3 +415,23 @@ def test_a_ca_bundle_without_a_ca_certificate_is_rejected(tmp_path: Any, monkeyp
     data["forecast"]["database"]["caBundle"] = files.cert.name
     with pytest.raises(ConfigError, match=re.escape("'server-cert.pem' holds no CA certificate")):
         parse_env("dev", data)
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value", "problem"),
+    [
+        ("deepar", "transformInstanceType", "ml.t3.medium", "which CreateTransformJob does not take"),
+        ("deepar", "trainingInstanceType", "ml.t3.huge", "which CreateTrainingJob does not take"),
+        ("standardize", "instanceType", "ml.nope.large", "which CreateProcessingJob does not take"),
+        ("standardize", "excludeColumns", [f"column_{n:09d}" for n in range(14)], "above SageMaker's 256"),
+    ],
+)
+def test_a_setting_the_api_would_refuse_stops_synth(
+    section: str, key: str, value: object, problem: str
+) -> None:
+    """Limits from botocore's SageMaker model, not a copied list: a value the API refuses names the
+    setting at synth, not at run time after training has cost money."""
+    data = raw()
+    (data["forecast"] if section == "deepar" else data)[section][key] = value
+    with pytest.raises(ConfigError, match=re.escape(problem)):
+        parse_env("dev", data)
