@@ -12,7 +12,7 @@ from constructs import Construct
 
 from contracts.names import rotation_function_name
 from stacks.config import NetworkConfig, RotationConfig
-from stacks.forecast_network import import_vpc
+from stacks.forecast_network import client_egress, import_vpc
 from stacks.log_groups import retention
 
 
@@ -38,6 +38,7 @@ class DatabaseRotation(Construct):
         env_name: str,
         log_retention_days: int,
         secret: secretsmanager.ISecret,
+        database_port: int,
     ) -> None:
         super().__init__(scope, construct_id)
         vpc, subnets = import_vpc(self, network)
@@ -51,8 +52,9 @@ class DatabaseRotation(Construct):
                 "SecurityGroup",
                 vpc=vpc,
                 description="Database secret rotation function: the MySQL server must accept this group",
-                allow_all_outbound=True,
+                allow_all_outbound=False,
             )
+            client_egress(group, database_port)  # the database, and Secrets Manager over HTTPS
             CfnOutput(scope, "DatabaseRotationSecurityGroupId", value=group.security_group_id)
         self.function_name = rotation_function_name(env_name)
         self.log_group = logs.LogGroup(

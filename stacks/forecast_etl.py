@@ -121,6 +121,12 @@ class GlueEtl(Construct):
     crawl succeeds, so the catalog table always exists and matches the source schema.
     """
 
+    @property
+    def assets_bucket_name(self) -> str:
+        """The bucket of the job's script, shared module and CA (the CDK's file-assets bucket)."""
+        assert self.script.asset is not None, "the job binds its script when it is made"
+        return self.script.asset.s3_bucket_name
+
     def __init__(
         self,
         scope: Construct,
@@ -356,12 +362,13 @@ class GlueEtl(Construct):
         )
 
         arguments = etl_job_arguments(cfg, env_name=env_name, bucket_name=bucket.bucket_name)
+        self.script = ScriptAsset(GLUE_SCRIPT)
         self.job = glue.PySparkEtlJob(
             self,
             "Job",
             job_name=self.job_name,
             description=f"Copies {db.database}.{db.source_table} to s3://<bucket>/{output}run=<job run id>/",
-            script=ScriptAsset(GLUE_SCRIPT),
+            script=self.script,
             extra_python_files=[ModuleArchive(SHARED_RULES)],
             role=self.job_role,
             glue_version=getattr(glue.GlueVersion, glue_runtime(stack.region).cdk_name),

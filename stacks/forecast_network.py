@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from aws_cdk import Annotations, RemovalPolicy
+from collections.abc import Sequence
+
+from aws_cdk import Annotations, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
@@ -43,9 +45,16 @@ class ForecastNetwork(Construct):
     """
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, cfg: NetworkConfig, log_retention_days: int
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        cfg: NetworkConfig,
+        log_retention_days: int,
+        database_port: int,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.s3_endpoint: ec2.GatewayVpcEndpoint | None = None
         if cfg.vpc_id:
             self.vpc, self.subnets = import_vpc(self, cfg)
         else:
@@ -60,11 +69,9 @@ class ForecastNetwork(Construct):
                         name="private", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24
                     )
                 ],
-                gateway_endpoints={
-                    "S3": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.S3)
-                },
                 restrict_default_security_group=True,
             )
+            self.s3_endpoint = vpc.add_gateway_endpoint("S3", service=ec2.GatewayVpcEndpointAwsService.S3)
             vpc.add_flow_log(
                 "FlowLogs",
                 destination=ec2.FlowLogDestination.to_cloud_watch_logs(
@@ -106,18 +113,55 @@ class ForecastNetwork(Construct):
                 self, "DatabaseClients", cfg.database_security_group_id, mutable=False
             )
         else:
-            self.database_clients = ec2.SecurityGroup(
+            clients = ec2.SecurityGroup(
                 self,
                 "DatabaseClients",
                 vpc=self.vpc,
                 description="Forecast database clients: the MySQL server must accept this group",
-                allow_all_outbound=True,
+                allow_all_outbound=False,
             )
+            client_egress(clients, database_port)
+            self.database_clients = clients
         self.glue = ec2.SecurityGroup(
             self,
             "GlueConnection",
             vpc=self.vpc,
             description="Glue JDBC connection: all TCP from itself, as Glue requires",
-            allow_all_outbound=True,
+            allow_all_outbound=False,
         )
         self.glue.add_ingress_rule(self.glue, ec2.Port.all_tcp(), "Glue workers reach each other")
+        self.glue.add_egress_rule(self.glue, ec2.Port.all_tcp(), "Glue workers reach each other")
+        client_egress(self.glue, database_port)
+
+    def admit_s3(self, bucket_names: Sequence[str]) -> None:
+        """Limit a created VPC's S3 gateway endpoint to ``bucket_names`` (the data bucket, the CDK
+        assets bucket with the Glue script, module and CA) and to Glue's own ``aws-glue-*`` buckets,
+        for this account's principals; an imported VPC's endpoints stay as the user made them."""
+        if self.s3_endpoint is None:
+            return
+        account = Stack.of(self).account
+        buckets = [f"arn:{Stack.of(self).partition}:s3:::{name}" for name in (*bucket_names, "aws-glue-*")]
+        self.s3_endpoint.add_to_policy(
+            iam.PolicyStatement(
+                sid="AppBuckets",
+                principals=[iam.AnyPrincipal()],
+                actions=[
+                    "s3:GetObject",
+                    "s3:PutObject",
+                    "s3:DeleteObject",
+                    "s3:AbortMultipartUpload",
+                    "s3:ListBucket",
+                    "s3:GetBucketLocation",
+                ],
+                resources=[*buckets, *(f"{arn}/*" for arn in buckets)],
+                conditions={"StringEquals": {"aws:PrincipalAccount": account}},
+            )
+        )
+
+
+def client_egress(group: ec2.SecurityGroup, database_port: int) -> None:
+    """A database client's egress: the database port, and HTTPS to the VPC's endpoints. The VPC
+    the app creates has no NAT or internet gateway, so HTTPS leaves only through its endpoints
+    (the S3 gateway's addresses are a regional prefix list, known only by a lookup)."""
+    group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(database_port), "the MySQL server")
+    group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to the VPC endpoints and S3")

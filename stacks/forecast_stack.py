@@ -43,7 +43,11 @@ class ForecastStack(Stack):
             Annotations.of(self).add_warning_v2(TLS_DISABLED, tls_disabled_warning(cfg.database))
         bucket = s3.Bucket.from_bucket_name(self, "DataBucket", bucket_name)
         self.network = ForecastNetwork(
-            self, "Network", cfg=cfg.network, log_retention_days=logs.retention_days
+            self,
+            "Network",
+            cfg=cfg.network,
+            log_retention_days=logs.retention_days,
+            database_port=cfg.database.port,
         )
         self.etl = GlueEtl(
             self,
@@ -70,6 +74,7 @@ class ForecastStack(Stack):
             alerts=shared.alerts,
             etl_job_name=self.etl.job_name,
         )
+        self.network.admit_s3([bucket_name, self.etl.assets_bucket_name])
         CfnOutput(self, "StateMachineArn", value=self.pipeline.state_machine.state_machine_arn)
         CfnOutput(self, "EtlJobName", value=self.etl.job_name)
         CfnOutput(self, "EtlWorkflowName", value=self.etl.workflow.ref)

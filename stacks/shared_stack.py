@@ -71,6 +71,7 @@ class SharedStack(Stack):
                         env_name=env_name,
                         log_retention_days=log_retention_days,
                         secret=secret,
+                        database_port=db.port,
                     )
                 else:
                     acknowledge(
