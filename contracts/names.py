@@ -25,3 +25,16 @@ def rotation_function_name(env_name: str) -> str:
     """The database secret's rotation function, ``ml-pipelines-<env>-db-rotation``; it logs to
     ``/aws/lambda/<name>``, which the stack owns."""
     return f"ml-pipelines-{env_name}-db-rotation"
+
+
+#: The roles that read the database secret, which its key's policy names: ``reader -> role name``.
+SECRET_READERS = ("write-forecast", "crawler", "etl-job")
+
+
+def secret_reader_role_name(env_name: str, reader: str) -> str:
+    """The role of a reader of the database secret (:data:`SECRET_READERS`):
+    ``ml-pipelines-<env>-<reader>``. Named, so the shared stack's key policy can name it before the
+    forecast stack creates it."""
+    if reader not in SECRET_READERS:
+        raise ValueError(f"{reader} is not a reader of the database secret ({', '.join(SECRET_READERS)})")
+    return f"ml-pipelines-{env_name}-{reader}"

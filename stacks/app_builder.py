@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 
 from aws_cdk import App, Environment, Tags
 
-from stacks.config import EnvConfig
+from stacks.config import EnvConfig, domain_for
 from stacks.forecast_stack import ForecastStack
-from stacks.log_groups import route_handler_logs
+from stacks.log_groups import encrypt_log_groups, route_handler_logs
 from stacks.nag import add_nag
 from stacks.shared_stack import SharedStack
 from stacks.standardize_stack import StandardizeStack
@@ -72,6 +72,8 @@ def build(app: App, env_config: EnvConfig) -> EnvironmentStacks:
     for stack in (shared, standardize, forecast):
         if stack is not None:
             route_handler_logs(stack, env_config.logs.retention_days)
+            if env_config.logs.kms_key:
+                encrypt_log_groups(stack, f"logs.{env_config.region}.{domain_for(env_config.region)}")
             Tags.of(stack).add("project", "ml-pipelines")
             Tags.of(stack).add("environment", env_config.name)
     return EnvironmentStacks(shared, standardize, forecast, add_nag(app))

@@ -76,6 +76,11 @@ def partition_for(region: str) -> str:
     return "aws-us-gov" if region.startswith("us-gov-") else "aws"
 
 
+#: Regions whose CloudWatch Logs does not encrypt with KMS keys ("Getting Started with Amazon Web
+#: Services in China", CloudWatch Logs: not supported in the Ningxia Region).
+LOGS_WITHOUT_KMS = frozenset({"cn-northwest-1"})
+
+
 def domain_for(region: str) -> str:
     """The service domain of ``region``: ``amazonaws.com.cn`` in China, else ``amazonaws.com``."""
     return "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
@@ -319,6 +324,10 @@ class LogsConfig:
     state_machine_level: str = "ALL"
     include_execution_data: bool = True
     retention_days: int = 90
+    #: Encrypt the app's own log groups with a key of each stack (default off: CloudWatch Logs
+    #: already encrypts at rest; a key adds who-may-read control at a key's cost, and KMS log
+    #: encryption is not offered in cn-northwest-1).
+    kms_key: bool = False
 
 
 #: The most quota waits one job may make: each adds about 11 events to its execution's history,
@@ -755,7 +764,12 @@ def _logs(reader: _Reader) -> LogsConfig:
             f"must be a retention CloudWatch Logs accepts ({', '.join(map(str, LOG_RETENTION_DAYS))}), "
             f"got {days!r}",
         )
-    return LogsConfig(level, reader.boolean("includeExecutionData", LogsConfig.include_execution_data), days)
+    return LogsConfig(
+        level,
+        reader.boolean("includeExecutionData", LogsConfig.include_execution_data),
+        days,
+        reader.boolean("kmsKey", LogsConfig.kms_key),
+    )
 
 
 def _quota_retry(reader: _Reader) -> QuotaRetryConfig:
@@ -801,6 +815,10 @@ def parse_env(name: str, data: Mapping[str, Any]) -> EnvConfig:
         quota_retry=_quota_retry(reader.child("quotaRetry")),
     )
     _check_prefixes(reader, env)
+    if env.logs.kms_key and env.region in LOGS_WITHOUT_KMS:
+        raise reader.child("logs").fail(
+            "kmsKey", f"is not available in {env.region}: CloudWatch Logs offers no KMS encryption there"
+        )
     return env
 
 

@@ -22,12 +22,12 @@ from constructs import Construct
 
 from contracts.database_tls import glue_connection_properties, tls_required
 from contracts.glue_job import etl_job_arguments
-from contracts.names import catalog_database_name, crawler_name, etl_job_name
+from contracts.names import catalog_database_name, crawler_name, etl_job_name, secret_reader_role_name
 from processing import glue_etl
 from stacks.bundling import zipped_modules
 from stacks.config import ForecastConfig
 from stacks.forecast_network import ForecastNetwork
-from stacks.iam_grants import grant_prefix, service_for_this_account
+from stacks.iam_grants import grant_prefix, grant_secret_read, service_for_this_account
 from stacks.log_groups import ServiceLogGroups, log_group_arns, retention
 from stacks.nag import acknowledge, ignore_cfn_lint, objects_under
 from stacks.paths import PROCESSING, SHARED_RULES
@@ -219,12 +219,14 @@ class GlueEtl(Construct):
             "CrawlerRole",
             assumed_by=service_for_this_account(self, "glue.amazonaws.com"),
             description="Forecast crawler: catalogs the MySQL source table through its connection",
+            role_name=secret_reader_role_name(env_name, "crawler"),  # the secret's key names it
         )
         self.job_role = iam.Role(
             self,
             "JobRole",
             assumed_by=service_for_this_account(self, "glue.amazonaws.com"),
             description="Forecast ETL job: reads the catalog and the source, writes the ETL prefix",
+            role_name=secret_reader_role_name(env_name, "etl-job"),  # the secret's key names it
         )
         security_name = self.security.security_configuration_name
         days = log_retention_days
@@ -255,7 +257,7 @@ class GlueEtl(Construct):
             (self.crawler_role, log_group_arns(self, self.crawler_log_group_name)),
             (self.job_role, [job_logs]),
         ):
-            secret.grant_read(role)
+            grant_secret_read(role, secret)
             self.key.grant_encrypt_decrypt(role)
             role.add_to_policy(
                 iam.PolicyStatement(

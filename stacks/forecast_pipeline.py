@@ -22,13 +22,13 @@ from contracts.events import (
     glue_crawler_state_pattern,
     glue_job_state_pattern,
 )
-from contracts.names import crawler_name
+from contracts.names import crawler_name, secret_reader_role_name
 from contracts.substitutions import forecast_substitutions
 from contracts.timeouts import WRITE_FORECAST_TIMEOUT_SECONDS, forecast_task_timeouts
 from stacks.alerts import Alerts
 from stacks.config import ForecastConfig, LogsConfig, QuotaRetryConfig
 from stacks.forecast_network import ForecastNetwork
-from stacks.iam_grants import grant_prefix, grant_sagemaker_logs, service_for_this_account
+from stacks.iam_grants import grant_prefix, grant_sagemaker_logs, grant_secret_read, service_for_this_account
 from stacks.nag import acknowledge, objects_under
 from stacks.paths import LAMBDAS
 from stacks.pipeline_state_machine import PipelineStateMachine
@@ -102,6 +102,7 @@ class ForecastPipeline(Construct):
             extra_files=_ca_file(cfg),
             memory_size=512,
             timeout_seconds=WRITE_FORECAST_TIMEOUT_SECONDS,
+            role_name=secret_reader_role_name(env_name, "write-forecast"),  # the secret's key names it
             # One MySQL connection an invocation: the gate and the write hold at most this many; a
             # throttled task is retried by the state machine (Lambda.TooManyRequestsException).
             reserved_concurrent_executions=cfg.database.max_connections,
@@ -109,7 +110,7 @@ class ForecastPipeline(Construct):
             subnets=network.subnets,
             security_groups=[network.database_clients],
         )
-        secret.grant_read(self.write_forecast.role)
+        grant_secret_read(self.write_forecast.role, secret)
         self.write_forecast.role.add_to_policy(
             iam.PolicyStatement(
                 sid="ReadForecast", actions=["s3:GetObject"], resources=[bucket.arn_for_objects(work)]

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from stacks.log_groups import ServiceLogGroups
@@ -80,6 +81,34 @@ def service_for_this_account(scope: Construct, service: str) -> iam.IPrincipal:
     conditions = source_conditions(scope, service)
     principal = iam.ServicePrincipal(service)
     return iam.PrincipalWithConditions(principal, conditions) if conditions else principal
+
+
+def grant_secret_read(role: iam.IRole, secret: secretsmanager.ISecret) -> None:
+    """Let ``role`` read ``secret``. A secret with its own key (the one the shared stack creates)
+    is granted, key included, in ``role``'s policy only: the key's policy names the readers itself
+    (stacks/shared_stack.py), and ``secret.grant_read`` would add the role, of a stack deployed
+    later, to that policy, a dependency cycle."""
+    key = secret.encryption_key
+    if key is None:
+        secret.grant_read(role)
+        return
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            sid="ReadDatabaseSecret",
+            actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+            resources=[secret.secret_arn],
+        )
+    )
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            sid="DecryptDatabaseSecret",
+            actions=["kms:Decrypt"],
+            resources=[key.key_arn],
+            conditions={
+                "StringEquals": {"kms:ViaService": f"secretsmanager.{Stack.of(role).region}.amazonaws.com"}
+            },
+        )
+    )
 
 
 def grant_prefix(

@@ -14,10 +14,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 
 from aws_cdk import ArnFormat, CfnResource, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
@@ -180,3 +182,50 @@ def route_handler_logs(stack: Stack, days: int) -> list[str]:
         _handler_log_group(node, days)
         routed.append(node.node.path)
     return routed
+
+
+def encrypt_log_groups(stack: Stack, logs_principal: str) -> kms.Key | None:
+    """Encrypt every log group ``stack`` owns, that has no key yet, with a key of the stack.
+
+    The key lets CloudWatch Logs (``logs_principal``, ``logs.<region>.<domain>``) use it only for
+    this stack's groups: ``kms:EncryptionContext:aws:logs:arn`` must be a group whose name starts
+    with the stack's (CloudFormation's generated names), or a group the stack names. A group whose
+    name is only known on deploy would be refused by the key, so it is an error here.
+    """
+    groups = [c for c in stack.node.find_all() if isinstance(c, logs.CfnLogGroup) and not c.kms_key_id]
+    if not groups:
+        return None
+    arn = functools.partial(
+        stack.format_arn, service="logs", resource="log-group", arn_format=ArnFormat.COLON_RESOURCE_NAME
+    )
+    names = [f"{stack.stack_name}-*"]
+    for group in groups:
+        name = stack.resolve(group.log_group_name)  # None: CloudFormation names it <stack>-...
+        if isinstance(name, str):
+            names.append(name)
+        elif name is not None:
+            raise ValueError(f"{group.node.path}: a log group named on deploy cannot be keyed by name")
+    key = kms.Key(
+        stack, "LogsKey", enable_key_rotation=True, description=f"Encrypts {stack.stack_name}'s log groups"
+    )
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="CloudWatchLogsOfThisStack",
+            principals=[iam.ServicePrincipal(logs_principal)],
+            actions=[
+                "kms:Encrypt*",
+                "kms:Decrypt*",
+                "kms:ReEncrypt*",
+                "kms:GenerateDataKey*",
+                "kms:Describe*",
+            ],
+            resources=["*"],
+            conditions={
+                "ArnLike": {"kms:EncryptionContext:aws:logs:arn": [arn(resource_name=n) for n in names]}
+            },
+        )
+    )
+    for group in groups:
+        group.kms_key_id = key.key_arn
+        group.node.add_dependency(key)
+    return key

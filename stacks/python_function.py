@@ -53,6 +53,7 @@ class PythonFunction(Construct):
         vpc: ec2.IVpc | None = None,
         subnets: Sequence[ec2.ISubnet] = (),
         security_groups: Sequence[ec2.ISecurityGroup] = (),
+        role_name: str | None = None,
         **function_props: object,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -69,6 +70,7 @@ class PythonFunction(Construct):
             "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"Runs {source.name}: writes its own log group, plus grants made by its stack",
+            role_name=role_name,
         )
         self.log_group.grant_write(self.role)
         findings = r"Resource::\*"

@@ -46,7 +46,13 @@ def test_every_service_principal_in_a_resource_policy_has_a_source_condition(
 
 
 def test_alarms_of_this_account_only_may_use_the_alerts_key(synthesized: Synthesized) -> None:
-    (key,) = synthesized.template("shared").find_resources("AWS::KMS::Key").values()
+    (key,) = (
+        synthesized.template("shared")
+        .find_resources(
+            "AWS::KMS::Key", {"Properties": {"Description": "Encrypts the ML pipelines' alerts topic"}}
+        )
+        .values()
+    )
     services = [s for s in key["Properties"]["KeyPolicy"]["Statement"] if "Service" in s["Principal"]]
     assert [s["Principal"]["Service"] for s in services] == ["cloudwatch.amazonaws.com"]
     condition = services[0]["Condition"]

@@ -41,6 +41,7 @@ VARIANTS = {
     ),
     "CA bundle": lambda: synthesize("dev", {"forecast": _dev_forecast(caBundle=FIXTURE_CA)}),
     "no forecast": lambda: synthesize("dev", {"forecast": None}),
+    "logs KMS key": lambda: synthesize("dev", {"logs": {"kmsKey": True}}),
 }
 
 

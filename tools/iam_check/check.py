@@ -191,19 +191,40 @@ def _resolve(
 
 
 def _with_kms(principals: Principals, requests: list[Concrete]) -> list[Concrete]:
-    """Add the KMS requests that publishing to an encrypted topic implies (SNS asks KMS for the
-    data key as the publisher: Amazon SNS Developer Guide, "Key management")."""
-    keys = {
-        principals.env.ref(_stack(principals, r.stack), r.logical_id): r.properties.get("KmsMasterKeyId")
-        for r in principals.env.of_type("AWS::SNS::Topic")
+    """Add the KMS requests that using an encrypted topic or secret implies: SNS asks KMS for the
+    data key as the publisher (Amazon SNS Developer Guide, "Key management"); Secrets Manager
+    decrypts a secret as the reader, with ``kms:ViaService`` (Secrets Manager User Guide, "Secret
+    encryption and decryption")."""
+    env = principals.env
+    topics = {
+        env.ref(_stack(principals, r.stack), r.logical_id): str(r.properties["KmsMasterKeyId"])
+        for r in env.of_type("AWS::SNS::Topic")
+        if r.properties.get("KmsMasterKeyId")
     }
+    secrets = {
+        env.ref(_stack(principals, r.stack), r.logical_id): str(r.properties["KmsKeyId"])
+        for r in env.of_type("AWS::SecretsManager::Secret")
+        if r.properties.get("KmsKeyId")
+    }
+    via = ("kms:ViaService", f"secretsmanager.{env.region}.amazonaws.com")
     out = list(requests)
     for request in requests:
-        key = keys.get(request.resource) if request.action == "sns:Publish" else None
-        if key:
+        if request.action == "sns:Publish" and request.resource in topics:
             out.extend(
-                replace(request, action=action, resource=key, origin=request.origin + "; the topic's key")
-                for action in _KMS_VIA_SNS
+                replace(
+                    request, action=a, resource=topics[request.resource], origin=request.origin + "; the key"
+                )
+                for a in _KMS_VIA_SNS
+            )
+        if request.action == "secretsmanager:GetSecretValue" and request.resource in secrets:
+            out.append(
+                replace(
+                    request,
+                    action="kms:Decrypt",
+                    resource=secrets[request.resource],
+                    context=(*request.context, via),
+                    origin=request.origin + "; the secret's key",
+                )
             )
     return out
 
@@ -236,7 +257,14 @@ def to_evaluator(principals: Principals, request: Concrete, rid: str) -> evaluat
     else:
         role = principals.role(request.principal)
         principal = role.arn
+    # What AWS puts in every request's context: TLS, and for a role's session the role's ARN and
+    # account; KMS adds the caller's account.
     context = {"aws:SecureTransport": "true", **dict(request.context)}
+    if role is not None:
+        context.setdefault("aws:PrincipalArn", role.arn)
+        context.setdefault("aws:PrincipalAccount", env.account)
+    if request.action.startswith("kms:") and role is not None:
+        context.setdefault("kms:CallerAccount", env.account)
     if request.trust:
         target = next(r for r in principals.roles.values() if r.arn == request.resource)
         return evaluator.Request(
@@ -296,10 +324,11 @@ CDK_HELPER_ROLES = ("BucketNotificationsHandler", "Custom::", "LogRetention")
 
 
 def _label(statement: Mapping[str, Any], index: int) -> str:
+    """A statement's Sid, else its actions (CDK writes statements without one; their order moves)."""
     if "Sid" in statement:
         return str(statement["Sid"])
     actions = statement.get("Action", [])
-    return f"#{index} {','.join(actions) if isinstance(actions, list) else actions}"
+    return ",".join(actions) if isinstance(actions, list) else str(actions)
 
 
 def _without(policy: Policy, index: int) -> Policy:
