@@ -13,7 +13,9 @@ every point ``(i, t)`` of every series' test window whose actual value is presen
 * ``mean_wQuantileLoss``: the mean of ``wQuantileLoss`` over the quantiles (``test_quantiles``);
 * ``MASE`` (not a DeepAR metric; reported for the baseline): the window's mean absolute error
   divided by the mean absolute seasonal difference ``|y_t - y_(t-m)|`` of the series' history.
-  Overall MASE is the mean of the series' MASE values.
+  Overall MASE is the mean of the series' MASE values;
+* ``coverage``: the share of present actuals inside the band from the lowest to the highest
+  quantile forecast (only when quantile forecasts are given).
 
 A metric with nothing to average over (no present actual; ``sum |y| = 0``; a history without
 seasonal differences, or with all of them 0) is ``None``, never NaN or infinity.
@@ -22,6 +24,14 @@ seasonal differences, or with all of them 0) is ``None``, never NaN or infinity.
 history holds at least two weeks, else a day of steps when it holds at least two days, else 1;
 for a daily step, a week (7) under the same two-season condition, else 1; for a weekly or longer
 step, 1 (naive: the last value). A candidate counts only when the step divides it evenly.
+
+**Probabilistic seasonal naive** (:func:`probabilistic_seasonal_naive`): the median (``0.5``)
+is the seasonal-naive point forecast; every other quantile ``tau`` adds to it the empirical
+``tau``-quantile of the history's seasonal errors ``y[t] - y[t - m]`` (linear interpolation
+between order statistics, Hyndman and Fan's type 7, numpy's default). With no seasonal error in
+the history, every quantile is the point forecast. **Season candidates**
+(:func:`season_candidates`): a day and a week of steps for sub-daily data, a week for daily
+data, each when the history holds two of it; else 1.
 
 **Seasonal naive** (:func:`seasonal_naive`): step ``h`` (1-based) of the window repeats the value
 one whole number of seasons back from it, ``y[T - 1 + h - m * ceil(h / m)]`` (``T``
@@ -63,6 +73,50 @@ def season_length(step: timedelta, history: int) -> int:
         if season > 1 and history >= 2 * season:
             return season
     return 1
+
+
+def season_candidates(step: timedelta, history: int) -> tuple[int, ...]:
+    """The seasons a series of ``history`` points of ``step`` may take (module docstring), longest first."""
+    periods = (_WEEK, _DAY) if step < _DAY else (_WEEK,) if step == _DAY else ()
+    found = tuple(
+        period // step for period in periods if not period % step and history >= 2 * (period // step) > 2
+    )
+    return found or (1,)
+
+
+def seasonal_errors(history: Sequence[Value], season: int) -> list[float]:
+    """``y[t] - y[t - season]`` over the history's present pairs."""
+    return [
+        history[t] - history[t - season]  # type: ignore[operator]
+        for t in range(season, len(history))
+        if _present(history[t]) and _present(history[t - season])
+    ]
+
+
+def empirical_quantile(ordered: Sequence[float], level: float) -> float:
+    """The ``level`` quantile of the sorted, non-empty ``ordered`` (type 7: linear interpolation)."""
+    if not ordered:
+        raise ValueError("no values to take a quantile of")
+    position = (len(ordered) - 1) * level
+    low = math.floor(position)
+    if position == low:
+        return ordered[low]
+    return ordered[low] + (ordered[low + 1] - ordered[low]) * (position - low)
+
+
+def probabilistic_seasonal_naive(
+    history: Sequence[Value], horizon: int, season: int, quantiles: Sequence[str] = DEFAULT_QUANTILES
+) -> tuple[list[Value], dict[str, list[Value]]]:
+    """``(point, {q: forecast})`` for the ``horizon`` steps after ``history`` (module docstring)."""
+    point = seasonal_naive(history, horizon, season)
+    errors = sorted(seasonal_errors(history, season))
+    bands: dict[str, list[Value]] = {}
+    for q in quantiles:
+        level = float(q)
+        shift = empirical_quantile(errors, level) if errors and level != 0.5 else 0.0
+        shift = 0.0 if math.isnan(shift) else shift  # overflowed errors (inf - inf): no band
+        bands[q] = [None if p is None else p + shift for p in point]
+    return point, bands
 
 
 def seasonal_naive(history: Sequence[Value], horizon: int, season: int) -> list[Value]:
@@ -110,6 +164,8 @@ class Accuracy:
     absolute_error: float = 0.0
     absolute_actual: float = 0.0
     quantile_loss: dict[str, float] = field(default_factory=dict)
+    banded: int = 0  # points scored against a band (quantile forecasts given)
+    covered: int = 0  # of those, inside the band from the lowest to the highest quantile
 
     def __post_init__(self) -> None:
         levels = [float(q) for q in self.quantiles]
@@ -146,9 +202,14 @@ class Accuracy:
                 if not _present(forecast):
                     raise ValueError(f"step {t}: the {q} quantile forecast is missing")
                 self.quantile_loss[q] += pinball(y - forecast, float(q))  # type: ignore[operator]
+            if quantiles:
+                levels = sorted(quantiles, key=float)
+                low, high = quantiles[levels[0]][t], quantiles[levels[-1]][t]
+                self.banded += 1
+                self.covered += int(low <= y <= high)  # type: ignore[operator]
 
     def metrics(self) -> dict[str, object]:
-        """``{"RMSE", "MAE", "wQuantileLoss": {q: loss}, "mean_wQuantileLoss", "points"}``."""
+        """``{"RMSE", "MAE", "wQuantileLoss": {q: loss}, "mean_wQuantileLoss", "coverage", "points"}``."""
         rmse = math.sqrt(self.squared_error / self.points) if self.points else None
         mae = self.absolute_error / self.points if self.points else None
         weighted: dict[str, float | None] = {
@@ -162,6 +223,7 @@ class Accuracy:
             "MAE": mae,
             "wQuantileLoss": weighted,
             "mean_wQuantileLoss": mean,
+            "coverage": self.covered / self.banded if self.banded else None,
             "points": self.points,
         }
 

@@ -85,6 +85,7 @@ def test_accuracy_with_quantile_forecasts() -> None:
         "MAE": pytest.approx(2.0),
         "wQuantileLoss": {"0.1": pytest.approx(1.4 / 30), "0.9": pytest.approx(1.0 / 30)},
         "mean_wQuantileLoss": pytest.approx(1.2 / 30),
+        "coverage": 1.0,  # 10 in [8, 13], 20 in [15, 22]
         "points": 2,
     }
 
@@ -96,6 +97,7 @@ def test_accuracy_undefined_figures_are_none() -> None:
         "MAE": None,
         "wQuantileLoss": {"0.1": None, "0.5": None, "0.9": None},
         "mean_wQuantileLoss": None,
+        "coverage": None,
         "points": 0,
     }
     zeros = fm.Accuracy(quantiles=("0.5",))
@@ -196,3 +198,31 @@ def test_score_baseline_rejects_a_target_without_a_history() -> None:
         score_baseline([[1.0, 2.0, 3.0], [1.0, 2.0]], 2, HOUR)
     with pytest.raises(ValueError, match="prediction_length must be at least 1"):
         score_baseline([[1.0]], 0, HOUR)
+
+
+def test_empirical_quantile_interpolates_between_order_statistics() -> None:
+    assert fm.empirical_quantile([1.0, 2.0, 3.0, 4.0], 0.1) == pytest.approx(1.3)  # numpy's default
+    assert fm.empirical_quantile([1.0, 2.0, 3.0, 4.0], 0.5) == pytest.approx(2.5)
+    assert fm.empirical_quantile([5.0], 0.9) == 5.0
+    with pytest.raises(ValueError, match="no values"):
+        fm.empirical_quantile([], 0.5)
+
+
+@pytest.mark.parametrize(
+    ("step", "history", "seasons"),
+    [(HOUR, 400, (168, 24)), (HOUR, 100, (24,)), (HOUR, 40, (1,)), (DAY, 20, (7,)), (DAY, 10, (1,))],
+)
+def test_season_candidates_need_two_seasons_of_history(
+    step: timedelta, history: int, seasons: tuple[int, ...]
+) -> None:
+    assert fm.season_candidates(step, history) == seasons
+
+
+def test_the_band_is_the_history_seasonal_errors_around_the_median() -> None:
+    history = [1.0, 2.0, 1.0, 4.0, 1.0, 6.0]  # season 2: errors 0, 2, 0, 2 -> sorted 0, 0, 2, 2
+    point, bands = fm.probabilistic_seasonal_naive(history, 2, 2, ("0.1", "0.5", "0.9"))
+    assert point == [1.0, 6.0] == bands["0.5"]
+    # 0.1 sits at 0.3 (between 0 and 0), 0.9 at 2.7 (between 2 and 2)
+    assert bands["0.1"] == [1.0, 6.0] and bands["0.9"] == [3.0, 8.0]
+    flat_point, flat = fm.probabilistic_seasonal_naive([3.0, None], 1, 2, ("0.1", "0.9"))
+    assert flat_point == [3.0] and flat == {"0.1": [3.0], "0.9": [3.0]}  # no seasonal error: no band
