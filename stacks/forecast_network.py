@@ -144,7 +144,7 @@ class ForecastNetwork(Construct):
         self.s3_endpoint.add_to_policy(
             iam.PolicyStatement(
                 sid="AppBuckets",
-                principals=[iam.AnyPrincipal()],
+                principals=[iam.StarPrincipal()],  # an endpoint policy's form: "Principal": "*"
                 actions=[
                     "s3:GetObject",
                     "s3:PutObject",

@@ -108,6 +108,7 @@ def _logical_id(folder: Path, stack: str, resource_type: str, path_part: str) ->
         ("Forecast", "AWS::IAM::Policy", "WriteForecast/Role", "TellMissingForecast", "s3:ListBucket"),
         ("Forecast", "AWS::IAM::Policy", "Forecast/States/Role", "SyncEventsRules", "events:PutRule"),
         ("Forecast", "AWS::IAM::Policy", "Forecast/States/Role", "PassSageMakerRole", "iam:PassRole"),
+        ("Forecast", "AWS::EC2::VPCEndpoint", "Network/Vpc/S3", "AppBuckets", "s3:GetObject"),
     ],
 )
 def test_deleting_a_needed_statement_from_the_template_is_caught(

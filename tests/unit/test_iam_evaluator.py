@@ -288,3 +288,32 @@ def test_without_the_package_it_says_to_run_make_setup(monkeypatch: pytest.Monke
     monkeypatch.setattr(evaluator, "_PACKAGE", evaluator.ROOT / "node_modules" / "@cloud-copilot" / "absent")
     with pytest.raises(EvaluatorUnavailable, match="run make setup"):
         evaluate([CASES[0].request])
+
+
+def test_a_vpc_endpoint_policy_limits_what_passes_through_it() -> None:
+    """Through an endpoint, both the identity policy and the endpoint's policy must allow."""
+    get = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::data/*"}
+    identity = {"Version": "2012-10-17", "Statement": [get]}
+    endpoint = {"Version": "2012-10-17", "Statement": [{**get, "Principal": "*"}]}
+    other = {
+        "Version": "2012-10-17",
+        "Statement": [{**get, "Principal": "*", "Resource": "arn:aws:s3:::other/*"}],
+    }
+    context = {"aws:SecureTransport": "true"}
+    requests = [
+        Request(
+            name,
+            ROLE,
+            "s3:GetObject",
+            "arn:aws:s3:::data/key",
+            ACCOUNT,
+            [identity],
+            None,
+            context,
+            False,
+            policies,
+        )
+        for name, policies in (("none", ()), ("admits", (endpoint,)), ("elsewhere", (other,)))
+    ]
+    decisions = {d.id: d.decision for d in evaluate(requests)}
+    assert decisions == {"none": "Allowed", "admits": "Allowed", "elsewhere": "ImplicitlyDenied"}

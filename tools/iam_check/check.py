@@ -271,6 +271,7 @@ def to_evaluator(principals: Principals, request: Concrete, rid: str) -> evaluat
             rid, principal, request.action, request.resource, env.account,
             resource_policy=target.trust, context=context, trust=True,
         )  # fmt: skip
+    through_vpc = role is not None and role.key in principals.in_vpc and request.action.startswith("s3:")
     return evaluator.Request(
         rid,
         principal,
@@ -280,6 +281,7 @@ def to_evaluator(principals: Principals, request: Concrete, rid: str) -> evaluat
         identity_policies=[policy for _, policy in role.policies] if role else [],
         resource_policy=_merged(principals.resource_policy(request.resource)),
         context=context,
+        endpoint_policies=[policy for _, policy in principals.s3_endpoints] if through_vpc else [],
     )
 
 
@@ -363,6 +365,7 @@ def statement_usage(principals: Principals, requests: list[Concrete]) -> dict[St
                 for i, r in mine:
                     batch.append(replace(base[i], id=f"m{len(batch)}", resource_policy=_merged(others)))
                     owners.append((label, r))
+    _endpoint_mutations(principals, requests, base, usage, batch, owners)
     for (label, request), decision in zip(owners, evaluator.evaluate(batch), strict=True):
         denied = usage.setdefault(label, [])
         if not decision.allowed:
@@ -388,6 +391,28 @@ def _identity_mutations(
             mutated = [p if j != p_index else _without(p, s_index) for j, (_, p) in enumerate(role.policies)]
             for i, r in mine:
                 batch.append(replace(base[i], id=f"m{len(batch)}", identity_policies=mutated))
+                owners.append((label, r))
+
+
+def _endpoint_mutations(
+    principals: Principals,
+    requests: list[Concrete],
+    base: list[evaluator.Request],
+    usage: dict[Statement, list[Concrete]],
+    batch: list[evaluator.Request],
+    owners: list[tuple[Statement, Concrete]],
+) -> None:
+    """Queue the requests through the VPC once without each Allow of its S3 endpoint's policy."""
+    mine = [(i, r) for i, r in enumerate(requests) if base[i].endpoint_policies]
+    for holder, policy in principals.s3_endpoints:
+        for s_index, statement in enumerate(_statements(policy)):
+            if statement.get("Effect") != "Allow":
+                continue
+            label = Statement(holder, _label(statement, s_index))
+            usage.setdefault(label, [])
+            others = [p if h != holder else _without(p, s_index) for h, p in principals.s3_endpoints]
+            for i, r in mine:
+                batch.append(replace(base[i], id=f"m{len(batch)}", endpoint_policies=others))
                 owners.append((label, r))
 
 

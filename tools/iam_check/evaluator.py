@@ -60,6 +60,7 @@ class Request:
     resource_policy: PolicyDocument | None = None
     context: Mapping[str, str | Sequence[str]] = field(default_factory=dict)
     trust: bool = False  # resource_policy is the trust policy of the role `resource`
+    endpoint_policies: Sequence[PolicyDocument] = ()  # the VPC endpoints the request goes through
 
     def as_json(self) -> dict[str, Any]:
         """The request as ``simulate.mjs`` reads it."""
@@ -73,6 +74,7 @@ class Request:
             "identityPolicies": list(self.identity_policies),
             "resourcePolicy": self.resource_policy,
             "trust": self.trust,
+            "vpcEndpointPolicies": list(self.endpoint_policies),
         }
 
 

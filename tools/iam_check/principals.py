@@ -55,6 +55,14 @@ class Principals:
                     )
         self.resource_policies: dict[str, list[tuple[str, Policy]]] = {}
         self._collect_resource_policies()
+        self.s3_endpoints: list[tuple[str, Policy]] = [
+            (f"{r.stack}/{r.logical_id}", r.properties["PolicyDocument"])
+            for r in env.of_type("AWS::EC2::VPCEndpoint")
+            if str(r.properties.get("ServiceName", "")).endswith(".s3")
+            and r.properties.get("VpcEndpointType", "Gateway") == "Gateway"
+            and "PolicyDocument" in r.properties
+        ]
+        self.in_vpc = self._roles_in_the_vpc()
 
     def _stack(self, res: Resource) -> str:
         (stack,) = [s for s in self.env.stack_names if Environment.unit(s) == res.stack]
@@ -97,6 +105,26 @@ class Principals:
                 f"{res.stack}/{res.logical_id}",
                 _permission(res),
             )
+
+    def _roles_in_the_vpc(self) -> set[str]:
+        """Keys of the roles whose requests leave through the VPC: functions with a VpcConfig, and
+        Glue jobs and crawlers that use a connection (Glue puts their interfaces in its subnet)."""
+        arns = {
+            str(r.properties["Role"])
+            for r in self.env.of_type("AWS::Lambda::Function")
+            if r.properties.get("VpcConfig", {}).get("SubnetIds")
+        }
+        arns |= {
+            str(r.properties["Role"])
+            for r in self.env.of_type("AWS::Glue::Job")
+            if r.properties.get("Connections", {}).get("Connections")
+        }
+        arns |= {
+            str(r.properties["Role"])
+            for r in self.env.of_type("AWS::Glue::Crawler")
+            if r.properties.get("Targets", {}).get("JdbcTargets")
+        }
+        return {role.key for role in self.roles.values() if role.arn in arns}
 
     # -- lookups ---------------------------------------------------------------------------------
 

@@ -4,7 +4,8 @@
 //
 // stdin: a JSON array of requests
 //   {"id", "principal", "action", "resource", "resourceAccount", "context": {key: str | [str]},
-//    "identityPolicies": [policy document], "resourcePolicy": policy document | null, "trust": bool}
+//    "identityPolicies": [policy document], "resourcePolicy": policy document | null, "trust": bool,
+//    "vpcEndpointPolicies": [policy document] (the request goes through those VPC endpoints)}
 // stdout: a JSON array, in the same order, of
 //   {"id", "decision": "Allowed" | "ImplicitlyDenied" | "ExplicitlyDenied" | "Error",
 //    "explain": "<which statement decided>", "errors": ["..."]}
@@ -206,6 +207,9 @@ async function evaluate(req) {
     serviceControlPolicies: [],
     resourceControlPolicies: [],
     resourcePolicy: adapt(renameCnServices(req.resourcePolicy ?? undefined)),
+    vpcEndpointPolicies: (req.vpcEndpointPolicies ?? []).length
+      ? req.vpcEndpointPolicies.map((p, i) => ({ name: `vpcEndpointPolicies[${i}]`, policy: adapt(p) }))
+      : undefined,
   }, { simulationMode: 'Strict' })
   if (response.resultType === 'error') {
     const all = libraryErrors(req, response.errors)
