@@ -44,6 +44,13 @@ def _common(parser: argparse.ArgumentParser) -> None:
         "--out", type=Path, default=DEFAULT_OUT, help="artifact directory (default: demo-out/)"
     )
     parser.add_argument("--quiet", action="store_true", help="no live progress, only the summary")
+    parser.add_argument(
+        "--iam",
+        type=Path,
+        metavar="TEMPLATES",
+        help="a folder of the environment's synthesized templates (cdk.out/<env>, from make synth): "
+        "each AWS call of a function must be allowed by their policies, else it fails AccessDenied",
+    )
 
 
 def _database(parser: argparse.ArgumentParser) -> None:
@@ -120,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         forecast=wants_forecast,
         allow_mariadb=not getattr(args, "sqlite", False),
         printer=printer,
+        iam_from=args.iam,
     ) as session:
         if args.command == "demo":
             from localrun.demo_data import partition_csv

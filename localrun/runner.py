@@ -338,12 +338,16 @@ def open_session(
     printer: Printer | None = None,
     quota: JobQuota | None = None,
     config: EnvConfig | None = None,
+    iam_from: Path | None = None,
 ) -> Iterator[OfflineSession]:
     """A ready :class:`OfflineSession` for ``env_name`` of ``cdk.json`` (default ``dev``).
 
     ``quota`` (default none): the concurrent-job quota the SageMaker twin enforces. ``config``
     (default: ``env_name``'s, loaded from ``cdk.json``): an environment built some other way,
-    e.g. with one setting changed by ``dataclasses.replace``.
+    e.g. with one setting changed by ``dataclasses.replace``. ``iam_from`` (default none): a folder
+    of the environment's synthesized templates (``cdk.out/<env>``); each AWS call of a function is
+    then evaluated against their policies first, and one they deny fails with ``AccessDenied``, as
+    on AWS (``tools/iam_check/enforce.py``).
     """
     env = config or load_env(env_name, read_cdk_context())
     printer = printer or Printer()
@@ -354,4 +358,9 @@ def open_session(
             database = stack.enter_context(open_database(mysql_url, workdir, allow_mariadb=allow_mariadb))
             printer.say(f"database: {database.label}")
         aws = stack.enter_context(offline_aws(env.region))
+        if iam_from is not None:
+            from tools.iam_check.enforce import Enforcer  # node and the templates: only when asked
+
+            aws.calls.gate = stack.enter_context(Enforcer(iam_from).watching())
+            printer.say(f"IAM: every call of a function is evaluated against {iam_from}")
         yield OfflineSession(env, aws, database, workdir, printer, quota)

@@ -13,7 +13,7 @@ reach. Calls that no principal makes (the runner's own set-up and checks) are no
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -53,6 +53,7 @@ class CallLog:
     """The calls recorded in one ``offline_aws``; thread-safe."""
 
     calls: list[RecordedCall] = field(default_factory=list)
+    gate: Gate | None = None  # refuses a call before it is made (tools/iam_check/enforce.py)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, principal: str, service: str, operation: str, params: Mapping[str, Any]) -> None:
@@ -81,10 +82,8 @@ def note_environment(principal: str, environment: Mapping[str, str]) -> None:
 
 
 @contextmanager
-def collecting() -> Iterator[Collected]:
-    """Every call that any :class:`CallLog` records during the block (for tests that check the
-    calls of runs whose log they do not hold), and the functions' environments."""
-    collector = Collected()
+def observing(collector: Collected) -> Iterator[Collected]:
+    """Give ``collector`` every call and function environment recorded during the block."""
     _COLLECTORS.append(collector)
     try:
         yield collector
@@ -92,13 +91,26 @@ def collecting() -> Iterator[Collected]:
         _COLLECTORS.remove(collector)
 
 
+@contextmanager
+def collecting() -> Iterator[Collected]:
+    """Every call that any :class:`CallLog` records during the block (for tests that check the
+    calls of runs whose log they do not hold), and the functions' environments."""
+    with observing(Collected()) as collector:
+        yield collector
+
+
 def acting() -> str | None:
     """The principal acting now, if any."""
     return _ACTING.get()
 
 
+#: A check of a call before it is made: raises (as AWS would answer) to refuse it.
+Gate = Callable[[RecordedCall], None]
+
+
 def record_clients(session: botocore.session.Session, log: CallLog) -> None:
-    """Make every client that ``session`` creates from now on record its calls into ``log``."""
+    """Make every client that ``session`` creates from now on record its calls into ``log``, after
+    ``log.gate`` (if set) has let each through."""
     create_client = session.create_client
 
     def recording_client(*args: Any, **kwargs: Any) -> Any:
@@ -109,6 +121,8 @@ def record_clients(session: botocore.session.Session, log: CallLog) -> None:
         def before_build(params: Mapping[str, Any], model: Any, **_: Any) -> None:
             principal = acting() or creator
             if principal is not None:
+                if log.gate is not None:
+                    log.gate(RecordedCall(principal, service, model.name, dict(params)))
                 log.add(principal, service, model.name, params)
 
         client.meta.events.register("before-parameter-build", before_build)

@@ -425,3 +425,30 @@ def test_the_real_twin_forced_to_a_bad_fit_is_stopped_by_the_gate(
         model, baseline = record["model_mean_wquantileloss"], record["baseline_mean_wquantileloss"]
         assert model > 1.5 * baseline > 0, (model, baseline)
         assert f"{model:.6g}" in alert and f"{baseline:.6g}" in alert, alert
+
+
+def test_with_the_templates_a_call_their_policies_deny_fails_as_on_aws(tmp_path: Path) -> None:
+    """``iam_from``: the trigger may start executions under the deployed policy; with the statement
+    deleted from its role's policy, its StartExecution is refused with AccessDenied and no
+    execution starts (the upload's event goes to the trigger's failure handling, as on AWS)."""
+    from tests.infra.test_iam_check import _delete_statement, _logical_id, variant
+
+    deployed = variant("dev").outdir
+    with open_session(
+        "dev", workdir=tmp_path / "ok", forecast=False, printer=Printer(False), iam_from=deployed
+    ) as s:
+        run = s.standardize("meta-data/partition_7.csv", partition_csv(rows=20).encode())
+        assert run is not None and run.result.status == "SUCCEEDED"
+    mutated = tmp_path / "mutated"
+    policy = _logical_id(deployed, "Standardize", "AWS::IAM::Policy", "Trigger/Role")
+    _delete_statement(deployed, mutated, "Standardize", policy, "states:StartExecution")
+    with open_session(
+        "dev", workdir=tmp_path / "no", forecast=False, printer=Printer(False), iam_from=mutated
+    ) as s:
+        with pytest.raises(Exception, match="AccessDenied") as refused:
+            s.standardize("meta-data/partition_7.csv", partition_csv(rows=20).encode())
+        assert "is not authorized to perform: states:StartExecution" in str(refused.value)
+        assert (
+            s.aws.client("stepfunctions").list_executions(stateMachineArn=s._standardize_arn)["executions"]
+            == []
+        )
