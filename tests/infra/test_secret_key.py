@@ -4,6 +4,7 @@ decrypt; a secret the user names (secretArn) is theirs, key and all."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from contracts.names import SECRET_READERS, secret_reader_role_name
@@ -52,10 +53,7 @@ def test_a_named_secret_gets_no_key_of_ours(china: Synthesized) -> None:
 
 def test_a_role_that_is_no_reader_cannot_decrypt_even_with_an_iam_grant() -> None:
     principals = Principals(Environment(variant("dev").outdir))
-    key = next(r for r in principals.env.of_type("AWS::KMS::Key") if r.path == "DatabaseSecretKey")
-    arn = principals.env.arn(
-        next(s for s in principals.env.stack_names if s.endswith("Shared")), key.logical_id
-    )
+    arn = principals.env.arn(principals.env.by_path("Shared", "DatabaseSecretKey"))
     context = (("kms:ViaService", "secretsmanager.us-east-1.amazonaws.com"),)
     reader = Concrete("function:write_forecast", "kms:Decrypt", arn, context, "test")
     other = Concrete("function:generate_dataset", "kms:Decrypt", arn, context, "test")
@@ -64,7 +62,7 @@ def test_a_role_that_is_no_reader_cannot_decrypt_even_with_an_iam_grant() -> Non
         "Statement": [{"Effect": "Allow", "Action": "kms:*", "Resource": "*"}],
     }
     requests = [to_evaluator(principals, reader, "reader"), to_evaluator(principals, other, "other")]
-    requests[1] = type(requests[1])(**{**requests[1].__dict__, "identity_policies": [allow_all]})
+    requests[1] = replace(requests[1], identity_policies=[allow_all])
     decisions = {d.id: d for d in evaluator.evaluate(requests)}
     assert decisions["reader"].allowed
     assert not decisions["other"].allowed, decisions["other"].explain

@@ -84,7 +84,7 @@ def test_every_supported_intrinsic_resolves_deterministically(tmp_path: Path) ->
     role = env.by_path("Work", "Work/Role")
     tags = {t["Key"]: t["Value"] for t in role.properties["Tags"]}
     topic = f"arn:aws-cn:sns:{REGION}:{ACCOUNT}:App-Shared-Topic"
-    assert tags["topic"] == topic == env.ref("App-Shared", "Topic")
+    assert tags["topic"] == topic == env.ref(env.by_path("Shared", "Alerts/Topic"))
     assert tags["bucket"] == "arn:aws-cn:s3:::data-bucket"
     assert tags["az"] == "cn-north-1b" and tags["part"] == "a"
     assert tags["sub"] == f"arn:aws-cn:iam::{ACCOUNT}:role/App-Work-Role|x|${{Literal}}"

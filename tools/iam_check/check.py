@@ -19,7 +19,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ from tools.iam_check.inventory import Inventory, load_inventory
 from tools.iam_check.operations import Request
 from tools.iam_check.principals import Policy, Principals, Role
 from tools.iam_check.state_machines import derive
-from tools.iam_check.templates import Environment, TemplateError
+from tools.iam_check.templates import Environment, Resource, TemplateError
 
 SAMPLE = "x1"  # what a run-specific part (``*``) of a recorded resource becomes
 _PLACEHOLDER = re.compile(r"\{([a-z0-9_-]+)(?::([^}]*))?\}")
@@ -49,7 +49,11 @@ class Concrete:
     resource: str
     context: tuple[tuple[str, str], ...]
     origin: str
-    trust: bool = False
+
+    @property
+    def trust(self) -> bool:
+        """A role's assumption, decided by that role's trust policy."""
+        return self.action == "sts:AssumeRole"
 
 
 class Resolver:
@@ -87,13 +91,8 @@ class Resolver:
                 raise NotApplicable(f"{function} has no {variable}")
             return [value]
         if kind in ("arn", "ref"):
-            unit, path = arg.split(":", 1)
-            found = [r for r in env.resources.values() if r.stack == unit and r.path == path]
-            if not found:
-                raise NotApplicable(f"no resource at {arg}")
-            (res,) = found
-            stack = next(s for s in env.stack_names if Environment.unit(s) == unit)
-            return [env.arn(stack, res.logical_id) if kind == "arn" else env.ref(stack, res.logical_id)]
+            res = self._resource(arg)
+            return [env.arn(res) if kind == "arn" else env.ref(res)]
         if kind in ("prop", "s3-object"):
             return [self._property(kind, arg)]
         if kind == "ecr-repo":  # an image URI of this account and region -> its repository's ARN
@@ -104,23 +103,25 @@ class Resolver:
             name = repository.split("@")[0].rsplit(":", 1)[0]
             return [f"arn:{env.partition}:ecr:{env.region}:{env.account}:repository/{name}"]
         if kind == "each-arn":
-            arns = [
-                env.arn(next(s for s in env.stack_names if Environment.unit(s) == r.stack), r.logical_id)
-                for r in env.of_type(arg)
-            ]
+            arns = [env.arn(r) for r in env.of_type(arg)]
             if not arns:
                 raise NotApplicable(f"no {arg}")
             return arns
         raise ValueError(f"unknown placeholder {{{kind}}}")
 
+    def _resource(self, where: str) -> Resource:
+        """The resource at ``<unit>:<path>``; :class:`NotApplicable` where there is none."""
+        unit, path = where.split(":", 1)
+        found = self.env.find(unit, path)
+        if found is None:
+            raise NotApplicable(f"no resource at {where}")
+        return found
+
     def _property(self, kind: str, arg: str) -> str:
         """``{prop:<unit>:<path>:<A.B>}``: a property of that resource; ``{s3-object:...}`` the ARN
         of the ``s3://`` URI in it."""
         unit, path, dotted = arg.split(":", 2)
-        found = [r for r in self.env.resources.values() if r.stack == unit and r.path == path]
-        if not found:
-            raise NotApplicable(f"no resource at {unit}:{path}")
-        prop: Any = found[0].properties
+        prop: Any = self._resource(f"{unit}:{path}").properties
         try:
             for part in dotted.split("."):
                 prop = prop[int(part)] if isinstance(prop, list) else prop[part]
@@ -186,7 +187,6 @@ def _resolve(
                 resource,
                 tuple(zip(keys, values, strict=True)),
                 label,
-                trust=request.action == "sts:AssumeRole",
             )
 
 
@@ -197,12 +197,12 @@ def _with_kms(principals: Principals, requests: list[Concrete]) -> list[Concrete
     encryption and decryption")."""
     env = principals.env
     topics = {
-        env.ref(_stack(principals, r.stack), r.logical_id): str(r.properties["KmsMasterKeyId"])
+        env.ref(r): str(r.properties["KmsMasterKeyId"])
         for r in env.of_type("AWS::SNS::Topic")
         if r.properties.get("KmsMasterKeyId")
     }
     secrets = {
-        env.ref(_stack(principals, r.stack), r.logical_id): str(r.properties["KmsKeyId"])
+        env.ref(r): str(r.properties["KmsKeyId"])
         for r in env.of_type("AWS::SecretsManager::Secret")
         if r.properties.get("KmsKeyId")
     }
@@ -227,10 +227,6 @@ def _with_kms(principals: Principals, requests: list[Concrete]) -> list[Concrete
                 )
             )
     return out
-
-
-def _stack(principals: Principals, unit: str) -> str:
-    return next(s for s in principals.env.stack_names if Environment.unit(s) == unit)
 
 
 @dataclass(frozen=True)
@@ -266,7 +262,7 @@ def to_evaluator(principals: Principals, request: Concrete, rid: str) -> evaluat
     if request.action.startswith("kms:") and role is not None:
         context.setdefault("kms:CallerAccount", env.account)
     if request.trust:
-        target = next(r for r in principals.roles.values() if r.arn == request.resource)
+        target = principals.by_arn[request.resource]
         return evaluator.Request(
             rid, principal, request.action, request.resource, env.account,
             resource_policy=target.trust, context=context, trust=True,
@@ -303,19 +299,12 @@ def describe(result: Result) -> str:
     return f"{r.principal} {r.action} {r.resource}{context}: {decision.decision}: {decision.explain}"
 
 
-def report(results: Iterable[Result]) -> Mapping[str, int]:
-    counts: dict[str, int] = {}
-    for result in results:
-        counts[result.decision.decision] = counts.get(result.decision.decision, 0) + 1
-    return counts
-
-
 @dataclass(frozen=True)
 class Statement:
     """An Allow statement of the app's own policies: who holds it, which, and what it allows."""
 
-    holder: str  # a role's key, or the resource whose policy it is
-    label: str  # its Sid, else its number and actions
+    holder: str  # a role's key, or the resource or endpoint whose policy it is
+    label: str  # its Sid, else its actions (for a role's, after its policy's name)
 
     def __str__(self) -> str:
         return f"{self.holder}: {self.label}"
@@ -325,7 +314,7 @@ class Statement:
 CDK_HELPER_ROLES = ("BucketNotificationsHandler", "Custom::", "LogRetention")
 
 
-def _label(statement: Mapping[str, Any], index: int) -> str:
+def _label(statement: Mapping[str, Any]) -> str:
     """A statement's Sid, else its actions (CDK writes statements without one; their order moves)."""
     if "Sid" in statement:
         return str(statement["Sid"])
@@ -341,89 +330,43 @@ def _without(policy: Policy, index: int) -> Policy:
 def statement_usage(principals: Principals, requests: list[Concrete]) -> dict[Statement, list[Concrete]]:
     """For each Allow statement of the app's policies, the requests that are denied without it: the
     mutation check (deleting a needed statement must be caught) and least privilege read the other
-    way (a statement that no request needs is unused)."""
+    way (a statement that no request needs is unused). Each statement is taken out of the policy
+    set that holds it (a role's identity policies, a resource's policies, the S3 endpoint's) and
+    the requests that set decides are evaluated again, all in one batch."""
     base = [to_evaluator(principals, r, f"r{i}") for i, r in enumerate(requests)]
+    role_of = [
+        None if r.principal.startswith("service:") else principals.role(r.principal).key for r in requests
+    ]
+    holder_of = [principals.policy_holder(r.resource) for r in requests]
+    sets: list[tuple[str, list[tuple[str, Policy]], list[int], Callable[[list[Policy]], dict[str, Any]]]] = []
+    for role in principals.roles.values():
+        if not any(helper in role.key for helper in CDK_HELPER_ROLES):
+            mine = [i for i, r in enumerate(requests) if not r.trust and role_of[i] == role.key]
+            sets.append((role.key, role.policies, mine, lambda ps: {"identity_policies": ps}))
+    for arn, holders in principals.resource_policies.items():
+        mine = [i for i, r in enumerate(requests) if not r.trust and holder_of[i] == arn]
+        sets.append(("", holders, mine, lambda ps: {"resource_policy": _merged(("", p) for p in ps)}))
+    through_vpc = [i for i, request in enumerate(base) if request.endpoint_policies]
+    sets.append(("", principals.s3_endpoints, through_vpc, lambda ps: {"endpoint_policies": ps}))
     usage: dict[Statement, list[Concrete]] = {}
     batch: list[evaluator.Request] = []
     owners: list[tuple[Statement, Concrete]] = []
-    for role in principals.roles.values():
-        if any(helper in role.key for helper in CDK_HELPER_ROLES):
-            continue
-        mine = [
-            (i, r) for i, r in enumerate(requests) if not r.trust and _role_key(principals, r) == role.key
-        ]
-        _identity_mutations(role, mine, base, usage, batch, owners)
-    for arn, holders in principals.resource_policies.items():
-        mine = [(i, r) for i, r in enumerate(requests) if not r.trust and _policy_arn(principals, r) == arn]
-        for holder, policy in holders:
+    for role_key, policies, mine, rebuild in sets:
+        for p_index, (holder, policy) in enumerate(policies):
             for s_index, statement in enumerate(_statements(policy)):
                 if statement.get("Effect") != "Allow":
                     continue
-                label = Statement(holder, _label(statement, s_index))
+                label = (
+                    Statement(role_key, f"{holder.split('/')[-1]} {_label(statement)}")
+                    if role_key
+                    else Statement(holder, _label(statement))
+                )
                 usage.setdefault(label, [])
-                others = [(h, p if h != holder else _without(p, s_index)) for h, p in holders]
-                for i, r in mine:
-                    batch.append(replace(base[i], id=f"m{len(batch)}", resource_policy=_merged(others)))
-                    owners.append((label, r))
-    _endpoint_mutations(principals, requests, base, usage, batch, owners)
+                mutated = [p if j != p_index else _without(p, s_index) for j, (_, p) in enumerate(policies)]
+                for i in mine:
+                    batch.append(replace(base[i], id=f"m{len(batch)}", **rebuild(mutated)))
+                    owners.append((label, requests[i]))
     for (label, request), decision in zip(owners, evaluator.evaluate(batch), strict=True):
-        denied = usage.setdefault(label, [])
         if not decision.allowed:
-            denied.append(request)
+            usage[label].append(request)
     return usage
-
-
-def _identity_mutations(
-    role: Role,
-    mine: list[tuple[int, Concrete]],
-    base: list[evaluator.Request],
-    usage: dict[Statement, list[Concrete]],
-    batch: list[evaluator.Request],
-    owners: list[tuple[Statement, Concrete]],
-) -> None:
-    """Queue ``role``'s requests once without each of its Allow statements."""
-    for p_index, (holder, policy) in enumerate(role.policies):
-        for s_index, statement in enumerate(_statements(policy)):
-            if statement.get("Effect") != "Allow":
-                continue
-            label = Statement(role.key, f"{holder.split('/')[-1]} {_label(statement, s_index)}")
-            usage.setdefault(label, [])
-            mutated = [p if j != p_index else _without(p, s_index) for j, (_, p) in enumerate(role.policies)]
-            for i, r in mine:
-                batch.append(replace(base[i], id=f"m{len(batch)}", identity_policies=mutated))
-                owners.append((label, r))
-
-
-def _endpoint_mutations(
-    principals: Principals,
-    requests: list[Concrete],
-    base: list[evaluator.Request],
-    usage: dict[Statement, list[Concrete]],
-    batch: list[evaluator.Request],
-    owners: list[tuple[Statement, Concrete]],
-) -> None:
-    """Queue the requests through the VPC once without each Allow of its S3 endpoint's policy."""
-    mine = [(i, r) for i, r in enumerate(requests) if base[i].endpoint_policies]
-    for holder, policy in principals.s3_endpoints:
-        for s_index, statement in enumerate(_statements(policy)):
-            if statement.get("Effect") != "Allow":
-                continue
-            label = Statement(holder, _label(statement, s_index))
-            usage.setdefault(label, [])
-            others = [p if h != holder else _without(p, s_index) for h, p in principals.s3_endpoints]
-            for i, r in mine:
-                batch.append(replace(base[i], id=f"m{len(batch)}", endpoint_policies=others))
-                owners.append((label, r))
-
-
-def _role_key(principals: Principals, request: Concrete) -> str | None:
-    if request.principal.startswith("service:"):
-        return None
-    return principals.role(request.principal).key
-
-
-def _policy_arn(principals: Principals, request: Concrete) -> str | None:
-    for arn in principals.resource_policies:
-        if principals.resource_policy(request.resource) is principals.resource_policies[arn]:
-            return arn
-    return None

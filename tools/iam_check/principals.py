@@ -35,7 +35,7 @@ class Principals:
             props = res.properties
             role = Role(
                 f"{res.stack}:{res.path}",
-                env.arn(self._stack(res), res.logical_id),
+                env.arn(res),
                 str(props.get("Description", "")),
                 props["AssumeRolePolicyDocument"],
             )
@@ -46,7 +46,7 @@ class Principals:
             for managed in props.get("ManagedPolicyArns", []):
                 role.policies.append((f"managed:{managed}", _managed(managed)))
             self.roles[role.key] = role
-            by_ref[env.ref(self._stack(res), res.logical_id)] = role
+            by_ref[env.ref(res)] = role
         for res in env.of_type("AWS::IAM::Policy"):
             for name in res.properties.get("Roles", []):
                 if name in by_ref:
@@ -63,10 +63,7 @@ class Principals:
             and "PolicyDocument" in r.properties
         ]
         self.in_vpc = self._roles_in_the_vpc()
-
-    def _stack(self, res: Resource) -> str:
-        (stack,) = [s for s in self.env.stack_names if Environment.unit(s) == res.stack]
-        return stack
+        self.by_arn = {role.arn: role for role in self.roles.values()}
 
     def _add(self, arn: str, holder: str, policy: Policy) -> None:
         self.resource_policies.setdefault(arn, []).append((holder, policy))
@@ -91,7 +88,7 @@ class Principals:
                 )
         for res in env.of_type("AWS::KMS::Key"):
             self._add(
-                env.arn(self._stack(res), res.logical_id),
+                env.arn(res),
                 f"{res.stack}/{res.logical_id}",
                 res.properties["KeyPolicy"],
             )
@@ -148,13 +145,11 @@ class Principals:
     def state_machine(self, asl_name: str) -> StateMachine:
         for res in self.env.of_type("AWS::StepFunctions::StateMachine"):
             if res.stack.lower() == asl_name:
-                role_arn = res.properties["RoleArn"]
-                (role,) = [role for role in self.roles.values() if role.arn == role_arn]
-                stack = self._stack(res)
+                role = self.by_arn[res.properties["RoleArn"]]
                 definition = str(res.properties["DefinitionString"])
                 for name, value in res.properties.get("DefinitionSubstitutions", {}).items():
                     definition = definition.replace("${" + name + "}", str(value))
-                return StateMachine(self.env.ref(stack, res.logical_id), role.key, definition)
+                return StateMachine(self.env.ref(res), role.key, definition)
         raise TemplateError(f"no state machine of {asl_name}")
 
     def function_environment(self, folder: str) -> Mapping[str, str]:
@@ -164,13 +159,18 @@ class Principals:
                 return dict(res.properties.get("Environment", {}).get("Variables", {}))
         raise TemplateError(f"no function runs as {role.key}")
 
+    def policy_holder(self, arn: str) -> str:
+        """The ARN whose resource policy governs ``arn``: an object's bucket, a function version's
+        function, else ``arn`` itself."""
+        if arn.startswith(f"arn:{self.env.partition}:s3:::"):
+            return arn.split("/", 1)[0]
+        if arn.startswith(f"arn:{self.env.partition}:lambda:"):
+            return ":".join(arn.split(":")[:7])
+        return arn
+
     def resource_policy(self, arn: str) -> list[tuple[str, Policy]]:
         """The policies of the resource ``arn`` names (an object's are its bucket's)."""
-        if arn.startswith(f"arn:{self.env.partition}:s3:::"):
-            arn = arn.split("/", 1)[0]
-        elif arn.startswith(f"arn:{self.env.partition}:lambda:"):
-            arn = ":".join(arn.split(":")[:7])
-        return self.resource_policies.get(arn, [])
+        return self.resource_policies.get(self.policy_holder(arn), [])
 
 
 @dataclass(frozen=True)

@@ -30,13 +30,15 @@ class TemplateError(ValueError):
 @dataclass(frozen=True)
 class Resource:
     """A rendered resource: its stack's short name (``Shared``), logical id, type, construct path
-    without the stack (``Data/Bucket``), and its properties with every intrinsic resolved."""
+    without the stack (``Data/Bucket``), its properties with every intrinsic resolved, and its
+    stack's full name (``MlPipelines-dev-Shared``)."""
 
     stack: str
     logical_id: str
     type: str
     path: str
     properties: Mapping[str, Any]
+    stack_name: str
 
 
 # How ``Ref`` and ``Fn::GetAtt ... Arn`` render, by type: (Ref, Arn), from the physical name ``n``.
@@ -90,7 +92,7 @@ class Environment:
                 props = self._render(name, raw.get("Properties", {}), logical_id)
                 short_path = path.split("/", 1)[1].removesuffix("/Resource")
                 self.resources[name, logical_id] = Resource(
-                    self.unit(name), logical_id, raw["Type"], short_path, props
+                    self.unit(name), logical_id, raw["Type"], short_path, props, name
                 )
 
     # -- lookups ---------------------------------------------------------------------------------
@@ -103,17 +105,26 @@ class Environment:
     def of_type(self, resource_type: str) -> Iterator[Resource]:
         return (r for r in self.resources.values() if r.type == resource_type)
 
-    def by_path(self, unit: str, path: str) -> Resource:
+    def find(self, unit: str, path: str) -> Resource | None:
+        """The resource at construct path ``path`` of the stack ``unit``, if there is one."""
         found = [r for r in self.resources.values() if r.stack == unit and r.path == path]
-        if len(found) != 1:
+        if len(found) > 1:
             raise TemplateError(f"expected one resource at {unit}/{path}, found {len(found)}")
-        return found[0]
+        return found[0] if found else None
 
-    def ref(self, stack: str, logical_id: str) -> str:
-        return str(self._ref(stack, logical_id))
+    def by_path(self, unit: str, path: str) -> Resource:
+        found = self.find(unit, path)
+        if found is None:
+            raise TemplateError(f"expected one resource at {unit}/{path}, found none")
+        return found
 
-    def arn(self, stack: str, logical_id: str) -> str:
-        return str(self._get_att(stack, logical_id, "Arn"))
+    def ref(self, res: Resource) -> str:
+        """What ``Ref`` of ``res`` renders to."""
+        return str(self._ref(res.stack_name, res.logical_id))
+
+    def arn(self, res: Resource) -> str:
+        """What ``Fn::GetAtt [res, Arn]`` renders to."""
+        return str(self._get_att(res.stack_name, res.logical_id, "Arn"))
 
     # -- physical names --------------------------------------------------------------------------
 
