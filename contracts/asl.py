@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from stacks.config import QuotaRetryConfig
 from stacks.paths import STATEMACHINES
@@ -60,6 +61,18 @@ def check_substitutions(name: str, substitutions: Mapping[str, str]) -> str:
             f"substitutions without placeholder {sorted(unused)}"
         )
     return text
+
+
+def states(definition: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """``(name, state)`` of every state of ``definition``, those in Parallel branches and Map
+    iterators included."""
+    for name, state in definition["States"].items():
+        yield name, state
+        for branch in state.get("Branches", []):
+            yield from states(branch)
+        inner = state.get("ItemProcessor") or state.get("Iterator")
+        if inner:
+            yield from states(inner)
 
 
 def render(name: str, substitutions: Mapping[str, str]) -> dict[str, object]:

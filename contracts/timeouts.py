@@ -20,9 +20,10 @@ to the same failure and alert as any other failure of that step.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
+from contracts.asl import states
 from stacks.config import ForecastConfig, QuotaRetryConfig, StandardizeConfig
 
 LAMBDA_MARGIN_SECONDS = 30
@@ -57,13 +58,6 @@ def forecast_task_timeouts(cfg: ForecastConfig) -> dict[str, int]:
     }
 
 
-def _states(definition: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
-    for name, state in definition["States"].items():
-        yield name, state
-        for branch in state.get("Branches", []):
-            yield from _states(branch)
-
-
 def _longest_backoff(retrier: Mapping[str, Any]) -> float:
     """The waits of one Retry entry if every attempt fails (Step Functions' defaults where unset)."""
     interval, rate = float(retrier.get("IntervalSeconds", 1)), float(retrier.get("BackoffRate", 2.0))
@@ -80,7 +74,7 @@ def with_timeouts(
     name that is no Task, is a ``ValueError``, so no new Task goes unbounded by mistake.
     """
     out: dict[str, Any] = json.loads(json.dumps(definition))
-    tasks = {name: state for name, state in _states(out) if state["Type"] == "Task"}
+    tasks = {name: state for name, state in states(out) if state["Type"] == "Task"}
     unknown = set(task_timeouts) - set(tasks)
     if unknown:
         raise ValueError(f"timeouts for states that are no Task: {sorted(unknown)}")
@@ -93,7 +87,7 @@ def with_timeouts(
         else:
             raise ValueError(f"Task {name} ({state['Resource']}) has no time bound in contracts/timeouts.py")
         total += state["TimeoutSeconds"] + sum(_longest_backoff(r) for r in state.get("Retry", []))
-    quota_waits = sum(1 for _, state in _states(out) if state["Type"] == "Wait" and "SecondsPath" in state)
+    quota_waits = sum(1 for _, state in states(out) if state["Type"] == "Wait" and "SecondsPath" in state)
     total += quota_waits * sum(high for _, high in quota_retry.windows())
     out["TimeoutSeconds"] = int(total)
     return out

@@ -19,8 +19,9 @@ Job names are run-time values, so the job resource is the name a recorded run us
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Mapping
+
+from contracts.asl import states
 
 #: The kind (ARN resource type), noun, managed ``.sync`` rule and role parameter of each SageMaker task.
 SAGEMAKER_TASKS: Mapping[str, tuple[str, str, str | None, str | None]] = {
@@ -65,21 +66,11 @@ XRAY = (
 Derived = tuple[str, str, dict[str, str]]
 
 
-def _tasks(definition: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
-    for state in definition["States"].values():
-        if state["Type"] == "Task":
-            yield state
-        for branch in state.get("Branches", []):
-            yield from _tasks(branch)
-        if "Iterator" in state or "ItemProcessor" in state:
-            yield from _tasks(state.get("ItemProcessor") or state["Iterator"])
-
-
 def derive(definition_text: str, *, partition: str, region: str, account: str) -> list[Derived]:
     """The requests of the state machine whose rendered ASL is ``definition_text``."""
     definition = json.loads(definition_text)
     found: list[Derived] = [(action, "*", {}) for action in LOG_DELIVERY + XRAY]
-    for task in _tasks(definition):
+    for task in (state for _, state in states(definition) if state["Type"] == "Task"):
         resource: str = task["Resource"]
         params = task.get("Parameters", {})
         integration = resource.split(":::", 1)[-1]
