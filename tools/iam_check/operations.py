@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from localrun.moto_adapter.requests import RecordedCall
+from tools.iam_check.state_machines import SAGEMAKER_TASKS
 
 #: The environment variables that hold a resource's name (and nothing else does).
 RESOURCE_VARIABLES = frozenset(
@@ -85,6 +86,17 @@ def _list(p: Mapping[str, Any]) -> list[tuple[str, str, dict[str, str]]]:
     return [("s3:ListBucket", f"arn:{{partition}}:s3:::{p['Bucket']}", {"s3:prefix": p.get("Prefix", "")})]
 
 
+def _create(kind: str, noun: str) -> _Mapper:
+    """``sagemaker:Create<noun>`` on the ``kind`` resource its ``<noun>Name`` names."""
+    return lambda p: [
+        (
+            f"sagemaker:Create{noun}",
+            f"arn:{{partition}}:sagemaker:{{region}}:{{account}}:{kind}/{p[noun + 'Name']}",
+            {},
+        )
+    ]
+
+
 #: (botocore service, operation) -> the IAM requests of one call.
 OPERATIONS: Mapping[tuple[str, str], _Mapper] = {
     ("s3", "GetObject"): _object("s3:GetObject"),
@@ -100,23 +112,11 @@ OPERATIONS: Mapping[tuple[str, str], _Mapper] = {
     ("stepfunctions", "StartExecution"): lambda p: [("states:StartExecution", p["stateMachineArn"], {})],
     ("secretsmanager", "GetSecretValue"): lambda p: [("secretsmanager:GetSecretValue", p["SecretId"], {})],
     ("sns", "Publish"): lambda p: [("sns:Publish", p["TopicArn"], {})],
-    ("sagemaker", "CreateProcessingJob"): lambda p: [
-        ("sagemaker:CreateProcessingJob", _sagemaker("processing-job", p["ProcessingJobName"]), {})
-    ],
-    ("sagemaker", "CreateTrainingJob"): lambda p: [
-        ("sagemaker:CreateTrainingJob", _sagemaker("training-job", p["TrainingJobName"]), {})
-    ],
-    ("sagemaker", "CreateModel"): lambda p: [
-        ("sagemaker:CreateModel", _sagemaker("model", p["ModelName"]), {})
-    ],
-    ("sagemaker", "CreateTransformJob"): lambda p: [
-        ("sagemaker:CreateTransformJob", _sagemaker("transform-job", p["TransformJobName"]), {})
-    ],
+    **{
+        ("sagemaker", f"Create{noun}"): _create(kind, noun)
+        for kind, noun, _, _ in SAGEMAKER_TASKS.values()  # the state machines' SageMaker tasks
+    },
 }
-
-
-def _sagemaker(kind: str, name: str) -> str:
-    return f"arn:{{partition}}:sagemaker:{{region}}:{{account}}:{kind}/{name}"
 
 
 #: A UUID, a token of 8 or more hex digits, or any token with a digit: a run's id, not a name.
@@ -157,11 +157,21 @@ def placeholders(environments: Mapping[str, Mapping[str, str]]) -> list[tuple[st
     return sorted(pairs, key=lambda pair: (-len(pair[0]), pair[1]))
 
 
-def _normalize(text: str, pairs: list[tuple[str, str]]) -> str:
-    if pairs:  # one pass, longest value first, so no placeholder is rewritten
-        by_value = dict(reversed(pairs))
-        pattern = "|".join(re.escape(value) for value, _ in pairs)
-        text = re.sub(pattern, lambda m: by_value[m.group()], text)
+def _normalizer(pairs: list[tuple[str, str]]) -> Callable[[str], str]:
+    """Replaces each environment value by its placeholder (one pass, longest value first, so no
+    placeholder is rewritten), then a concrete ARN's head, then the run-specific tokens."""
+    by_value = dict(reversed(pairs))
+    values = re.compile("|".join(re.escape(value) for value, _ in pairs)) if pairs else None
+
+    def normalize(text: str) -> str:
+        if values is not None:
+            text = values.sub(lambda m: by_value[m.group()], text)
+        return _normalize_arn(text)
+
+    return normalize
+
+
+def _normalize_arn(text: str) -> str:
     head = _ARN_HEAD.match(text)
     if head:  # a concrete ARN's partition, region and account
         service = head.group(1)
@@ -175,7 +185,7 @@ def _normalize(text: str, pairs: list[tuple[str, str]]) -> str:
 def requests_of(calls: Iterable[RecordedCall], environments: Mapping[str, Mapping[str, str]]) -> set[Request]:
     """The inventory requests of ``calls`` of deployed principals; ``environments`` are the functions'
     environments in that run. Raises :class:`UnmappedOperation` for a call with no known action."""
-    pairs = placeholders(environments)
+    normalize = _normalizer(placeholders(environments))
     found: set[Request] = set()
     for call in calls:
         principal = call.principal
@@ -194,8 +204,8 @@ def requests_of(calls: Iterable[RecordedCall], environments: Mapping[str, Mappin
                 Request(
                     principal,
                     action,
-                    _normalize(resource, pairs),
-                    tuple(sorted((k, _normalize(v, pairs)) for k, v in context.items())),
+                    normalize(resource),
+                    tuple(sorted((k, normalize(v)) for k, v in context.items())),
                 )
             )
     return found
