@@ -35,15 +35,14 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import forecast_metrics as _metrics  # noqa: E402
 from localrun import deepar_local  # noqa: E402
 from localrun.backtest import run_backtest  # noqa: E402
 from localrun.deepar_local import hyperparameters as hp_module  # noqa: E402
 from localrun.deepar_local import training as training_module  # noqa: E402
-from localrun.demo_data import hourly_series  # noqa: E402
-from localrun.lambdas import load  # noqa: E402
+from localrun.demo_data import hourly_series, packaged_hourly_series  # noqa: E402
 from stacks.config import DeepArConfig  # noqa: E402
 
-_metrics = load("generate_dataset", "forecast_metrics")
 STEP = timedelta(hours=1)
 MAX_TRAIN_SECONDS = 90.0
 COVERAGE_GOAL = (0.70, 0.90)
@@ -58,15 +57,8 @@ def demo() -> Series:
 
 
 def seattle_temps() -> Series:
-    from vega_datasets import data
-
-    frame = data.seattle_temps()  # columns date, temp: one reading an hour, 2010
-    readings = {
-        stamp.to_pydatetime(): float(temp) for stamp, temp in zip(frame["date"], frame["temp"], strict=True)
-    }
-    start, end = min(readings), max(readings)
-    hours = int((end - start) / STEP) + 1  # one hour has no reading: it stays missing
-    return start, [readings.get(start + h * STEP) for h in range(hours)]
+    points = packaged_hourly_series("seattle-temps")
+    return points[0][0], [value for _, value in points]
 
 
 DATASETS: Mapping[str, Callable[[], Series]] = {"demo": demo, "seattle-temps": seattle_temps}
@@ -135,7 +127,9 @@ def _naive_loss(values: list[float | None], horizon: int) -> float:
     naive = _metrics.seasonal_naive(history, horizon, _metrics.season_length(STEP, len(history)))
     accuracy = _metrics.Accuracy()
     accuracy.add(actual, naive)
-    return float(accuracy.metrics()["mean_wQuantileLoss"])
+    loss = accuracy.metrics()["mean_wQuantileLoss"]
+    assert isinstance(loss, float), f"no baseline loss: {loss!r}"
+    return loss
 
 
 def measure(dataset: str, series: Series, setting: Setting, seed: int = 0) -> Row:

@@ -33,11 +33,13 @@ def generate_dataset_environment(cfg: ForecastConfig, bucket_name: str) -> dict[
         "CONTEXT_LENGTH": str(deepar.context_length),
         "NAME_PREFIX": cfg.name_prefix,
         "TEST_QUANTILES": json.dumps(list(FORECAST_QUANTILES)),
+        "SELECTION_METRIC": cfg.quality_gate.metric,
     }
 
 
-def write_forecast_environment(cfg: ForecastConfig, secret_id: str) -> dict[str, str]:
-    """The write-forecast Lambda's environment; the offline runner uses the same."""
+def write_forecast_environment(cfg: ForecastConfig, secret_id: str, env_name: str) -> dict[str, str]:
+    """The write-forecast Lambda's environment; the offline runner uses the same. ``env_name`` is
+    its metrics' ``Environment`` dimension, which the stack's alarm reads."""
     return {
         "SECRET_ID": secret_id,
         "FORECAST_TABLE": cfg.database.forecast_table,
@@ -45,5 +47,7 @@ def write_forecast_environment(cfg: ForecastConfig, secret_id: str) -> dict[str,
         "PREDICTION_LENGTH": str(cfg.deepar.prediction_length),
         "QUALITY_GATE": "enabled" if cfg.quality_gate.enabled else "disabled",
         "MAX_LOSS_RATIO": repr(cfg.quality_gate.max_loss_ratio),
+        "SELECTION_METRIC": cfg.quality_gate.metric,
+        "METRICS_ENVIRONMENT": env_name,
         **lambda_tls_environment(cfg.database),
     }

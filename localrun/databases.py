@@ -24,7 +24,7 @@ import pymysql.cursors
 
 from localrun.lambdas import load
 from localrun.mariadb import MySQLDatabase, MySQLServer, ServerUnavailable, ThrowawayMariaDB, parse_mysql_url
-from localrun.sqlite_repository import SQLiteForecastRepository
+from localrun.sqlite_repository import SQLiteForecastRepository, forecast_with_source_sql
 from pipeline_rules import RuleError, check_identifier
 
 _run_history = load("write_forecast", "run_history")
@@ -105,8 +105,9 @@ class ServerDatabase:
             raise
 
     def read_forecast(self, table: str) -> list[dict[str, Any]]:
-        """The latest forecast (the view ``table``), by series and time; none written: ``[]``."""
-        return self._rows_if_any(f"SELECT * FROM `{_ident(table)}` ORDER BY series_id, forecast_time")
+        """The latest forecast (the view ``table``) with each row's source, by series and time;
+        none written: ``[]``."""
+        return self._rows_if_any(forecast_with_source_sql(table, "`"))
 
     def read_runs(self, table: str) -> list[dict[str, Any]]:
         """Every run's record (``<table>_runs``), oldest first (by start, else end), then by run id."""
@@ -155,8 +156,9 @@ class SQLiteDatabase:
         return SQLiteForecastRepository(self.path, table)
 
     def read_forecast(self, table: str) -> list[dict[str, Any]]:
-        """The latest forecast (the view ``table``), by series and time; none written: ``[]``."""
-        return SQLiteForecastRepository(self.path, table).read()
+        """The latest forecast (the view ``table``) with each row's source, by series and time;
+        none written: ``[]``."""
+        return SQLiteForecastRepository(self.path, table).read_with_source()
 
     def read_runs(self, table: str) -> list[dict[str, Any]]:
         """Every run's record (``<table>_runs``), oldest first (by start, else end), then by run id."""

@@ -39,3 +39,27 @@ def hourly_series(weeks: int = 10, seed: int = 7, gaps: int = 5) -> list[tuple[d
         value = 100 + daily + weekly + 0.02 * h + rnd.gauss(0, 4)
         series.append((ts, None if h in missing else round(value, 3)))
     return series
+
+
+#: Real hourly series that a package ships (vega_datasets, requirements-demo.txt; NOAA's hourly
+#: temperatures of 2010, stored in the wheel and read offline), by their vega_datasets names.
+PACKAGED_HOURLY = ("seattle-temps", "sf-temps")
+
+
+def packaged_hourly_series(name: str, weeks: int | None = None) -> list[tuple[datetime, float | None]]:
+    """The hourly series ``name`` of :data:`PACKAGED_HOURLY` on a regular hourly grid (an hour
+    without a reading stays ``None``), or its last ``weeks`` weeks."""
+    if name not in PACKAGED_HOURLY:
+        raise ValueError(f"{name!r} is not one of {', '.join(PACKAGED_HOURLY)}")
+    from vega_datasets import data
+
+    frame = data(name)  # columns date, temp: one reading an hour
+    readings = {
+        stamp.to_pydatetime(): float(temp) for stamp, temp in zip(frame["date"], frame["temp"], strict=True)
+    }
+    step = timedelta(hours=1)
+    start, end = min(readings), max(readings)
+    if weeks is not None:
+        start = max(start, end - timedelta(weeks=weeks) + step)
+    hours = int((end - start) / step) + 1
+    return [(start + h * step, readings.get(start + h * step)) for h in range(hours)]

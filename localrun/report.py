@@ -13,11 +13,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from localrun.backtest import Backtest, run_backtest
-from localrun.deepar_local import DeepArModelError
+from localrun.backtest import Backtest, read_backtest
 from localrun.runner import OfflineSession, SourceLabel
-from localrun.s3files import download_prefix
-from pipeline_rules import execution_digest, freq_step
+from localrun.s3files import download_prefix, split_uri
+from pipeline_rules import freq_step
 
 
 def write_artifacts(session: OfflineSession, out: Path, backtest: Backtest | None = None) -> dict[str, Path]:
@@ -75,40 +74,47 @@ PLOTTED_HISTORY_WEEKS = 3
 
 
 def forecast_backtest(session: OfflineSession) -> Backtest | None:
-    """The held-out check (:mod:`localrun.backtest`) of the last forecast run, if it trained a model."""
-    runs = [r for r in session.runs if r.pipeline == "forecast"]
+    """The held-out check (:mod:`localrun.backtest`) of the last forecast run that wrote its
+    forecast: the pipeline's own backtest files (the transform's and the baseline's)."""
+    runs = [r for r in session.runs if r.pipeline == "forecast" and r.result.succeeded]
     cfg = session.env.forecast
     if not runs or cfg is None:
         return None
-    execution = runs[-1].result.execution_arn.rsplit(":", 1)[-1]
-    job = f"{cfg.name_prefix}-train-{execution_digest(execution)}"
-    job_dir = session.sagemaker.workdir / "training" / job
-    model, train, test = (
-        job_dir / "model" / "model.tar.gz",
-        job_dir / "input" / "train" / "train.json",
-        job_dir / "input" / "test" / "test.json",
-    )
-    if not (model.is_file() and train.is_file() and test.is_file()):
-        return None  # the run stopped before training, or the model is a stand-in
-    manifest_key = f"{cfg.work_prefix}{execution}/series.json"
-    manifest = json.loads(session.s3.get_object(Bucket=session.bucket, Key=manifest_key)["Body"].read())
+    dataset = (runs[-1].result.output or {}).get("dataset") or {}
+
+    def text(key: str) -> str:
+        bucket, name = split_uri(dataset[key])
+        return str(session.s3.get_object(Bucket=bucket, Key=name)["Body"].read().decode())
+
+    manifest = json.loads(text("series_uri"))
     ids = [s["id"] for s in manifest["series"]]
-    try:
-        return run_backtest(model, train, test, ids, freq_step(cfg.deepar.time_freq))
-    except DeepArModelError:
-        return None  # not a model the twin wrote (a test's stand-in)
+    return read_backtest(
+        ids, text("test_uri"), text("backtest_uri"), text("baseline_uri"), freq_step(cfg.deepar.time_freq)
+    )
 
 
-def _series_title(source: str, series_id: str) -> str:
-    return f"{source}: series {series_id!r}" if series_id else source
+def _series_title(source: str, series_id: str, written: str | None) -> str:
+    title = f"{source}: series {series_id!r}" if series_id else source
+    return f"{title}; written from {written}" if written else title
+
+
+def _written(rows: list[dict[str, Any]], series_id: str) -> str | None:
+    """Where the series' forecast came from: the model, or seasonal naive with its season."""
+    found = next((r for r in rows if r["series_id"] == series_id), None)
+    if found is None or not found.get("source"):
+        return None
+    if found["source"] == "model":
+        return "the model (it won the backtest)"
+    return f"seasonal naive, season {found.get('season')} (it won the backtest)"
 
 
 def plot_forecast(
     session: OfflineSession, rows: list[dict[str, Any]], backtest: Backtest | None, path: Path
 ) -> Path | None:
-    """One panel per series (the first :data:`PLOTTED_SERIES`), titled with the user's file and the
-    series id: recent history, the held-out test window (actual against the model's p50 and
-    p10-p90 band, and seasonal naive), and the forecast past the data. Axes use the user's columns."""
+    """One panel per series (the first :data:`PLOTTED_SERIES`), titled with the user's file, the
+    series id and the source its forecast was written from: recent history, the backtest window
+    (actual against the model's p50 and p10-p90 band, and the baseline's), and the forecast past
+    the data. Axes use the user's columns."""
     try:
         import matplotlib
 
@@ -139,17 +145,20 @@ def plot_forecast(
             ax.fill_between(times, window.p10, window.p90, alpha=0.25, color="#1f77b4",
                             label="held out: model p10-p90")  # fmt: skip
             ax.plot(times, window.p50, color="#1f77b4", linewidth=1.2, label="held out: model p50")
+            if window.naive_p10 is not None and window.naive_p90 is not None:
+                ax.fill_between(times, window.naive_p10, window.naive_p90, alpha=0.18, color="#2ca02c",
+                                label="held out: seasonal naive p10-p90")  # fmt: skip
             ax.plot(times, window.naive, color="#2ca02c", linewidth=0.9, linestyle="--",
-                    label="held out: seasonal naive")  # fmt: skip
+                    label="held out: seasonal naive p50")  # fmt: skip
             ax.axvline(times[0], color="#999999", linewidth=0.8, linestyle=":")
         points = sorted((_time(r["forecast_time"]), r) for r in rows if r["series_id"] == series_id)
         if points:
             future = [t for t, _ in points]
             ax.fill_between(future, [r["p10"] for _, r in points], [r["p90"] for _, r in points],
-                            alpha=0.25, color="#ff7f0e", label="forecast p10-p90")  # fmt: skip
+                            alpha=0.25, color="#ff7f0e", label="written forecast p10-p90")  # fmt: skip
             p50 = [r["p50"] for _, r in points]
-            ax.plot(future, p50, color="#ff7f0e", linewidth=1.2, label="forecast p50")
-        ax.set_title(_series_title(label.name, series_id))
+            ax.plot(future, p50, color="#ff7f0e", linewidth=1.2, label="written forecast p50")
+        ax.set_title(_series_title(label.name, series_id, _written(rows, series_id)))
         ax.set_xlabel(f"{label.timestamp_column} (UTC)")
         ax.set_ylabel(label.value_column)
         ax.legend(loc="upper left", fontsize="small")
@@ -176,26 +185,43 @@ def _figure(value: Any, digits: int = 4) -> str:
     return "n/a" if value is None else f"{value:.{digits}g}"
 
 
-def quality_lines(quality: dict[str, Any] | None, backtest: Backtest | None, horizon: int) -> list[str]:
-    """The model's and the baseline's metrics, the gate's decision, and the held-out figures."""
+def quality_lines(record: dict[str, Any] | None, backtest: Backtest | None, horizon: int) -> list[str]:
+    """The run's figures from its runs-table ``record``: both candidates on each series' backtest
+    window (and DeepAR's own test metrics), what was written and from which source, then the
+    held-out figures of ``backtest``."""
     lines = []
-    if quality:
-        model, baseline = quality.get("model") or {}, quality.get("baseline") or {}
-        lines.append(
-            f"  model:    test:mean_wQuantileLoss {_figure(model.get('mean_wQuantileLoss'))}, "
-            f"test:RMSE {_figure(model.get('RMSE'))}"
+    if record:
+        metric = record.get("selection_metric") or "mean_wQuantileLoss"
+        deepar = (
+            f"DeepAR's test:mean_wQuantileLoss {_figure(record.get('model_mean_wquantileloss'))}, "
+            f"test:RMSE {_figure(record.get('model_rmse'))}"
         )
-        lines.append(
-            f"  baseline: mean_wQuantileLoss {_figure(baseline.get('mean_wQuantileLoss'))}, "
-            f"RMSE {_figure(baseline.get('RMSE'))}, MASE {_figure(baseline.get('MASE'))} (seasonal naive)"
+        naive = (
+            f"seasonal naive; mean_wQuantileLoss {_figure(record.get('baseline_mean_wquantileloss'))}, "
+            f"MASE {_figure(record.get('baseline_mase'))}"
         )
-        decision, ratio = quality.get("decision"), quality.get("loss_ratio")
-        limit = quality.get("max_loss_ratio")
-        if decision == "disabled":
-            lines.append(f"  gate:     disabled (loss ratio {_figure(ratio, 3)}, not checked)")
+        if record.get("series_model") is None:  # not written: no backtest selection
+            lines.append(f"  model:    {deepar}")
+            lines.append(f"  baseline: {naive}")
         else:
-            sign = "<=" if decision == "passed" else ">"
-            lines.append(f"  gate:     {decision}: loss ratio {_figure(ratio, 3)} {sign} {_figure(limit, 3)}")
+            lines.append(f"  backtest of each series' last {horizon} points, on {metric}:")
+            lines.append(
+                f"  model:    loss {_figure(record.get('model_backtest_loss'))}, "
+                f"MAE {_figure(record.get('model_backtest_mae'))} ({deepar})"
+            )
+            lines.append(
+                f"  baseline: loss {_figure(record.get('baseline_backtest_loss'))}, "
+                f"MAE {_figure(record.get('baseline_backtest_mae'))} ({naive})"
+            )
+            ratio = _figure(record.get("max_loss_ratio"), 3)
+            rule = f"the model where its loss <= {ratio} x the baseline's"
+            if record.get("gate_decision") == "disabled":
+                rule = "selection disabled"
+            counts = f"on the model {record['series_model']}, on the seasonal-naive baseline"
+            lines.append(
+                f"  written:  loss {_figure(record.get('written_backtest_loss'))}; series {counts} "
+                f"{record.get('series_baseline')} ({rule})"
+            )
     if backtest is not None:
         coverage = "n/a" if backtest.coverage is None else f"{backtest.coverage:.0%}"
         lines.append(
@@ -206,27 +232,13 @@ def quality_lines(quality: dict[str, Any] | None, backtest: Backtest | None, hor
     return lines
 
 
-def session_quality(session: OfflineSession, run: Any) -> dict[str, Any] | None:
-    """The run's gate figures from the runs table (``<forecast table>_runs``), for a run whose
-    execution has no output (a rejected model); None when the run was not recorded."""
+def run_record(session: OfflineSession, run: Any) -> dict[str, Any] | None:
+    """The run's record in the runs table (``<forecast table>_runs``); None when it was not recorded."""
     if session.database is None or session.env.forecast is None:
         return None
     run_id = run.result.execution_arn.rsplit(":", 1)[-1]
     records = session.database.read_runs(session.env.forecast.database.forecast_table)
-    record = next((r for r in records if r["run_id"] == run_id), None)
-    if record is None:
-        return None
-    return {
-        "decision": record["gate_decision"],
-        "model": {"RMSE": record["model_rmse"], "mean_wQuantileLoss": record["model_mean_wquantileloss"]},
-        "baseline": {
-            "RMSE": record["baseline_rmse"],
-            "mean_wQuantileLoss": record["baseline_mean_wquantileloss"],
-            "MASE": record["baseline_mase"],
-        },
-        "loss_ratio": record["loss_ratio"],
-        "max_loss_ratio": record["max_loss_ratio"],
-    }
+    return next((r for r in records if r["run_id"] == run_id), None)
 
 
 def print_summary(
@@ -245,9 +257,8 @@ def print_summary(
             print(_wrapped(f"{result.error}: {result.cause or ''}", indent=33))
     forecasts = [r for r in session.runs if r.pipeline == "forecast"]
     if forecasts and session.env.forecast is not None:
-        output = forecasts[-1].result.output if forecasts[-1].result.succeeded else None
-        quality = (output or {}).get("quality") or session_quality(session, forecasts[-1])
-        lines = quality_lines(quality, backtest, session.env.forecast.deepar.prediction_length)
+        record = run_record(session, forecasts[-1])
+        lines = quality_lines(record, backtest, session.env.forecast.deepar.prediction_length)
         if lines:
             print()
             print("forecast quality:")

@@ -10,6 +10,7 @@ them), and their SageMaker tasks bound to :mod:`localrun.sagemaker_local`.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import time
 import urllib.parse
@@ -103,6 +104,8 @@ class OfflineSession:
         self.sagemaker = LocalSageMaker(self.s3, workdir / "sagemaker", quota=quota)
         self.bucket = env.data_bucket_name
         self.runs: list[Run] = []
+        #: The CloudWatch metrics write-forecast printed (embedded metric format), one per written run.
+        self.metrics: list[dict[str, Any]] = []
         self._alerts: list[str] = []
         if aws.region == "us-east-1":
             self.s3.create_bucket(Bucket=self.bucket)
@@ -136,6 +139,28 @@ class OfflineSession:
         self, function: str, env: Mapping[str, str], call: Callable[[Any], Any] | None = None
     ) -> Callable[[Any], Any]:
         return bound(function, self._lambda_env(env), call)
+
+    def _metric(self, line: str) -> None:
+        """Keep one line write-forecast printed for CloudWatch (embedded metric format)."""
+        self.metrics.append(json.loads(line))
+
+    def _printing_metrics(self, handler: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        """``handler`` with what it prints to stdout split: its metric lines kept (:meth:`_metric`),
+        anything else printed as it was."""
+
+        def invoke(payload: Any) -> Any:
+            printed = io.StringIO()
+            try:
+                with contextlib.redirect_stdout(printed):
+                    return handler(payload)
+            finally:
+                for line in printed.getvalue().splitlines():
+                    if line.startswith('{"_aws"'):
+                        self._metric(line)
+                    else:
+                        print(line)
+
+        return invoke
 
     def _arn(self, service: str, resource: str) -> str:
         return f"arn:{self.aws.partition}:{service}:{self.aws.region}:{self.env.account}:{resource}"
@@ -172,14 +197,14 @@ class OfflineSession:
             ),
         )
         if isinstance(database, SQLiteDatabase):  # write-forecast's operations, a SQLite repository
-            write_env = self._lambda_env(write_forecast_environment(cfg, "unused"))
+            write_env = self._lambda_env(write_forecast_environment(cfg, "unused", self.env.name))
             writer = load("write_forecast", "forecast_writer")
             repository_for = database.sqlite_repository
             write = bound(  # write_env has the region variables already
                 "write_forecast",
                 write_env,
                 lambda event: writer.run_operation(
-                    self.s3, event, repository_for, writer.ForecastSettings.from_env(write_env)
+                    self.s3, event, repository_for, writer.ForecastSettings.from_env(write_env), self._metric
                 ),
             )
         else:  # the real handler: MySQL credentials from the (mocked) secret
@@ -188,10 +213,10 @@ class OfflineSession:
             created = self.aws.client("secretsmanager").create_secret(Name="forecast-db", SecretString=secret)
             load("write_forecast", "mysql_connection").clear_secret_cache()
             write_env = {
-                **write_forecast_environment(cfg, created["ARN"]),
+                **write_forecast_environment(cfg, created["ARN"], self.env.name),
                 **database.db.server.tls_environment(),
             }
-            write = self._bound("write_forecast", write_env)
+            write = self._printing_metrics(self._bound("write_forecast", write_env))
         self.aws.bind_lambda(write_arn, write)
         subs = forecast_substitutions(
             cfg.deepar,

@@ -32,12 +32,33 @@ _TIME = "%Y-%m-%d %H:%M:%S"
 _STAMP = "%Y-%m-%d %H:%M:%S.%f"
 
 
-_ROW_COLUMNS = ("run_id", *_run_history.VIEW_COLUMNS[:6], "created_at", "updated_at")
-_ROW_UPDATES = ", ".join(f"{c} = excluded.{c}" for c in ("p10", "p50", "p90", "mean", "updated_at"))
+_SOURCE = tuple(_run_history.SOURCE_COLUMNS)
+_ROW_COLUMNS = ("run_id", *_run_history.VIEW_COLUMNS[:6], *_SOURCE, "created_at", "updated_at")
+_ROW_UPDATES = ", ".join(f"{c} = excluded.{c}" for c in ("p10", "p50", "p90", "mean", *_SOURCE, "updated_at"))
+_ROW_MARKS = ", ".join("?" * len(_ROW_COLUMNS))
+#: SQLite's column type for each of MySQL's (the added columns' declarations).
+_TYPES = {"DOUBLE": "REAL", "INT": "INTEGER", "VARCHAR": "TEXT"}
 
 
 def _row_values(row: Any) -> tuple[Any, ...]:
-    return (row.series_id, row.forecast_time.strftime(_TIME), row.p10, row.p50, row.p90, row.mean)
+    time = row.forecast_time.strftime(_TIME)
+    return (row.series_id, time, row.p10, row.p50, row.p90, row.mean, row.source, row.season)
+
+
+def _sqlite_type(mysql: str) -> str:
+    return _TYPES[mysql.split("(")[0].split()[0]]
+
+
+def forecast_with_source_sql(table: str, quote: str) -> str:
+    """The view ``table``'s rows, each with the ``source`` and ``season`` its run wrote it with
+    (``<table>_rows``), by series and time; identifiers quoted with ``quote``."""
+    t = _run_history.Tables(validate_table_name(table))
+    view, rows = f"{quote}{t.view}{quote}", f"{quote}{t.rows}{quote}"
+    return (
+        f"SELECT v.*, r.source, r.season FROM {view} v JOIN {rows} r ON r.run_id = v.run_id "
+        "AND r.series_id = v.series_id AND r.forecast_time = v.forecast_time "
+        "ORDER BY v.series_id, v.forecast_time"
+    )
 
 
 def _stamp() -> str:
@@ -65,20 +86,32 @@ class SQLiteForecastRepository:
         """Create the layout, moving an earlier single table over, in the caller's transaction."""
         t = self.tables
         metrics = "".join(f"{c} REAL, " for c in _run_history.RUN_COLUMNS[4:11])
+        selection = "".join(
+            f", {c} {_sqlite_type(kind)}" for c, kind in _run_history.SELECTION_COLUMNS.items()
+        )
+        source = "".join(f"{c} {_sqlite_type(kind)}, " for c, kind in _run_history.SOURCE_COLUMNS.items())
         conn.execute(
             f'CREATE TABLE IF NOT EXISTS "{t.runs}" (run_id TEXT NOT NULL PRIMARY KEY, execution_arn TEXT, '
             f"started_at TEXT, series_count INTEGER, {metrics}gate_decision TEXT, status TEXT NOT NULL, "
-            "gated_at TEXT, ended_at TEXT, rows_written INTEGER)"
+            f"gated_at TEXT, ended_at TEXT, rows_written INTEGER{selection})"
         )
         conn.execute(
             f'CREATE TABLE IF NOT EXISTS "{t.rows}" (run_id TEXT NOT NULL, series_id TEXT NOT NULL, '
             "forecast_time TEXT NOT NULL, p10 REAL NOT NULL, p50 REAL NOT NULL, p90 REAL NOT NULL, "
-            f"mean REAL NOT NULL, created_at TEXT NOT NULL DEFAULT ({_NOW}), "
+            f"mean REAL NOT NULL, {source}created_at TEXT NOT NULL DEFAULT ({_NOW}), "
             f"updated_at TEXT NOT NULL DEFAULT ({_NOW}), PRIMARY KEY (run_id, series_id, forecast_time))"
         )
         conn.execute(
             f'CREATE INDEX IF NOT EXISTS "{t.rows}_latest" ON "{t.rows}" (series_id, forecast_time, run_id)'
         )
+        for table, columns in (
+            (t.runs, _run_history.SELECTION_COLUMNS),
+            (t.rows, _run_history.SOURCE_COLUMNS),
+        ):
+            present = {row[1] for row in conn.execute(f'PRAGMA table_info("{table}")')}
+            for column, kind in columns.items():
+                if column not in present:  # a table of an earlier version
+                    conn.execute(f'ALTER TABLE "{table}" ADD COLUMN {column} {_sqlite_type(kind)}')
         kinds = dict(
             conn.execute("SELECT name, type FROM sqlite_master WHERE name IN (?, ?)", (t.view, t.legacy))
         )
@@ -177,7 +210,7 @@ class SQLiteForecastRepository:
                     f"is not written, {t.view} keeps the last good forecast"
                 )
             conn.executemany(
-                f'INSERT INTO "{t.rows}" ({", ".join(_ROW_COLUMNS)}) VALUES ({", ".join("?" * 9)}) '
+                f'INSERT INTO "{t.rows}" ({", ".join(_ROW_COLUMNS)}) VALUES ({_ROW_MARKS}) '
                 f"ON CONFLICT (run_id, series_id, forecast_time) DO UPDATE SET {_ROW_UPDATES}",
                 [(run_id, *_row_values(r), stamp, stamp) for r in rows],
             )
@@ -186,7 +219,8 @@ class SQLiteForecastRepository:
                 f'INSERT INTO "{t.runs}" ({", ".join(names)}) VALUES ({", ".join("?" * len(names))}) '
                 "ON CONFLICT (run_id) DO UPDATE SET status = excluded.status, ended_at = excluded.ended_at, "
                 "rows_written = excluded.rows_written, "
-                "series_count = COALESCE(excluded.series_count, series_count)",
+                "series_count = COALESCE(excluded.series_count, series_count)"
+                + "".join(f", {c} = excluded.{c}" for c in _run_history.SELECTION_COLUMNS),
                 (*self._run_values(run), stamp, len(rows)),
             )
 
@@ -208,6 +242,10 @@ class SQLiteForecastRepository:
     def read(self) -> list[dict[str, Any]]:
         """The view: the latest forecast, ordered by series and time (nothing written: no rows)."""
         return self._select(self.table, f'SELECT * FROM "{self.table}" ORDER BY series_id, forecast_time')
+
+    def read_with_source(self) -> list[dict[str, Any]]:
+        """The view's rows, each with its ``source`` and ``season`` (nothing written: no rows)."""
+        return self._select(self.tables.rows, forecast_with_source_sql(self.table, chr(34)))
 
     def runs(self) -> list[dict[str, Any]]:
         """Every run's record, oldest first (by start, else end), then by run id."""

@@ -88,15 +88,20 @@ class Alerts(Construct):
         *,
         statistic: str = "Sum",
         period_minutes: int = 5,
+        below_one: bool = False,
     ) -> cloudwatch.Alarm:
-        """An alarm in ``scope`` when ``metric``'s ``statistic`` (Sum) over ``period_minutes`` (5) hits 1."""
+        """An alarm in ``scope`` when ``metric``'s ``statistic`` (Sum) over ``period_minutes`` (5)
+        hits 1 (``below_one``: falls below 1). A period without data is not an alarm."""
+        comparison = cloudwatch.ComparisonOperator
         alarm = cloudwatch.Alarm(
             scope,
             construct_id,
             metric=metric.with_(statistic=statistic, period=Duration.minutes(period_minutes)),
             threshold=1,
             evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            comparison_operator=(
+                comparison.LESS_THAN_THRESHOLD if below_one else comparison.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+            ),
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             alarm_description=description,
         )

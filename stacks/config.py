@@ -24,6 +24,7 @@ from typing import Any
 
 import pipeline_rules
 from contracts import api_shapes
+from forecast_metrics import SELECTION_METRICS, check_selection_metric
 from pipeline_rules import RuleError
 from stacks.paths import ROOT
 
@@ -242,14 +243,16 @@ class DeepArConfig:
 
 @dataclass(frozen=True)
 class QualityGateConfig:
-    """The check between training and the forecast write: a model whose test
-    ``mean_wQuantileLoss`` exceeds ``max_loss_ratio`` (default 1.0) times the seasonal-naive
-    baseline's fails the run as ``ModelWorseThanBaseline`` before CreateModel, and nothing is
-    written. ``enabled`` (default true) false records the figures without deciding on them.
+    """Per-series selection at the forecast write: each series is written from the model when its
+    backtest loss on ``metric`` (default ``mean_wQuantileLoss``; ``forecast_metrics.SELECTION_METRICS``)
+    is at most ``max_loss_ratio`` (default 1.0) times the probabilistic seasonal-naive baseline's,
+    else from the baseline. A model that loses does not fail the run; an alarm fires when it wins
+    no series. ``enabled`` (default true) false writes every series from the model.
     """
 
     enabled: bool = True
     max_loss_ratio: float = 1.0
+    metric: str = SELECTION_METRICS[0]
 
 
 #: Lambda's limits on a function's memory (MB) and timeout (seconds).
@@ -714,6 +717,7 @@ def _quality_gate(reader: _Reader) -> QualityGateConfig:
     return QualityGateConfig(
         enabled=reader.boolean("enabled", d.enabled),
         max_loss_ratio=reader.number("maxLossRatio", d.max_loss_ratio, 0.01, 100.0),
+        metric=reader.string("metric", d.metric, rule=check_selection_metric),
     )
 
 

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from aws_cdk import Duration, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -25,6 +26,7 @@ from contracts.events import (
 from contracts.names import crawler_name, secret_reader_role_name
 from contracts.substitutions import forecast_substitutions
 from contracts.timeouts import WRITE_FORECAST_TIMEOUT_SECONDS, forecast_task_timeouts
+from forecast_metrics import METRICS_DIMENSION, METRICS_NAMESPACE, SERIES_ON_MODEL
 from stacks.alerts import Alerts
 from stacks.config import ForecastConfig, LogsConfig, QuotaRetryConfig
 from stacks.forecast_network import ForecastNetwork
@@ -96,9 +98,9 @@ class ForecastPipeline(Construct):
             self,
             "WriteForecast",
             source=LAMBDAS / "write_forecast",
-            description="Writes the DeepAR forecast to MySQL in one transaction",
+            description="Writes each series' forecast, DeepAR's or seasonal naive's, to MySQL",
             log_retention_days=logs.retention_days,
-            environment=write_forecast_environment(cfg, secret.secret_arn),
+            environment=write_forecast_environment(cfg, secret.secret_arn, env_name),
             extra_files=_ca_file(cfg),
             memory_size=512,
             timeout_seconds=WRITE_FORECAST_TIMEOUT_SECONDS,
@@ -180,6 +182,22 @@ class ForecastPipeline(Construct):
             log_settings=logs,
             task_timeouts=forecast_task_timeouts(cfg),
             quota_retry=quota_retry,
+        )
+
+        # write-forecast publishes SeriesOnModel for every written run (embedded metric format);
+        # a run in which the model won no series is written from the baseline, and alerts.
+        self.model_won_no_series = alerts.alarm_on(
+            self,
+            "ModelWonNoSeries",
+            cloudwatch.Metric(
+                namespace=METRICS_NAMESPACE,
+                metric_name=SERIES_ON_MODEL,
+                dimensions_map={METRICS_DIMENSION: env_name},
+            ),
+            f"{name}: the model won no series; every series was written from the seasonal-naive baseline",
+            statistic="Minimum",
+            period_minutes=60,
+            below_one=True,
         )
 
         self.dead_letters = alerts.failure_queue(

@@ -15,7 +15,7 @@ from constructs import Construct
 from stacks.bundling import bundled_code
 from stacks.log_groups import retention
 from stacks.nag import acknowledge
-from stacks.paths import SHARED_RULES
+from stacks.paths import FUNCTION_MODULES, SHARED_RULES
 from stacks.runtimes import lambda_runtime_member
 from stacks.vpc_access import NEW_INTERFACE_FINDING, grant_network_interfaces
 
@@ -28,10 +28,11 @@ class PythonFunction(Construct):
     """``lambdas/<folder>/handler.py`` as a function; its role may only write its own log group,
     kept ``log_retention_days``.
 
-    Every function ships its folder, the shared rules module (:data:`stacks.paths.SHARED_RULES`)
-    and ``extra_files`` (name in the bundle -> file), bundled at synth (stacks/bundling.py); a
-    folder with a ``requirements.txt`` also ships those pinned packages, installed for the
-    function's platform. It logs in Lambda's JSON format at level INFO.
+    Every function ships its folder, the shared rules module (:data:`stacks.paths.SHARED_RULES`),
+    the root modules :data:`stacks.paths.FUNCTION_MODULES` lists for its folder, and
+    ``extra_files`` (name in the bundle -> file), bundled at synth (stacks/bundling.py); a folder
+    with a ``requirements.txt`` also ships those pinned packages, installed for the function's
+    platform. It logs in Lambda's JSON format at level INFO.
     With ``vpc``, the function runs in ``subnets`` with ``security_groups``, and its role manages
     network interfaces there only (stacks/vpc_access.py), in place of the AWS managed
     AWSLambdaVPCAccessExecutionRole's ``'*'``.
@@ -126,4 +127,5 @@ class PythonFunction(Construct):
 
 
 def _code(source: Path, extra_files: Mapping[str, Path]) -> lambda_.Code:
-    return bundled_code(source, RUNTIME, ARCHITECTURE, {SHARED_RULES.name: SHARED_RULES, **extra_files})
+    shared = {path.name: path for path in (SHARED_RULES, *FUNCTION_MODULES.get(source.name, ()))}
+    return bundled_code(source, RUNTIME, ARCHITECTURE, {**shared, **extra_files})

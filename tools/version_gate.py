@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from stacks.paths import SHARED_RULES
+from stacks.paths import FUNCTION_MODULES, SHARED_RULES
 from stacks.runtimes import GLUE, LAMBDA_PYTHON
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,13 +60,26 @@ def dockerfile_python(dockerfile: Path = DOCKERFILE) -> str:
     return f"{match.group(1)}.{match.group(2)}"
 
 
+def _modules(root: Path, folder: str) -> tuple[Path, ...]:
+    """The root modules the Lambda function in ``folder`` ships (:data:`FUNCTION_MODULES`)."""
+    return tuple(root / module.name for module in FUNCTION_MODULES.get(folder, ()))
+
+
 def project_targets(root: Path = ROOT) -> list[Target]:
     """The project's deployables and their runtimes' Python."""
     glue_script = root / "processing" / "glue_etl.py"
     shared = root / SHARED_RULES.name
     processing = tuple(p for p in sorted((root / "processing").rglob("*.py")) if p != glue_script)
     targets = [
-        Target(f"Lambda {folder.name}", LAMBDA_PYTHON, (*sorted(folder.glob("*.py")), shared))
+        Target(
+            f"Lambda {folder.name}",
+            LAMBDA_PYTHON,
+            (
+                *sorted(folder.glob("*.py")),
+                shared,
+                *(root / m.name for m in FUNCTION_MODULES.get(folder.name, ())),
+            ),
+        )
         for folder in sorted((root / "lambdas").iterdir())
         if folder.is_dir() and any(folder.glob("*.py"))
     ]

@@ -1,18 +1,34 @@
-"""The seasonal-naive baseline of each series' test window, scored under DeepAR's definitions.
+"""The probabilistic seasonal-naive baseline of each series, for its backtest and its future window.
 
-The test window of a series is its last ``PREDICTION_LENGTH`` points, the points DeepAR's test
-evaluation scores; the history is every point before it (the train series). Each window is
-forecast with :func:`forecast_metrics.seasonal_naive` from its history, with the season
-``forecast_metrics.season_length(step, len(history))`` (168 for hourly data with at least two
-weeks of history, else 24 with at least two days, else 1; see that module). A missing history
-value is replaced by the same phase one season earlier, else by the last present value. The
-point forecast stands for every quantile, and the figures are DeepAR's (RMSE, wQuantileLoss at
-``TEST_QUANTILES``, mean_wQuantileLoss) plus MAE and MASE, over the window's present actuals.
+The backtest window of a series is its last ``PREDICTION_LENGTH`` points, the points DeepAR's
+test evaluation scores and the model's backtest forecasts; the history is every point before it
+(the train series). The future window is the ``PREDICTION_LENGTH`` points after the data.
+
+* **The forecast** (:func:`forecast_metrics.probabilistic_seasonal_naive`): the p50 is the
+  seasonal-naive point forecast; every other quantile adds the empirical quantile of the
+  history's seasonal errors; the ``mean`` adds their mean. For the backtest window it is made
+  from the history alone, for the future window from the whole series.
+* **The season**: each candidate of :func:`forecast_metrics.season_candidates` (for hourly data
+  168 and 24, each when the history holds two of it) forecasts the backtest window, scored with
+  the selection metric (:func:`forecast_metrics.selection_loss`, default ``mean_wQuantileLoss``)
+  at the written quantiles; the series takes the candidate with the lowest loss (a tie: the
+  longer season), and its line records every candidate's loss. A window without a present
+  actual scores no candidate and takes the first (the longest).
+* **The figures** of the chosen season on the backtest window are DeepAR's (RMSE, MAE,
+  wQuantileLoss at ``TEST_QUANTILES``, mean_wQuantileLoss), with MASE and band coverage, over
+  the window's present actuals; the overall figures come from one :class:`Accuracy` over every
+  scored series, and overall MASE is the mean of the series' defined MASE values.
 
 A series whose history has no present value at all has no baseline: its figures are ``None``
-with ``points`` 0, and it adds nothing to the overall figures. Overall figures come from one
-:class:`forecast_metrics.Accuracy` over every scored series; overall MASE is the mean of the
-series' defined MASE values. Every figure is a finite float or ``None`` (JSON ``null``).
+with ``points`` 0, its line's forecasts are ``null``, and it adds nothing to the overall
+figures. Every figure is a finite float or ``None`` (JSON ``null``).
+
+Each series gives one line of the baseline file (:meth:`BaselineScorer.add`), which
+write-forecast reads beside the model's forecasts: ``{"season", "losses": {season: loss},
+"actual": [...], "scale", "backtest": {q: [...]}, "future": {q: [...], "mean": [...]}}`` at the
+written quantiles (:data:`forecast_metrics.WRITTEN_QUANTILES`), a missing actual as ``null``; ``scale`` is
+the history's MASE denominator (:func:`forecast_metrics.seasonal_scale`), so write-forecast can give
+both candidates' MASE.
 """
 
 from __future__ import annotations
@@ -25,13 +41,26 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from forecast_metrics import DEFAULT_QUANTILES, Accuracy, Value, mase, season_length, seasonal_naive
-
+from forecast_metrics import (
+    DEFAULT_QUANTILES,
+    SELECTION_METRICS,
+    WRITTEN_QUANTILES,
+    Accuracy,
+    Value,
+    mase,
+    probabilistic_seasonal_naive,
+    season_candidates,
+    seasonal_error_mean,
+    seasonal_scale,
+    selection_loss,
+)
 from pipeline_rules import RuleError
 
 LOG = logging.getLogger(__name__)
 
 METHOD = "seasonal_naive"
+#: The source a series' written forecast records when the baseline was chosen for it.
+SOURCE = "seasonal-naive"
 _EXAMPLE = '["0.1", "0.5", "0.9"]'
 
 
@@ -67,7 +96,9 @@ def _finite(value: object) -> float | None:
     return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
 
 
-def _figures(accuracy: Accuracy) -> dict[str, Any]:
+def figures_of(accuracy: Accuracy) -> dict[str, Any]:
+    """``{"RMSE", "MAE", "wQuantileLoss": {q: loss}, "mean_wQuantileLoss", "coverage"}`` of
+    ``accuracy``, each a finite float or ``None``."""
     metrics = accuracy.metrics()
     losses: dict[str, object] = metrics["wQuantileLoss"]  # type: ignore[assignment]
     return {
@@ -75,16 +106,23 @@ def _figures(accuracy: Accuracy) -> dict[str, Any]:
         "MAE": _finite(metrics["MAE"]),
         "wQuantileLoss": {q: _finite(loss) for q, loss in losses.items()},
         "mean_wQuantileLoss": _finite(metrics["mean_wQuantileLoss"]),
+        "coverage": _finite(metrics["coverage"]),
     }
+
+
+def _values(values: Sequence[Value]) -> list[float | None]:
+    """``values`` for JSON: a missing (``None`` or NaN) or non-finite value is ``None``."""
+    return [_finite(v) for v in values]
 
 
 @dataclass(frozen=True)
 class Baseline:
     """The baseline of one run: ``series[i]`` for the ``i``-th series, and the ``overall`` figures.
 
-    ``series[i]``: ``{"season", "RMSE", "MAE", "wQuantileLoss": {q: loss}, "mean_wQuantileLoss",
-    "MASE", "points"}``. ``overall``: ``{"method", "quantiles", "season" (``None`` when the series'
-    seasons differ), "RMSE", "MAE", "wQuantileLoss", "mean_wQuantileLoss", "MASE", "points"}``.
+    ``series[i]``: ``{"season", "seasons": {season: loss}, "RMSE", "MAE", "wQuantileLoss": {q:
+    loss}, "mean_wQuantileLoss", "coverage", "MASE", "points"}``. ``overall``: ``{"method",
+    "quantiles", "metric", "season" (``None`` when the series' seasons differ), "RMSE", "MAE",
+    "wQuantileLoss", "mean_wQuantileLoss", "coverage", "MASE", "points"}``.
     """
 
     series: tuple[dict[str, Any], ...]
@@ -96,50 +134,95 @@ class BaselineScorer:
     :meth:`result` gives the :class:`Baseline` of the targets added so far, in order.
 
     A target is any sequence of floats (``None`` or NaN: missing), e.g. an ``array('d')``; it must
-    be longer than ``prediction_length``. ``quantiles`` default to ``DEFAULT_QUANTILES``.
+    be longer than ``prediction_length``. ``quantiles`` (default ``DEFAULT_QUANTILES``) are the
+    figures' (DeepAR's ``test_quantiles``); ``metric`` (:data:`forecast_metrics.SELECTION_METRICS`)
+    chooses the season.
     """
 
     def __init__(
-        self, prediction_length: int, step: timedelta, quantiles: Sequence[str] = DEFAULT_QUANTILES
+        self,
+        prediction_length: int,
+        step: timedelta,
+        quantiles: Sequence[str] = DEFAULT_QUANTILES,
+        metric: str = SELECTION_METRICS[0],
     ) -> None:
         if prediction_length < 1:
             raise ValueError(f"prediction_length must be at least 1, got {prediction_length}")
-        self.prediction_length, self.step = prediction_length, step
+        if metric not in SELECTION_METRICS:
+            raise ValueError(f"metric must be one of {', '.join(SELECTION_METRICS)}, got {metric!r}")
+        self.prediction_length, self.step, self.metric = prediction_length, step, metric
         self._total = Accuracy(quantiles=tuple(quantiles))
+        self._bands = tuple(dict.fromkeys((*WRITTEN_QUANTILES, *quantiles)))
         self._series: list[dict[str, Any]] = []
         self._mases: list[float] = []
 
-    def add(self, target: Sequence[Value]) -> dict[str, Any]:
-        """Score the next target's last ``prediction_length`` points; returns its figures."""
+    def _choose(self, history: Sequence[Value], window: Sequence[Value]) -> tuple[int, dict[str, Any]]:
+        """The season with the lowest backtest loss, and every candidate's (``None``: unscored)."""
+        losses: dict[str, float | None] = {}
+        for season in season_candidates(self.step, len(history)):
+            point, bands = probabilistic_seasonal_naive(history, len(window), season, WRITTEN_QUANTILES)
+            scored = Accuracy(quantiles=WRITTEN_QUANTILES)
+            scored.add(window, point, bands)
+            losses[str(season)] = selection_loss(scored, self.metric)
+        found = [(loss, -int(season)) for season, loss in losses.items() if loss is not None]
+        season = -min(found)[1] if found else int(next(iter(losses)))
+        return season, {key: _finite(loss) for key, loss in losses.items()}
+
+    def add(self, target: Sequence[Value]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Score the next target's last ``prediction_length`` points; returns its figures and its
+        line of the baseline file (module docstring)."""
         i, horizon = len(self._series), self.prediction_length
         if len(target) <= horizon:
             raise ValueError(f"target {i} has {len(target)} points, not more than {horizon}")
         history, window = target[:-horizon], target[-horizon:]
-        season = season_length(self.step, len(history))
-        forecast = seasonal_naive(history, horizon, season)
+        line: dict[str, Any] = {"season": None, "losses": {}, "actual": _values(window)}
         accuracy = Accuracy(quantiles=self._total.quantiles)
         score: float | None = None
-        if any(value is None for value in forecast):  # only an all-missing history gives None
+        if not any(v is not None and v == v for v in history):  # only an all-missing history
             LOG.warning("series %d: no present value in its %d history points; no baseline", i, len(history))
-        else:
-            accuracy.add(window, forecast)
-            self._total.add(window, forecast)
-            score = _finite(mase(window, forecast, history, season))
-            if score is not None:
-                self._mases.append(score)
-        figures = {"season": season, **_figures(accuracy), "MASE": score, "points": accuracy.points}
+            line.update(backtest=None, future=None)
+            figures = {"season": None, "seasons": {}, **figures_of(accuracy), "MASE": None, "points": 0}
+            self._series.append(figures)
+            return figures, line
+        season, losses = self._choose(history, window)
+        point, bands = probabilistic_seasonal_naive(history, horizon, season, self._bands)
+        accuracy.add(window, point, bands)
+        self._total.add(window, point, bands)
+        score = _finite(mase(window, point, history, season))
+        if score is not None:
+            self._mases.append(score)
+        future, future_bands = probabilistic_seasonal_naive(target, horizon, season, WRITTEN_QUANTILES)
+        shift = seasonal_error_mean(target, season)
+        line.update(
+            season=season,
+            losses=losses,
+            scale=_finite(seasonal_scale(history, season)),
+            backtest={q: _values(bands[q]) for q in WRITTEN_QUANTILES},
+            future={
+                **{q: _values(future_bands[q]) for q in WRITTEN_QUANTILES},
+                "mean": _values([None if p is None else p + shift for p in future]),
+            },
+        )
+        figures = {
+            "season": season,
+            "seasons": losses,
+            **figures_of(accuracy),
+            "MASE": score,
+            "points": accuracy.points,
+        }
         self._series.append(figures)
-        return figures
+        return figures, line
 
     def result(self) -> Baseline:
         """The per-series figures so far and the overall ones (see :class:`Baseline`)."""
         total, mases = self._total, self._mases
-        seasons = {entry["season"] for entry in self._series}
+        seasons = {entry["season"] for entry in self._series if entry["season"] is not None}
         overall = {
             "method": METHOD,
             "quantiles": list(total.quantiles),
+            "metric": self.metric,
             "season": seasons.pop() if len(seasons) == 1 else None,
-            **_figures(total),
+            **figures_of(total),
             "MASE": _finite(sum(mases) / len(mases)) if mases else None,
             "points": total.points,
         }
@@ -151,11 +234,12 @@ def score_baseline(
     prediction_length: int,
     step: timedelta,
     quantiles: Sequence[str] = DEFAULT_QUANTILES,
+    metric: str = SELECTION_METRICS[0],
 ) -> Baseline:
-    """The seasonal-naive baseline of every target's last ``prediction_length`` points (module
-    docstring) at ``quantiles`` (default ``DEFAULT_QUANTILES``); each target must be longer than
+    """The baseline of every target's last ``prediction_length`` points (module docstring) at
+    ``quantiles`` (default ``DEFAULT_QUANTILES``); each target must be longer than
     ``prediction_length``. Targets are scored one at a time (:class:`BaselineScorer`)."""
-    scorer = BaselineScorer(prediction_length, step, quantiles)
+    scorer = BaselineScorer(prediction_length, step, quantiles, metric)
     for target in targets:
         scorer.add(target)
     return scorer.result()

@@ -30,16 +30,15 @@ Documented choices:
   PREDICTION_LENGTH`` points, else :class:`NotEnoughHistory`; no series is silently dropped.
   A series spanning more than ``MAX_POINTS`` grid steps (usually a typo'd timestamp or a wrong
   ``TIME_FREQ``) is rejected with :class:`InvalidInputData`.
-* **Baseline** (:mod:`baseline`). Each series' test window (its last ``PREDICTION_LENGTH``
-  points, which DeepAR's test evaluation scores) is forecast with seasonal naive from the points
-  before it, with the season ``season_length(step, len(history))``: for hourly data 168 with at
-  least two weeks of history, else 24 with at least two days, else 1 (daily: 7 or 1; weekly: 1).
-  A missing history value falls back to the same phase one season earlier, then to the history's
-  last present value; missing actuals in the window are not scored; a history with no present
-  value gives no baseline (``null`` figures, 0 points). The point forecast stands for every
-  quantile of ``TEST_QUANTILES``. The manifest's ``"baseline"`` holds the figures overall and per
-  series (each with its id and season; see :func:`manifest`); the returned state holds only the
-  overall ones, since a Step Functions state is at most 256 KB and a run may hold 1,000 series.
+* **Baseline** (:mod:`baseline`). Each series' backtest window (its last ``PREDICTION_LENGTH``
+  points, which DeepAR's test evaluation scores and the model's backtest forecasts) and its
+  future window are forecast with the probabilistic seasonal naive, with the season (a day or a
+  week of steps for hourly data) that did better on the backtest window. The baseline file
+  (``baseline.json``, one line per series in manifest order) holds both windows' forecasts at
+  the written quantiles, for write-forecast's per-series selection; the manifest's
+  ``"baseline"`` holds the figures overall and per series (each with its id, season and the
+  candidates' losses; see :func:`manifest`); the returned state holds only the overall ones,
+  since a Step Functions state is at most 256 KB and a run may hold 1,000 series.
 
 * **Memory.** Parts are read one at a time, each as a stream (S3 body, gunzip, UTF-8 decoding,
   ``csv.reader``), into compact per-series arrays (:class:`SeriesRows`: epoch seconds, value,
@@ -79,10 +78,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import IO, Any, Protocol
 
-from baseline import Baseline, parse_quantiles, score_baseline
-from forecast_metrics import DEFAULT_QUANTILES
+from baseline import Baseline, BaselineScorer, parse_quantiles
 from streams import upload_chunks
 
+from forecast_metrics import DEFAULT_QUANTILES, SELECTION_METRICS, check_selection_metric
 from pipeline_rules import (
     MAX_FORECAST_NAME_PREFIX,
     ConfigurationError,
@@ -102,6 +101,8 @@ from pipeline_rules import (
 
 LOG = logging.getLogger(__name__)
 
+#: The run's folder holding train.json and test.json, the transform job's input.
+DATA_FOLDER = "data/"
 #: DeepAR ``start`` format.
 START_FORMAT = "%Y-%m-%d %H:%M:%S"
 _CSV_SUFFIXES = (".csv", ".csv.gz")
@@ -181,6 +182,7 @@ class Config:
     context_length: int
     name_prefix: str
     test_quantiles: tuple[str, ...] = DEFAULT_QUANTILES
+    selection_metric: str = SELECTION_METRICS[0]
     memory_mb: int | None = None
 
     @classmethod
@@ -189,9 +191,11 @@ class Config:
         ``VALUE_COLUMN``, ``SERIES_COLUMN`` (empty: single series), ``TIME_FREQ`` (default ``1H``),
         ``PREDICTION_LENGTH`` (default 168), ``CONTEXT_LENGTH`` (default 672), ``NAME_PREFIX`` and
         ``TEST_QUANTILES`` (a JSON list of levels in (0, 1), default ``["0.1", "0.5", "0.9"]``; see
-        :func:`baseline.parse_quantiles`); a missing or bad one raises :class:`ConfigurationError`
-        naming it. ``AWS_LAMBDA_FUNCTION_MEMORY_SIZE`` (MB), which the Lambda runtime sets, is the
-        memory :func:`check_input_size` holds the input against; unset (tests), there is no check.
+        :func:`baseline.parse_quantiles`) and ``SELECTION_METRIC`` (the metric the baseline's season
+        is chosen on, one of ``forecast_metrics.SELECTION_METRICS``); a missing or bad one raises
+        :class:`ConfigurationError` naming it. ``AWS_LAMBDA_FUNCTION_MEMORY_SIZE`` (MB), which the
+        Lambda runtime sets, is the memory :func:`check_input_size` holds the input against; unset
+        (tests), there is no check.
         """
         read = Environment(env)
         timestamp_column = read.required("TIMESTAMP_COLUMN", check_identifier)
@@ -217,6 +221,7 @@ class Config:
             context_length=read.positive_int("CONTEXT_LENGTH", 672),
             name_prefix=read.required("NAME_PREFIX", _name_prefix),
             test_quantiles=quantiles or DEFAULT_QUANTILES,
+            selection_metric=read.optional("SELECTION_METRIC", SELECTION_METRICS[0], check_selection_metric),
             memory_mb=read.positive_int("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 0) or None,
         )
 
@@ -284,29 +289,39 @@ class RunPaths:
 
     @property
     def train_key(self) -> str:
-        return f"{self.run_prefix}train/train.json"
+        return f"{self.run_prefix}{DATA_FOLDER}train.json"
 
     @property
     def test_key(self) -> str:
-        return f"{self.run_prefix}test/test.json"
+        return f"{self.run_prefix}{DATA_FOLDER}test.json"
 
     @property
     def series_key(self) -> str:
         return f"{self.run_prefix}series.json"
 
+    @property
+    def baseline_key(self) -> str:
+        return f"{self.run_prefix}baseline.json"
+
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
 
     def uris(self) -> dict[str, str]:
+        """The run's URIs. The train and test channels are S3 prefixes that match one object each;
+        the transform's input is their folder, so ONE job forecasts both files, and names each
+        output after its input (``<output path><input>.out``): the train lines' forecast is the
+        backtest window's, the test (whole) lines' the future's."""
         transform = self.uri(f"{self.run_prefix}transform/")
         return {
             "input_uri": self.uri(self.input_prefix),
-            "train_uri": self.uri(f"{self.run_prefix}train/"),
-            "test_uri": self.uri(f"{self.run_prefix}test/"),
+            "train_uri": self.uri(self.train_key),
+            "test_uri": self.uri(self.test_key),
             "series_uri": self.uri(self.series_key),
+            "baseline_uri": self.uri(self.baseline_key),
             "model_output_uri": self.uri(f"{self.run_prefix}model/"),
+            "transform_input_uri": self.uri(f"{self.run_prefix}{DATA_FOLDER}"),
             "transform_output_uri": transform,
-            # Batch transform names its output after the input object: <output path><input>.out
+            "backtest_uri": f"{transform}train.json.out",
             "forecast_uri": f"{transform}test.json.out",
         }
 
@@ -767,10 +782,10 @@ def jsonl_chunks(series: Iterable[Series], drop_last: int = 0) -> Iterator[bytes
 
 
 def manifest(series: Sequence[Series], config: Config, run_id: str, scores: Baseline) -> dict[str, Any]:
-    """The series manifest: line ``i`` of the test file (and of the forecast) is ``series[i]``
-    (``{"id", "start", "length"}``). ``"baseline"`` is ``{"overall": <the state's figures>,
-    "series": [{"id", "season", <figures>}, ...]}``, the second list in the same order
-    (:class:`baseline.Baseline`)."""
+    """The series manifest: line ``i`` of the train and test files, of both transform outputs and
+    of the baseline file is ``series[i]`` (``{"id", "start", "length"}``). ``"baseline"`` is
+    ``{"overall": <the state's figures>, "series": [{"id", "season", "seasons", <figures>}, ...]}``,
+    the second list in the same order (:class:`baseline.Baseline`)."""
     return {
         "run_id": run_id,
         "freq": config.freq,
@@ -789,22 +804,34 @@ def manifest(series: Sequence[Series], config: Config, run_id: str, scores: Base
     }
 
 
-def generate_dataset(s3: S3Client, config: Config, job_run_id: str, execution_name: str) -> dict[str, Any]:
-    """Read the run's CSV, write train, test and manifest, and return the run's paths, names and
-    overall baseline figures (``"baseline"``, :class:`baseline.Baseline` ``overall``).
+def baseline_chunks(series: Iterable[Series], scorer: BaselineScorer) -> Iterator[bytes]:
+    """The baseline file (:mod:`baseline`): one JSON line per series, scored when it is asked for."""
+    for s in series:
+        _, line = scorer.add(s.target)
+        yield (json.dumps(line, separators=(",", ":"), allow_nan=False) + "\n").encode()
 
-    Nothing is written unless every series passes every check. Train and test are streamed to S3
-    one series at a time (:mod:`streams`); the baseline is scored one series at a time.
+
+def generate_dataset(s3: S3Client, config: Config, job_run_id: str, execution_name: str) -> dict[str, Any]:
+    """Read the run's CSV, write train, test, the baseline file and the manifest, and return the
+    run's paths, names and overall baseline figures (``"baseline"``, :class:`baseline.Baseline`
+    ``overall``).
+
+    Nothing is written unless every series passes every check. Train, test and the baseline file
+    are streamed to S3 one series at a time (:mod:`streams`); the manifest comes last.
     """
     paths = run_paths(config, job_run_id, execution_name)
     names = job_names(config.name_prefix, execution_name)
     series = build_series(read_input(s3, config, paths), config.step)
     check_history(series, config.context_length, config.prediction_length)
-    scores = score_baseline(
-        (s.target for s in series), config.prediction_length, config.step, config.test_quantiles
-    )
     for key, drop_last in ((paths.train_key, config.prediction_length), (paths.test_key, 0)):
         upload_chunks(s3, paths.bucket, key, jsonl_chunks(series, drop_last), "application/jsonlines")
+    scorer = BaselineScorer(
+        config.prediction_length, config.step, config.test_quantiles, config.selection_metric
+    )
+    upload_chunks(
+        s3, paths.bucket, paths.baseline_key, baseline_chunks(series, scorer), "application/jsonlines"
+    )
+    scores = scorer.result()
     body = json.dumps(manifest(series, config, execution_name, scores), indent=1, allow_nan=False).encode()
     s3.put_object(Bucket=paths.bucket, Key=paths.series_key, Body=body, ContentType="application/json")
     points = max(len(s.target) for s in series)

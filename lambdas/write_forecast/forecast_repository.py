@@ -54,6 +54,8 @@ from run_history import (
     MIGRATED,
     REJECTED,
     RUN_COLUMNS,
+    SELECTION_COLUMNS,
+    SOURCE_COLUMNS,
     VIEW_COLUMNS,
     WRITTEN,
     RunRecord,
@@ -65,8 +67,8 @@ from run_history import (
 LOG = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 500
-COLUMNS = ("series_id", "forecast_time", "p10", "p50", "p90", "mean", "run_id")
-_UPDATED = ("p10", "p50", "p90", "mean", "updated_at")
+COLUMNS = ("series_id", "forecast_time", "p10", "p50", "p90", "mean", "run_id", *SOURCE_COLUMNS)
+_UPDATED = ("p10", "p50", "p90", "mean", *SOURCE_COLUMNS, "updated_at")
 #: The server-side time of a write, set once per transaction.
 _STAMP = "@forecast_write_stamp"
 _NO_SUCH_TABLE = 1146  # ER_NO_SUCH_TABLE
@@ -167,6 +169,7 @@ class MySQLForecastRepository:
 
     def create_runs_sql(self) -> str:
         metrics = "".join(f"  `{c}` DOUBLE NULL,\n" for c in RUN_COLUMNS[4:11])
+        selection = "".join(f"  `{c}` {kind},\n" for c, kind in SELECTION_COLUMNS.items())
         return (
             f"CREATE TABLE IF NOT EXISTS `{self.tables.runs}` (\n"
             "  `run_id` VARCHAR(80) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,\n"
@@ -176,6 +179,7 @@ class MySQLForecastRepository:
             f"{metrics}"
             "  `gate_decision` VARCHAR(16) NULL,\n"
             "  `status` VARCHAR(16) NOT NULL,\n"
+            f"{selection}"
             "  `gated_at` DATETIME(6) NULL,\n"
             "  `ended_at` DATETIME(6) NULL,\n"
             "  `rows_written` INT NULL,\n"
@@ -196,7 +200,8 @@ class MySQLForecastRepository:
             "  `mean` DOUBLE NOT NULL,\n"
             "  `created_at` DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),\n"
             "  `updated_at` DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),\n"
-            "  PRIMARY KEY (`run_id`, `series_id`, `forecast_time`),\n"
+            + "".join(f"  `{c}` {kind},\n" for c, kind in SOURCE_COLUMNS.items())
+            + "  PRIMARY KEY (`run_id`, `series_id`, `forecast_time`),\n"
             "  KEY `latest` (`series_id`, `forecast_time`, `run_id`)\n"
             ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
         )
@@ -213,10 +218,26 @@ class MySQLForecastRepository:
         )
         return {str(name).lower(): str(kind) for name, kind in cursor.fetchall()}
 
+    def _add_columns(self, cursor: Any, table: str, columns: dict[str, str]) -> None:
+        """Add those of ``columns`` (name -> SQL type) that ``table`` lacks: tables made by an
+        earlier version. One ALTER per table; MySQL 8 has no ``ADD COLUMN IF NOT EXISTS``."""
+        cursor.execute(
+            "SELECT COLUMN_NAME FROM information_schema.COLUMNS "
+            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s",
+            (table,),
+        )
+        present = {str(name).lower() for (name,) in cursor.fetchall()}
+        absent = [f"ADD COLUMN `{c}` {kind}" for c, kind in columns.items() if c not in present]
+        if absent:
+            cursor.execute(f"ALTER TABLE `{table}` {', '.join(absent)}")
+            LOG.info("added %d column(s) to %s", len(absent), table)
+
     def ensure_schema(self, conn: Connection, cursor: Any) -> None:
         """Create the layout, moving the single-table one over first (module docstring)."""
         cursor.execute(self.create_runs_sql())
         cursor.execute(self.create_rows_sql())
+        self._add_columns(cursor, self.tables.runs, SELECTION_COLUMNS)
+        self._add_columns(cursor, self.tables.rows, SOURCE_COLUMNS)
         self._after_step("tables")
         kinds = self._kinds(cursor)
         kind = kinds.get(self.table.lower())
@@ -298,7 +319,7 @@ class MySQLForecastRepository:
     # -- the write --------------------------------------------------------------------------------
 
     def upsert_sql(self, row_count: int) -> str:
-        """One multi-row upsert for ``row_count`` rows (7 ``%s`` parameters per row)."""
+        """One multi-row upsert for ``row_count`` rows (``len(COLUMNS)`` ``%s`` parameters per row)."""
         columns = ", ".join(f"`{c}`" for c in (*COLUMNS, "created_at", "updated_at"))
         one = "(" + ", ".join(["%s"] * len(COLUMNS)) + f", {_STAMP}, {_STAMP})"
         updates = ", ".join(f"`{c}` = VALUES(`{c}`)" for c in _UPDATED)
@@ -309,21 +330,25 @@ class MySQLForecastRepository:
         )
 
     def mark_written_sql(self) -> str:
-        """Insert the run's record if the gate left none, and mark it written at the write's time."""
+        """Insert the run's record if the gate left none, and mark it written at the write's time,
+        with the selection's figures."""
         names = (*RUN_COLUMNS, "ended_at", "rows_written")
         marks = ", ".join(["%s"] * len(RUN_COLUMNS))
+        selection = "".join(f", `{c}` = VALUES(`{c}`)" for c in SELECTION_COLUMNS)
         return (
             f"INSERT INTO `{self.tables.runs}` ({', '.join(f'`{c}`' for c in names)}) "
             f"VALUES ({marks}, {_STAMP}, %s) ON DUPLICATE KEY UPDATE `status` = VALUES(`status`), "
             "`ended_at` = VALUES(`ended_at`), `rows_written` = VALUES(`rows_written`), "
-            "`series_count` = COALESCE(VALUES(`series_count`), `series_count`)"
+            f"`series_count` = COALESCE(VALUES(`series_count`), `series_count`){selection}"
         )
 
     @staticmethod
     def _params(rows: Sequence[ForecastRow]) -> list[Any]:
         params: list[Any] = []
         for r in rows:
-            params.extend((r.series_id, r.forecast_time, r.p10, r.p50, r.p90, r.mean, r.run_id))
+            params.extend(
+                (r.series_id, r.forecast_time, r.p10, r.p50, r.p90, r.mean, r.run_id, r.source, r.season)
+            )
         return params
 
     def write(self, rows: Sequence[ForecastRow], run: RunRecord | None = None) -> int:

@@ -1,13 +1,16 @@
-"""Parse the DeepAR batch-transform output and turn it into forecast rows (no I/O, no database).
+"""Parse the run's forecasts and turn the selected ones into forecast rows (no I/O, no database).
 
-The transform output has one JSON line per line of the test file, in the same order:
-``{"quantiles": {"0.1": [...], "0.5": [...], "0.9": [...]}, "mean": [...]}``. Line ``i`` is the
-forecast of ``series[i]`` of the series manifest written by generate-dataset:
-``{"series": [{"id", "start", "length"}, ...], "freq", "prediction_length", ...}``; the
-single-series id is ``""``.
+The transform writes one JSON line per line of its input file, in the same order:
+``{"quantiles": {"0.1": [...], "0.5": [...], "0.9": [...]}, "mean": [...]}``; the test file's
+output is each series' future window, the train file's its backtest window. Line ``i`` of each,
+and of generate-dataset's baseline file (:mod:`selection`), is ``series[i]`` of the series
+manifest: ``{"series": [{"id", "start", "length"}, ...], "freq", "prediction_length", ...}``;
+the single-series id is ``""``.
 
-Point ``k`` (0-based) of series ``s`` is at ``s.start + (s.length + k) * step``: the first step
-after the last observed slot.
+:func:`selected_rows` chooses each series' source (:func:`selection.choose`) and writes the
+future window of that source: the model's, or the baseline's (its ``mean`` is the p50 plus the
+history's mean seasonal error). Point ``k`` (0-based) of series ``s`` is at
+``s.start + (s.length + k) * step``: the first step after the last observed slot.
 """
 
 from __future__ import annotations
@@ -19,11 +22,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from selection import MODEL, Selection, choose, parse_baseline_line
+
+from forecast_metrics import WRITTEN_QUANTILES
 from pipeline_rules import ConfigurationError, RuleError, check_setting, freq_step
 
 START_FORMAT = "%Y-%m-%d %H:%M:%S"
 #: p10, p50, p90 come from these quantiles (string keys, as DeepAR writes them).
-QUANTILE_KEYS = ("0.1", "0.5", "0.9")
+QUANTILE_KEYS = WRITTEN_QUANTILES
 #: ``series_id`` column width; longer ids are rejected instead of truncated.
 MAX_SERIES_ID_LENGTH = 255
 
@@ -53,6 +59,10 @@ class SeriesForecast:
     p90: list[float]
     mean: list[float]
 
+    def quantiles(self) -> dict[str, list[float]]:
+        """``{q: forecast}`` at the written quantiles."""
+        return dict(zip(QUANTILE_KEYS, (self.p10, self.p50, self.p90), strict=True))
+
 
 @dataclass(frozen=True)
 class ForecastRow:
@@ -65,6 +75,8 @@ class ForecastRow:
     p90: float
     mean: float
     run_id: str
+    source: str = MODEL
+    season: int | None = None
 
 
 def parse_manifest(text: str, source: str) -> Manifest:
@@ -127,20 +139,25 @@ def parse_forecast_line(line: str, prediction_length: int) -> SeriesForecast:
     return SeriesForecast(p10, p50, p90, _numbers(doc["mean"], "mean", prediction_length))
 
 
-def parse_forecasts(
-    text: str, source: str, series_count: int, prediction_length: int
-) -> list[SeriesForecast]:
-    """All lines of the transform output at ``source``; exactly ``series_count`` lines expected.
-
-    Raises :class:`MalformedForecast` naming the file and (1-based) line.
-    """
+def _lines(text: str) -> list[str]:
     lines = text.splitlines()
     while lines and not lines[-1].strip():
         lines.pop()
+    return lines
+
+
+def parse_forecasts(
+    text: str, source: str, series_count: int, prediction_length: int, parse: Any = None
+) -> list[Any]:
+    """All lines of the transform output (or, with ``parse``, of another per-series file) at
+    ``source``; exactly ``series_count`` lines expected.
+
+    Raises :class:`MalformedForecast` naming the file and (1-based) line.
+    """
     forecasts = []
-    for number, line in enumerate(lines, start=1):
+    for number, line in enumerate(_lines(text), start=1):
         try:
-            forecasts.append(parse_forecast_line(line, prediction_length))
+            forecasts.append((parse or parse_forecast_line)(line, prediction_length))
         except ValueError as exc:  # json.JSONDecodeError is a ValueError
             raise MalformedForecast(f"{source} line {number}: {exc}") from None
     if len(forecasts) < series_count:
@@ -204,9 +221,68 @@ def forecast_rows(
     prediction_length: int,
     run_id: str,
 ) -> list[ForecastRow]:
-    """Manifest + transform output -> rows. Everything is validated before any row is returned."""
+    """Manifest + transform output -> rows, every series from the model. Everything is validated
+    before any row is returned."""
     step = check_setting("TIME_FREQ", freq, freq_step)
     manifest = parse_manifest(manifest_text, manifest_source)
     check_manifest(manifest, freq, prediction_length, manifest_source)
     forecasts = parse_forecasts(forecast_text, forecast_source, len(manifest.series), prediction_length)
     return build_rows(manifest.series, forecasts, step, run_id)
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    """The texts of a run's four per-series files, each with the URI its errors name."""
+
+    manifest: tuple[str, str]
+    future: tuple[str, str]
+    backtest: tuple[str, str]
+    baseline: tuple[str, str]
+
+
+def selected_rows(
+    files: RunFiles,
+    *,
+    freq: str,
+    prediction_length: int,
+    run_id: str,
+    metric: str,
+    max_loss_ratio: float,
+    enabled: bool = True,
+) -> tuple[list[ForecastRow], Selection]:
+    """Every series' rows from its selected source (:mod:`selection`), and the run's
+    :class:`selection.Selection`. All four files are validated whole before any row is returned."""
+    step = check_setting("TIME_FREQ", freq, freq_step)
+    manifest = parse_manifest(*files.manifest)
+    check_manifest(manifest, freq, prediction_length, files.manifest[1])
+    count = len(manifest.series)
+    future = parse_forecasts(*files.future, count, prediction_length)
+    backtest = parse_forecasts(*files.backtest, count, prediction_length)
+    baselines = parse_forecasts(*files.baseline, count, prediction_length, parse_baseline_line)
+    selection = Selection(metric=metric)
+    rows: list[ForecastRow] = []
+    for info, model_future, model_backtest, baseline in zip(
+        manifest.series, future, backtest, baselines, strict=True
+    ):
+        choice, model_score, baseline_score = choose(
+            model_backtest.quantiles(),
+            baseline,
+            metric=metric,
+            max_loss_ratio=max_loss_ratio,
+            enabled=enabled,
+        )
+        selection.add(choice, model_score, baseline_score, baseline.scale)
+        if choice.source == MODEL:
+            chosen, season = model_future, None
+        else:
+            assert baseline.future is not None  # choose() takes the baseline only when it has one
+            band = baseline.future
+            chosen, season = (
+                SeriesForecast(band["0.1"], band["0.5"], band["0.9"], band["mean"]),
+                baseline.season,
+            )
+        rows.extend(
+            ForecastRow(**{**vars(row), "source": choice.source, "season": season})
+            for row in build_rows([info], [chosen], step, run_id)
+        )
+    return rows, selection

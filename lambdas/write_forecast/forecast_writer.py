@@ -2,45 +2,50 @@
 
 :func:`run_operation` dispatches on the event's ``operation``:
 
-* ``gate`` (:func:`gate_run`): the quality gate (:mod:`quality_gate`) on the training job's final
+* ``gate`` (:func:`gate_run`): the gate (:mod:`quality_gate`) on the training job's final
   metrics and the dataset's baseline; records the run (:mod:`run_history`) and returns the gate's
-  result, or records it rejected and raises ``ModelWorseThanBaseline``;
-* ``write`` (:func:`write_forecast`): reads the series manifest (``dataset.series_uri``) and the
-  DeepAR batch-transform output (``dataset.forecast_uri``), validates them whole
-  (:mod:`forecast_rows`), then writes every row and marks the run written through one repository
-  call, MySQL's in the Lambda (:func:`mysql_repositories`).
+  result;
+* ``write`` (:func:`write_forecast`): reads the series manifest (``dataset.series_uri``), the
+  transform's two outputs (``dataset.forecast_uri``, the future; ``dataset.backtest_uri``, the
+  backtest window) and the baseline file (``dataset.baseline_uri``), validates them whole and
+  chooses each series' source (:mod:`forecast_rows`, :mod:`selection`), then writes every row and
+  marks the run written with its figures through one repository call, MySQL's in the Lambda
+  (:func:`mysql_repositories`), and prints the run's metrics (:mod:`run_metrics`).
 
 The offline runner calls :func:`run_operation` with its own repository; the handler with MySQL's.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlparse
 
 from forecast_repository import ForecastRepository, MySQLForecastRepository
-from forecast_rows import ConfigurationError, MalformedForecast, forecast_rows
+from forecast_rows import ConfigurationError, MalformedForecast, RunFiles, selected_rows
 from mysql_connection import TlsSettings, connection_factory, get_db_secret
-from quality_gate import GateSettings, ModelWorseThanBaseline, evaluate, finite
+from quality_gate import GateSettings, evaluate, finite
 from run_history import (
     ACCEPTED,
     DISABLED,
-    FAILED,
     PASSED,
-    REJECTED,
+    PER_SERIES,
     WRITTEN,
     RunRecord,
     validate_table_name,
 )
+from run_metrics import DEFAULT_ENVIRONMENT, emf_document
+from selection import BASELINE, MODEL, Selection
 
 from pipeline_rules import Environment, check_execution_name, check_setting, freq_step
 
 LOG = logging.getLogger(__name__)
-_DATASET_KEYS = ("run_id", "series_uri", "forecast_uri")
+_DATASET_KEYS = ("run_id", "series_uri", "forecast_uri", "backtest_uri", "baseline_uri")
 OPERATIONS = ("gate", "write")
 
 
@@ -48,12 +53,14 @@ OPERATIONS = ("gate", "write")
 class ForecastSettings:
     """``FORECAST_TABLE`` (required; the view's name, at most 57 characters), ``TIME_FREQ``
     (default ``1H``), ``PREDICTION_LENGTH`` (default 168): where the rows go and the shape the run
-    must have; and the quality gate's ``QUALITY_GATE`` and ``MAX_LOSS_RATIO`` (:class:`GateSettings`)."""
+    must have; the selection's ``QUALITY_GATE``, ``MAX_LOSS_RATIO`` and ``SELECTION_METRIC``
+    (:class:`GateSettings`); and ``METRICS_ENVIRONMENT``, the metrics' dimension (:mod:`run_metrics`)."""
 
     table: str
     freq: str
     prediction_length: int
     gate: GateSettings = field(default_factory=GateSettings)
+    environment: str = DEFAULT_ENVIRONMENT
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ForecastSettings:
@@ -64,6 +71,7 @@ class ForecastSettings:
             freq=read.optional("TIME_FREQ", "1H", freq_step),
             prediction_length=read.positive_int("PREDICTION_LENGTH", 168),
             gate=GateSettings.from_env(env),
+            environment=read.optional("METRICS_ENVIRONMENT", DEFAULT_ENVIRONMENT),
         )
 
 
@@ -110,7 +118,11 @@ def _field(event: Mapping[str, Any], name: str) -> Any:
 def _dataset(event: Any) -> dict[str, Any]:
     dataset = event.get("dataset") if isinstance(event, dict) else None
     if not isinstance(dataset, dict) or not all(k in dataset for k in _DATASET_KEYS):
-        raise ConfigurationError("expected {'dataset': {'run_id', 'series_uri', 'forecast_uri', ...}}")
+        keys = ", ".join(repr(k) for k in _DATASET_KEYS)
+        raise ConfigurationError(
+            f"expected {{'dataset': {{{keys}, ...}}}}, as generate-dataset returns it; a run started "
+            "before per-series selection has no backtest_uri or baseline_uri: start it again"
+        )
     return dataset
 
 
@@ -144,14 +156,16 @@ def run_operation(
     event: Any,
     repository_for: Callable[[str], ForecastRepository],
     settings: ForecastSettings,
+    emit: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """The event's ``operation``, ``gate`` (:func:`gate_run`) or ``write`` (:func:`write_forecast`);
-    anything else is a ``ConfigurationError`` naming the field."""
+    """The event's ``operation``, ``gate`` (:func:`gate_run`) or ``write`` (:func:`write_forecast`,
+    which passes its metrics' line to ``emit``); anything else is a ``ConfigurationError`` naming
+    the field."""
     operation = event.get("operation") if isinstance(event, dict) else None
     if operation == "gate":
         return gate_run(event, repository_for, settings)
     if operation == "write":
-        return write_forecast(s3, event, repository_for, settings)
+        return write_forecast(s3, event, repository_for, settings, emit)
     raise ConfigurationError(
         f"the event's 'operation' field must be one of {', '.join(OPERATIONS)}, got {operation!r}"
     )
@@ -160,11 +174,11 @@ def run_operation(
 def gate_run(
     event: Any, repository_for: Callable[[str], ForecastRepository], settings: ForecastSettings
 ) -> dict[str, Any]:
-    """Judge the run (``{"execution_name", "execution_arn", "started_at", "dataset", "training"}``),
-    record it, and return the gate's result (:meth:`quality_gate.GateResult.as_dict`).
+    """Record the run (``{"execution_name", "execution_arn", "started_at", "dataset", "training"}``)
+    with DeepAR's test metrics, and return the gate's result (:meth:`quality_gate.GateResult.as_dict`).
 
-    Missing metrics raise before anything is recorded; a failed gate is recorded ``rejected``
-    (committed) and then raised as :class:`ModelWorseThanBaseline`.
+    Missing metrics raise before anything is recorded. A model that loses to the baseline does not
+    stop the run: the write chooses per series (:mod:`selection`).
     """
     dataset = _dataset(event)
     run_id = run_id_of(event, dataset)
@@ -172,7 +186,7 @@ def gate_run(
     result = evaluate(_field(event, "training"), dataset.get("baseline"), settings.gate)
     run = RunRecord(
         run_id,
-        REJECTED if result.decision == FAILED else ACCEPTED,
+        ACCEPTED,
         execution_arn=str(arn),
         started_at=started,
         series_count=_count(dataset),
@@ -186,10 +200,8 @@ def gate_run(
         gate_decision=result.decision,
     )
     repository_for(settings.table).record_run(run)
-    if result.decision == FAILED:
-        raise ModelWorseThanBaseline(f"run {run_id}: {result.rejection(settings.table)}")
     LOG.info(
-        "run %s: quality gate %s (model %s, baseline %s, ratio %s)",
+        "run %s: gate %s (DeepAR test loss %s, baseline %s, ratio %s)",
         run_id,
         result.decision,
         result.model_loss,
@@ -200,12 +212,12 @@ def gate_run(
 
 
 def _quality(event: Mapping[str, Any], run_id: str, dataset: Mapping[str, Any]) -> RunRecord:
-    """The run's record from the write event's ``quality`` (the gate's result), which must have passed."""
+    """The run's record from the write event's ``quality`` (the gate's result)."""
     quality = _field(event, "quality")
     decision = quality.get("decision") if isinstance(quality, dict) else None
-    if decision not in (PASSED, DISABLED):
+    if decision not in (PER_SERIES, DISABLED, PASSED):
         raise ConfigurationError(
-            f"the event's quality.decision must be {PASSED!r} or {DISABLED!r} (the gate's result), "
+            f"the event's quality.decision must be {PER_SERIES!r} or {DISABLED!r} (the gate's result), "
             f"got {decision!r}; nothing was written"
         )
     model, base = quality.get("model"), quality.get("baseline")
@@ -225,30 +237,80 @@ def _quality(event: Mapping[str, Any], run_id: str, dataset: Mapping[str, Any]) 
     )
 
 
+def _with_selection(run: RunRecord, figures: Mapping[str, Any]) -> RunRecord:
+    """``run`` with the selection's figures (:meth:`selection.Selection.figures`)."""
+    return replace(
+        run,
+        selection_metric=figures["metric"],
+        model_backtest_loss=figures["model"]["loss"],
+        baseline_backtest_loss=figures["baseline"]["loss"],
+        written_backtest_loss=figures["written"]["loss"],
+        model_backtest_mae=figures["model"]["MAE"],
+        baseline_backtest_mae=figures["baseline"]["MAE"],
+        series_model=figures["series"][MODEL],
+        series_baseline=figures["series"][BASELINE],
+    )
+
+
+def _read(s3: Any, dataset: Mapping[str, Any], key: str) -> tuple[str, str]:
+    uri = str(dataset[key])
+    return read_s3_text(s3, uri), uri
+
+
 def write_forecast(
     s3: Any,
     event: Any,
     repository_for: Callable[[str], ForecastRepository],
     settings: ForecastSettings,
+    emit: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Read the run's forecast (``{"execution_name", "dataset", "quality"}``), validate it whole,
-    then write it and mark the run written through ``repository_for(table)``: ``{"rows": n}``."""
+    """Read the run's files (``{"execution_name", "dataset", "quality"}``), validate them whole,
+    choose each series' source, write the rows and mark the run written with the selection's
+    figures through ``repository_for(table)``, then ``emit`` the metrics' EMF line.
+
+    Returns ``{"rows": n, "selection": <Selection.figures()>}``."""
     dataset = _dataset(event)
     run_id = run_id_of(event, dataset)
     run = _quality(event, run_id, dataset)
-    series_uri, forecast_uri = dataset["series_uri"], dataset["forecast_uri"]
-    rows = forecast_rows(
-        read_s3_text(s3, series_uri),
-        series_uri,
-        read_s3_text(s3, forecast_uri),
-        forecast_uri,
+    files = RunFiles(
+        manifest=_read(s3, dataset, "series_uri"),
+        future=_read(s3, dataset, "forecast_uri"),
+        backtest=_read(s3, dataset, "backtest_uri"),
+        baseline=_read(s3, dataset, "baseline_uri"),
+    )
+    gate = settings.gate
+    rows, selection = selected_rows(
+        files,
         freq=settings.freq,
         prediction_length=settings.prediction_length,
         run_id=run_id,
+        metric=gate.metric,
+        max_loss_ratio=gate.max_loss_ratio,
+        enabled=run.gate_decision != DISABLED,
     )
-    written = repository_for(settings.table).write(rows, run)
-    LOG.info("run %s: wrote %d forecast rows to %s", run_id, written, settings.table)
-    return {"rows": written}
+    figures = selection.figures()
+    written = repository_for(settings.table).write(rows, _with_selection(run, figures))
+    emit(json.dumps(emf_document(figures, settings.environment, run_id, int(time.time() * 1000))))
+    _log_selection(run_id, written, settings.table, selection)
+    return {"rows": written, "selection": figures}
+
+
+def _log_selection(run_id: str, written: int, table: str, selection: Selection) -> None:
+    figures = selection.figures()
+    LOG.info(
+        "run %s: wrote %d forecast rows to %s; series on the model %d, on the baseline %d (%s); "
+        "backtest %s: model %s, baseline %s, written %s",
+        run_id,
+        written,
+        table,
+        figures["series"][MODEL],
+        figures["series"][BASELINE],
+        ", ".join(f"{reason} {count}" for reason, count in sorted(figures["reasons"].items())),
+        figures["metric"],
+        figures["model"]["loss"],
+        figures["baseline"]["loss"],
+        figures["written"]["loss"],
+    )
 
 
 def mysql_repositories(settings: Settings) -> Callable[[str], ForecastRepository]:

@@ -1,17 +1,19 @@
 """Lambda entry point, one function for two operations on a forecast run (``event["operation"]``):
 
 * ``{"operation": "gate", "execution_name", "execution_arn", "started_at", "dataset", "training"}``
-  -> ``{"decision", "model", "baseline", "loss_ratio", "max_loss_ratio"}``: the quality gate,
+  -> ``{"decision", "model", "baseline", "loss_ratio", "max_loss_ratio"}``: DeepAR's test metrics,
   recorded in the runs table;
-* ``{"operation": "write", "execution_name", "dataset", "quality"}`` -> ``{"rows": n}``: the run's
-  forecast, written and the run marked written in one transaction.
+* ``{"operation": "write", "execution_name", "dataset", "quality"}`` -> ``{"rows": n, "selection"}``:
+  each series' forecast from the model or the seasonal-naive baseline, whichever did better on
+  its backtest window, written and the run marked written in one transaction; the run's metrics
+  are printed as one embedded-metric-format line, which CloudWatch Logs turns into metrics.
 
 Logic in :mod:`forecast_writer`. Environment: :class:`forecast_writer.Settings`. Errors the state
-machine routes on (by class name): ``ModelWorseThanBaseline`` (recorded rejected, nothing
-written), ``MissingModelMetrics``, ``MissingBaselineMetrics``, ``MalformedForecast`` (nothing is
-written), ``ForecastWriteFailed`` (rolled back; also a TLS failure, named in its message),
-``RunRejected``, ``SchemaMigrationFailed``, ``InvalidSecret``, ``ConfigurationError``,
-``TlsConfigurationError``. Every log line carries the execution name.
+machine routes on (by class name): ``MissingModelMetrics``, ``MissingBaselineMetrics``,
+``MalformedForecast`` (nothing is written; also a malformed baseline file),
+``ForecastWriteFailed`` (rolled back; also a TLS failure, named in its message), ``RunRejected``,
+``SchemaMigrationFailed``, ``InvalidSecret``, ``ConfigurationError``, ``TlsConfigurationError``.
+Every log line carries the execution name.
 """
 
 from __future__ import annotations

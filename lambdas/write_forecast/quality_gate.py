@@ -1,13 +1,16 @@
-"""The quality gate: the trained model against generate-dataset's seasonal-naive baseline (no I/O).
+"""The run's gate, before the model is deployed: DeepAR's own test metrics, recorded (no I/O).
 
-The model's figures are DeepAR's own, from the training job's ``FinalMetricDataList`` (which a
+The model's figures are DeepAR's, from the training job's ``FinalMetricDataList`` (which a
 ``.sync`` task returns): ``test:mean_wQuantileLoss`` (required, ALWAYS: a run without test
-metrics never passes, gate enabled or not; DeepAR reports them only when the training job has a
-``test`` channel) and ``test:RMSE`` (optional). The baseline's come from the dataset result's
-``baseline`` object (``mean_wQuantileLoss``, ``RMSE``, ``MASE``; each may be null).
+metrics fails with :class:`MissingModelMetrics`; DeepAR reports them only when the training job
+has a ``test`` channel) and ``test:RMSE`` (optional). The baseline's come from the dataset
+result's ``baseline`` object (``mean_wQuantileLoss``, ``RMSE``, ``MASE``; each may be null).
 
-With the gate enabled the run passes when ``model <= MAX_LOSS_RATIO * baseline`` on
-``mean_wQuantileLoss``; lower is better for both.
+The gate no longer stops a run whose model loses: each series then takes the seasonal-naive
+baseline at the write (:mod:`selection`), with ``MAX_LOSS_RATIO`` and ``SELECTION_METRIC``
+deciding per series. The run's decision is ``per-series`` (``QUALITY_GATE=enabled``, the
+default) or ``disabled`` (every series takes the model); ``loss_ratio``, DeepAR's test loss over
+the baseline's, is recorded for the history only.
 """
 
 from __future__ import annotations
@@ -17,13 +20,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from run_history import DISABLED, FAILED, PASSED
+from run_history import DISABLED, PER_SERIES
 
+from forecast_metrics import SELECTION_METRICS, check_selection_metric
 from pipeline_rules import ConfigurationError, Environment
 
 GATE_MODES = ("enabled", "disabled")
-#: The config setting that MAX_LOSS_RATIO comes from, for messages.
-RATIO_SETTING = "forecast.qualityGate.maxLossRatio"
 MODEL_LOSS, MODEL_RMSE = "test:mean_wQuantileLoss", "test:RMSE"
 
 
@@ -35,17 +37,16 @@ class MissingBaselineMetrics(ValueError):
     """The dataset result has no usable baseline ``mean_wQuantileLoss`` (gate enabled)."""
 
 
-class ModelWorseThanBaseline(RuntimeError):
-    """The model's loss is above ``MAX_LOSS_RATIO`` times the baseline's; nothing was written."""
-
-
 @dataclass(frozen=True)
 class GateSettings:
-    """``QUALITY_GATE`` (``enabled``, the default, or ``disabled``) and ``MAX_LOSS_RATIO`` (a finite
-    number above 0, default 1.0: the model may lose at most as much as the baseline)."""
+    """``QUALITY_GATE`` (``enabled``, the default: per-series selection; or ``disabled``: every
+    series takes the model), ``MAX_LOSS_RATIO`` (a finite number above 0, default 1.0: a series
+    takes the model when its backtest loss is at most this times the baseline's) and
+    ``SELECTION_METRIC`` (one of ``forecast_metrics.SELECTION_METRICS``, default the first)."""
 
     enabled: bool = True
     max_loss_ratio: float = 1.0
+    metric: str = SELECTION_METRICS[0]
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> GateSettings:
@@ -61,12 +62,13 @@ class GateSettings:
             raise ConfigurationError(f"MAX_LOSS_RATIO {raw!r} is not a number") from None
         if not math.isfinite(ratio) or ratio <= 0:
             raise ConfigurationError(f"MAX_LOSS_RATIO must be a finite number above 0, got {raw!r}")
-        return cls(mode == "enabled", ratio)
+        metric = read.optional("SELECTION_METRIC", SELECTION_METRICS[0], check_selection_metric)
+        return cls(mode == "enabled", ratio, metric)
 
 
 @dataclass(frozen=True)
 class GateResult:
-    """The gate's figures and ``decision`` (``passed``, ``failed`` or ``disabled``)."""
+    """The gate's figures and ``decision`` (``per-series`` or ``disabled``)."""
 
     decision: str
     model_rmse: float | None
@@ -90,16 +92,6 @@ class GateResult:
             "loss_ratio": self.loss_ratio,
             "max_loss_ratio": self.max_loss_ratio,
         }
-
-    def rejection(self, table: str) -> str:
-        """Why a ``failed`` result was rejected, for :class:`ModelWorseThanBaseline`."""
-        ratio = f"{self.loss_ratio:.4g}" if self.loss_ratio is not None else "undefined (baseline 0)"
-        return (
-            f"the model's {MODEL_LOSS} {self.model_loss:.6g} is above {RATIO_SETTING} = "
-            f"{self.max_loss_ratio:g} times the seasonal-naive baseline's mean_wQuantileLoss "
-            f"{self.baseline_loss:.6g} (ratio {ratio}); nothing was written, table {table} keeps "
-            "the last good forecast"
-        )
 
 
 def finite(value: Any) -> float | None:
@@ -137,9 +129,9 @@ def model_metrics(metrics: Any) -> tuple[float, float | None]:
 
 
 def evaluate(training: Any, baseline: Any, settings: GateSettings) -> GateResult:
-    """The gate's decision on ``training`` (``{"final_metrics": [...]}``) and the dataset's
+    """The gate's record of ``training`` (``{"final_metrics": [...]}``) and the dataset's
     ``baseline``; raises :class:`MissingModelMetrics` always, :class:`MissingBaselineMetrics` when
-    enabled. A ``failed`` result is returned, not raised: the caller records it first."""
+    enabled."""
     metrics = training.get("final_metrics") if isinstance(training, Mapping) else None
     model_loss, model_rmse = model_metrics(metrics)
     base = baseline if isinstance(baseline, Mapping) else {}
@@ -149,23 +141,16 @@ def evaluate(training: Any, baseline: Any, settings: GateSettings) -> GateResult
     if settings.enabled and base_loss is None:
         raise MissingBaselineMetrics(
             "the dataset result has no usable baseline mean_wQuantileLoss (dataset.baseline."
-            f"mean_wQuantileLoss is {base.get('mean_wQuantileLoss')!r}); the quality gate "
-            "(QUALITY_GATE=enabled) cannot compare the model with it"
+            f"mean_wQuantileLoss is {base.get('mean_wQuantileLoss')!r}); generate-dataset scores the "
+            "seasonal-naive baseline of every run, so its result is not one it wrote"
         )
-    ratio = model_loss / base_loss if base_loss else None
-    if not settings.enabled:
-        decision, max_ratio = DISABLED, None
-    else:
-        assert base_loss is not None
-        max_ratio = settings.max_loss_ratio
-        decision = FAILED if model_loss > max_ratio * base_loss else PASSED
     return GateResult(
-        decision=decision,
+        decision=PER_SERIES if settings.enabled else DISABLED,
         model_rmse=model_rmse,
         model_loss=model_loss,
         baseline_rmse=finite(base.get("RMSE")),
         baseline_loss=base_loss,
         baseline_mase=finite(base.get("MASE")),
-        loss_ratio=ratio,
-        max_loss_ratio=max_ratio,
+        loss_ratio=model_loss / base_loss if base_loss else None,
+        max_loss_ratio=settings.max_loss_ratio if settings.enabled else None,
     )

@@ -14,12 +14,19 @@ With ``FORECAST_TABLE=forecast`` (:class:`Tables`) the database holds:
 
 A run's ``status`` (:data:`STATUSES`):
 
-* ``accepted``: the quality gate passed (or is disabled), nothing written yet; a run that fails
-  after the gate (model, transform or write) stays ``accepted``, with ``ended_at`` and
-  ``rows_written`` NULL, and none of its rows are visible;
-* ``rejected``: the gate failed (``gate_decision`` ``failed``); nothing is written for it;
+* ``accepted``: the model reported its test metrics and the run was recorded (the gate), nothing
+  written yet; a run that fails after it (model, transform or write) stays ``accepted``, with
+  ``ended_at`` and ``rows_written`` NULL, and none of its rows are visible;
+* ``rejected``: an earlier version's gate failed the run (``gate_decision`` ``failed``); nothing
+  is written for it. Runs are no longer rejected: each series takes the model or the baseline
+  (``gate_decision`` ``per-series``; ``disabled``: every series the model);
 * ``written``: its rows and this status were committed in one transaction; the view shows them;
 * ``migrated``: a run of the earlier single-table layout, recorded when its rows were copied.
+
+A written run's record holds the selection's backtest figures (:data:`SELECTION_COLUMNS`: the
+metric, the model's, the baseline's and the written forecast's loss, both candidates' MAE, and how
+many series took each source), and each of its rows its ``source`` (``model`` or
+``seasonal-naive``) and ``season`` (the baseline's, else NULL); earlier rows hold NULL there.
 
 The view shows rows of ``written`` and ``migrated`` runs only. Re-running an execution (same
 ``run_id``) overwrites its record and replaces its rows exactly; no run or row is duplicated.
@@ -42,8 +49,9 @@ ACCEPTED, REJECTED, WRITTEN, MIGRATED = "accepted", "rejected", "written", "migr
 STATUSES = (ACCEPTED, REJECTED, WRITTEN, MIGRATED)
 #: Runs whose rows the view shows.
 VISIBLE = (WRITTEN, MIGRATED)
-PASSED, FAILED, DISABLED = "passed", "failed", "disabled"
-DECISIONS = (PASSED, FAILED, DISABLED)
+PASSED, FAILED, DISABLED, PER_SERIES = "passed", "failed", "disabled", "per-series"
+#: ``passed`` and ``failed``: an earlier version's whole-run gate; ``per-series``: today's selection.
+DECISIONS = (PASSED, FAILED, DISABLED, PER_SERIES)
 
 RUNS_SUFFIX, ROWS_SUFFIX, LEGACY_SUFFIX = FORECAST_TABLE_SUFFIXES
 #: The longest ``FORECAST_TABLE`` whose derived names fit MySQL's identifier limit (57).
@@ -76,7 +84,29 @@ RUN_COLUMNS = (
     "max_loss_ratio",
     "gate_decision",
     "status",
+    "selection_metric",
+    "model_backtest_loss",
+    "baseline_backtest_loss",
+    "written_backtest_loss",
+    "model_backtest_mae",
+    "baseline_backtest_mae",
+    "series_model",
+    "series_baseline",
 )
+#: The columns the write sets from the run's selection (:class:`RunRecord`), with their SQL types;
+#: an earlier runs table gets them added.
+SELECTION_COLUMNS = {
+    "selection_metric": "VARCHAR(32) NULL",
+    "model_backtest_loss": "DOUBLE NULL",
+    "baseline_backtest_loss": "DOUBLE NULL",
+    "written_backtest_loss": "DOUBLE NULL",
+    "model_backtest_mae": "DOUBLE NULL",
+    "baseline_backtest_mae": "DOUBLE NULL",
+    "series_model": "INT NULL",
+    "series_baseline": "INT NULL",
+}
+#: The rows table's columns that say where a row came from; an earlier rows table gets them added.
+SOURCE_COLUMNS = {"source": "VARCHAR(16) NULL", "season": "INT NULL"}
 
 
 def validate_table_name(name: str) -> str:
@@ -126,6 +156,14 @@ class RunRecord:
     loss_ratio: float | None = None
     max_loss_ratio: float | None = None
     gate_decision: str | None = None
+    selection_metric: str | None = None
+    model_backtest_loss: float | None = None
+    baseline_backtest_loss: float | None = None
+    written_backtest_loss: float | None = None
+    model_backtest_mae: float | None = None
+    baseline_backtest_mae: float | None = None
+    series_model: int | None = None
+    series_baseline: int | None = None
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:

@@ -24,13 +24,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import forecast_metrics as _metrics
 from localrun.deepar_local.hyperparameters import hp_text
 from localrun.deepar_local.inference import DeepArModelError, transform
 from localrun.deepar_local.records import read_json_lines
 from localrun.deepar_local.training import METADATA_NAME
-from localrun.lambdas import load
-
-_metrics = load("generate_dataset", "forecast_metrics")
 
 #: SageMaker DeepAR's ``test_quantiles`` when the hyperparameter is not given.
 DEFAULT_TEST_QUANTILES = ("0.1", "0.2", "0.3", "0.4", "0.5", "0.6", "0.7", "0.8", "0.9")
@@ -111,10 +109,10 @@ def evaluate(model_tar: Path, test_path: Path | None, *, seed: int = 0) -> dict[
         actual = _values(record.target[-horizon:])
         accuracy.add(actual, forecast["mean"], forecast["quantiles"])
     scored = accuracy.metrics()
-    if scored["RMSE"] is not None:
-        found[TEST_RMSE] = float(scored["RMSE"])
-    if scored["mean_wQuantileLoss"] is not None:
-        found[TEST_LOSS] = float(scored["mean_wQuantileLoss"])
+    for name, key in ((TEST_RMSE, "RMSE"), (TEST_LOSS, "mean_wQuantileLoss")):
+        value = scored[key]
+        if isinstance(value, int | float):
+            found[name] = float(value)
     return found
 
 

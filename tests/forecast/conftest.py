@@ -29,7 +29,15 @@ import mysql_connection  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 from localrun.lambdas import load, reset_clients  # noqa: E402
-from tests.forecast.write_forecast_support import BUCKET, PREFIX, TABLE, TWO_SERIES, make_secret  # noqa: E402
+from tests.forecast.write_forecast_support import (  # noqa: E402
+    BUCKET,
+    MODEL_WINS,
+    PREFIX,
+    TABLE,
+    TWO_BACKTESTS,
+    TWO_SERIES,
+    make_secret,
+)
 from tests.mysql_server import MySQLDatabase  # noqa: E402
 
 
@@ -61,10 +69,14 @@ def aws() -> Iterator[None]:
 
 @pytest.fixture
 def s3_and_secret(aws: None, mysql_database: MySQLDatabase, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """The run's bucket with its series manifest, and write-forecast's environment for the database."""
+    """The run's bucket with its series manifest, the model's backtest and the baseline file (the
+    model wins both series), and write-forecast's environment for the database; each test puts the
+    future's forecast (``transform/test.json.out``)."""
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket=BUCKET)
     s3.put_object(Bucket=BUCKET, Key=f"{PREFIX}series.json", Body=TWO_SERIES.encode())
+    s3.put_object(Bucket=BUCKET, Key=f"{PREFIX}transform/train.json.out", Body=TWO_BACKTESTS.encode())
+    s3.put_object(Bucket=BUCKET, Key=f"{PREFIX}baseline.json", Body=MODEL_WINS.encode())
     monkeypatch.setenv("SECRET_ID", make_secret(mysql_database.secret()))
     monkeypatch.setenv("FORECAST_TABLE", TABLE)
     monkeypatch.setenv("TIME_FREQ", "1H")

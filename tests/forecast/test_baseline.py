@@ -10,9 +10,10 @@ import json
 import math
 from datetime import timedelta
 
-import forecast_metrics as fm
 import pytest
-from baseline import score_baseline
+from baseline import BaselineScorer, score_baseline
+
+import forecast_metrics as fm
 
 HOUR, DAY, WEEK = timedelta(hours=1), timedelta(days=1), timedelta(weeks=1)
 
@@ -140,21 +141,34 @@ def test_mase() -> None:
 
 
 def test_score_baseline_hand_computed_with_gaps() -> None:
-    # Season 4 (6H steps, 10 history points). Forecast [9, 8 (one season back from a gap), 4];
-    # scored: 8 vs 9 and 6 vs 4, sum |y| = 14; lag-4 differences 1, 1, 3, 1, 3.
+    # Season 4 (6H steps, 10 history points: a day of steps, not two weeks). p50 [9, 8 (one season
+    # back from a gap), 4]; lag-4 errors 1, 1, 3, 1, 3 -> sorted 1, 1, 1, 3, 3: the 0.9 quantile
+    # (position 3.6) is 3, the 0.1 (position 0.4) is 1 and so clamped to the median (+0).
+    # Scored: 8 vs p50 9 / p90 12, and 6 vs 4 / 7; sum |y| = 14.
     target = [2.0, 4.0, 6.0, 8.0, 3.0, 5.0, 9.0, None, 4.0, 8.0, 8.0, None, 6.0]
     result = score_baseline([target], 3, timedelta(hours=6), ("0.5", "0.9"))
     figures = {
         "season": 4,
+        # the selection loss: 2 x the mean pinball sum at 0.1 (p10 = p50: 0.9 + 0.2), 0.5 (0.5 + 1.0)
+        # and 0.9 (0.4 + 0.1)
+        "seasons": {"4": pytest.approx(2 * (1.1 + 1.5 + 0.5) / 3)},
         "RMSE": pytest.approx(2.5**0.5),
         "MAE": pytest.approx(1.5),
-        "wQuantileLoss": {"0.5": pytest.approx(3 / 14), "0.9": pytest.approx(3.8 / 14)},
-        "mean_wQuantileLoss": pytest.approx(6.8 / 28),
+        "wQuantileLoss": {"0.5": pytest.approx(3 / 14), "0.9": pytest.approx(1 / 14)},
+        "mean_wQuantileLoss": pytest.approx(2 / 14),
+        "coverage": 0.5,  # 8 is outside [9, 12], 6 inside [4, 7]
         "MASE": pytest.approx(1.5 / 1.8),
         "points": 2,
     }
     assert result.series == (figures,)
-    assert result.overall == {"method": "seasonal_naive", "quantiles": ["0.5", "0.9"], **figures}
+    overall = {k: v for k, v in figures.items() if k not in ("season", "seasons")}
+    assert result.overall == {
+        "method": "seasonal_naive",
+        "quantiles": ["0.5", "0.9"],
+        "metric": "mean_wQuantileLoss",
+        "season": 4,
+        **overall,
+    }
 
 
 def test_score_baseline_overall_is_one_sum_and_mase_a_mean_of_the_defined() -> None:
@@ -173,11 +187,13 @@ def test_score_baseline_overall_is_one_sum_and_mase_a_mean_of_the_defined() -> N
 def test_score_baseline_skips_a_series_without_history_values() -> None:
     result = score_baseline([[None, None, 1.0], [1.0, 2.0, 4.0]], 1, DAY, ("0.5",))
     assert result.series[0] == {
-        "season": 1,
+        "season": None,
+        "seasons": {},
         "RMSE": None,
         "MAE": None,
         "wQuantileLoss": {"0.5": None},
         "mean_wQuantileLoss": None,
+        "coverage": None,
         "MASE": None,
         "points": 0,
     }
@@ -224,5 +240,64 @@ def test_the_band_is_the_history_seasonal_errors_around_the_median() -> None:
     assert point == [1.0, 6.0] == bands["0.5"]
     # 0.1 sits at 0.3 (between 0 and 0), 0.9 at 2.7 (between 2 and 2)
     assert bands["0.1"] == [1.0, 6.0] and bands["0.9"] == [3.0, 8.0]
+    # a trend: errors 2, 2, 2, 2; the 0.1 quantile would be 2 above the median, so it is the median
+    _, trend = fm.probabilistic_seasonal_naive([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 1, 2, ("0.1", "0.5", "0.9"))
+    assert trend == {"0.1": [5.0], "0.5": [5.0], "0.9": [7.0]}
     flat_point, flat = fm.probabilistic_seasonal_naive([3.0, None], 1, 2, ("0.1", "0.9"))
     assert flat_point == [3.0] and flat == {"0.1": [3.0], "0.9": [3.0]}  # no seasonal error: no band
+
+
+def _hourly(days: int, weekday_boost: float = 0.0, shift_from_day: int | None = None) -> list[float]:
+    """Hourly values with a daily shape, a weekday boost, and a level shift of +30 from a day on."""
+    return [
+        10.0
+        + (h % 24 in range(8, 18)) * 5
+        + (h // 24 % 7 < 5) * weekday_boost
+        + (30.0 if shift_from_day is not None and h // 24 >= shift_from_day else 0.0)
+        for h in range(days * 24)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("target", "season"),
+    [
+        # weekdays differ from weekends: a day back misses every Monday and Saturday
+        (_hourly(35, weekday_boost=20.0), 168),
+        # the level rose the day before the window: a week back misses six days of it, a day back one
+        (_hourly(35, shift_from_day=27), 24),
+    ],
+)
+def test_each_series_takes_the_season_with_the_lower_backtest_loss(target: list[float], season: int) -> None:
+    figures, line = BaselineScorer(168, HOUR).add(target)
+    losses = {int(k): v for k, v in figures["seasons"].items()}
+    assert set(losses) == {168, 24} and losses[season] < min(losses.values()) + 1e-12
+    assert losses[season] < max(losses.values())
+    assert figures["season"] == line["season"] == season
+
+
+def test_a_tie_takes_the_longer_season_and_an_unscored_window_the_first() -> None:
+    flat = [3.0] * (24 * 15)  # every candidate is exact: a tie
+    figures, _ = BaselineScorer(24, HOUR).add(flat)
+    assert figures["seasons"] == {"168": 0.0, "24": 0.0} and figures["season"] == 168
+    gap = [1.0] * (24 * 15 - 24) + [None] * 24  # nothing to score in the window
+    figures, line = BaselineScorer(24, HOUR).add(gap)
+    assert figures["seasons"] == {"168": None, "24": None} and figures["season"] == 168
+    assert line["actual"] == [None] * 24 and figures["points"] == 0
+
+
+def test_the_line_holds_both_windows_at_the_written_quantiles() -> None:
+    """Backtest from the history alone, the future from the whole series, p10 <= p50 <= p90, and
+    the mean is the p50 plus the mean seasonal error."""
+    target = [2.0, 4.0, 6.0, 8.0, 3.0, 5.0, 9.0, None, 4.0, 8.0, 8.0, None, 6.0]
+    _, line = BaselineScorer(3, timedelta(hours=6), ("0.5",)).add(target)
+    assert line["season"] == 4 and line["actual"] == [8.0, None, 6.0]
+    assert line["backtest"] == {"0.1": [9.0, 8.0, 4.0], "0.5": [9.0, 8.0, 4.0], "0.9": [12.0, 11.0, 7.0]}
+    # Whole series: p50 [4, 8, 8 (one season back from the gap at 11: index 7 is a gap too, so 3)]
+    history = target
+    point = [p for p in fm.seasonal_naive(history, 3, 4) if p is not None]
+    errors = sorted(fm.seasonal_errors(history, 4))
+    assert line["future"]["0.5"] == point
+    assert line["future"]["0.9"] == [p + max(fm.empirical_quantile(errors, 0.9), 0.0) for p in point]
+    assert line["future"]["0.1"] == [p + min(fm.empirical_quantile(errors, 0.1), 0.0) for p in point]
+    assert line["future"]["mean"] == pytest.approx([p + sum(errors) / len(errors) for p in point])
+    json.dumps(line, allow_nan=False)

@@ -35,8 +35,11 @@ RESULT_KEYS = {
     "train_uri",
     "test_uri",
     "series_uri",
+    "baseline_uri",
     "model_output_uri",
+    "transform_input_uri",
     "transform_output_uri",
+    "backtest_uri",
     "forecast_uri",
     "training_job_name",
     "model_name",
@@ -132,11 +135,15 @@ def test_handler_writes_train_test_manifest_and_returns_the_contract(
     assert result["run_id"] == EXECUTION
     assert result["run_prefix"] == run_prefix
     assert result["input_uri"] == f"s3://{BUCKET}/{INPUT}"
-    assert result["train_uri"] == base + "train/"
-    assert result["test_uri"] == base + "test/"
+    assert result["train_uri"] == base + "data/train.json"
+    assert result["test_uri"] == base + "data/test.json"
     assert result["series_uri"] == base + "series.json"
+    assert result["baseline_uri"] == base + "baseline.json"
     assert result["model_output_uri"] == base + "model/"
+    # one transform job over data/ forecasts both files, each output named after its input
+    assert result["transform_input_uri"] == base + "data/"
     assert result["transform_output_uri"] == base + "transform/"
+    assert result["backtest_uri"] == base + "transform/train.json.out"
     assert result["forecast_uri"] == base + "transform/test.json.out"
     assert result["series_count"] == 1
     assert result["points"] == 8
@@ -145,37 +152,51 @@ def test_handler_writes_train_test_manifest_and_returns_the_contract(
     assert len({result["training_job_name"], result["model_name"], result["transform_job_name"]}) == 3
 
     target = [1.0, 2.0, 3.0, "NaN", 5.0, 6.0, 7.0, 8.0]
-    assert read_jsonl(s3, run_prefix + "test/test.json") == [
+    assert read_jsonl(s3, run_prefix + "data/test.json") == [
         {"start": "2024-03-01 00:00:00", "target": target}
     ]
-    assert read_jsonl(s3, run_prefix + "train/train.json") == [
+    assert read_jsonl(s3, run_prefix + "data/train.json") == [
         {"start": "2024-03-01 00:00:00", "target": target[:-2]}
     ]
     manifest = json.loads(s3.get_object(Bucket=BUCKET, Key=run_prefix + "series.json")["Body"].read())
     assert manifest["series"] == [{"id": "", "start": "2024-03-01 00:00:00", "length": 8}]
     assert manifest["freq"] == "1H" and manifest["prediction_length"] == 2
 
-    # Baseline: 6 history points, so season 1 (naive): both window steps repeat 6.0; errors 1 and 2,
-    # sum |y| = 15; the history's present lag-1 differences are 1, 1, 1 (the gap breaks two pairs).
+    # Baseline: 6 history points, so season 1 (naive): both window steps repeat 6.0; actuals 7 and 8,
+    # sum |y| = 15. The history's present lag-1 errors are 1, 1, 1 (the gap breaks two pairs), so
+    # p10 = p50 = 6 (a quantile never crosses the median) and p90 = 7.
     expected = {
         "method": "seasonal_naive",
         "quantiles": ["0.1", "0.5", "0.9"],
+        "metric": "mean_wQuantileLoss",
         "season": 1,
         "RMSE": pytest.approx((5 / 2) ** 0.5),
         "MAE": pytest.approx(1.5),
         "wQuantileLoss": {
             "0.1": pytest.approx(0.6 / 15),
             "0.5": pytest.approx(3 / 15),
-            "0.9": pytest.approx(5.4 / 15),
+            "0.9": pytest.approx(1.8 / 15),
         },
-        "mean_wQuantileLoss": pytest.approx(0.2),
+        "mean_wQuantileLoss": pytest.approx(5.4 / 45),
+        "coverage": 0.5,
         "MASE": pytest.approx(1.5),
         "points": 2,
     }
     assert result["baseline"] == expected
     assert manifest["baseline"]["overall"] == result["baseline"]
-    per_series = {k: v for k, v in expected.items() if k not in ("method", "quantiles")}
-    assert manifest["baseline"]["series"] == [{"id": "", **per_series}]
+    per_series = {k: v for k, v in expected.items() if k not in ("method", "quantiles", "metric")}
+    seasons = {"1": pytest.approx(2 * (0.3 + 1.5 + 0.9) / 3)}
+    assert manifest["baseline"]["series"] == [{"id": "", **per_series, "seasons": seasons}]
+    (line,) = read_jsonl(s3, run_prefix + "baseline.json")
+    assert line == {
+        "season": 1,
+        "losses": seasons,
+        "actual": [7.0, 8.0],
+        "scale": 1.0,  # the history's mean |lag-1 difference|, MASE's denominator
+        "backtest": {"0.1": [6.0, 6.0], "0.5": [6.0, 6.0], "0.9": [7.0, 7.0]},
+        # the future from all 8 points: errors 1 x 5, so p90 = 9, the mean 8 + 1
+        "future": {"0.1": [8.0, 8.0], "0.5": [8.0, 8.0], "0.9": [9.0, 9.0], "mean": [9.0, 9.0]},
+    }
 
 
 def test_result_is_deterministic_and_json_serializable(s3: Any) -> None:
@@ -196,8 +217,8 @@ def test_multiple_series_are_ordered_by_id_with_their_own_starts(s3: Any) -> Non
     assert result["series_count"] == 3
     assert result["points"] == 7
     prefix = f"forecast/{EXECUTION}/"
-    test = read_jsonl(s3, prefix + "test/test.json")
-    train = read_jsonl(s3, prefix + "train/train.json")
+    test = read_jsonl(s3, prefix + "data/test.json")
+    train = read_jsonl(s3, prefix + "data/train.json")
     manifest = json.loads(s3.get_object(Bucket=BUCKET, Key=prefix + "series.json")["Body"].read())
     assert [s["id"] for s in manifest["series"]] == ["B", "a", "b"]  # plain string order
     assert [s["start"] for s in manifest["series"]] == [t["start"] for t in test]
@@ -217,7 +238,7 @@ def test_timestamps_with_utc_offsets_are_converted_to_utc(s3: Any) -> None:
     ]
     put(s3, "part-0.csv", lines)
     run(s3)
-    test = read_jsonl(s3, f"forecast/{EXECUTION}/test/test.json")
+    test = read_jsonl(s3, f"forecast/{EXECUTION}/data/test.json")
     assert test == [{"start": "2024-01-01 00:00:00", "target": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]}]
 
 
@@ -227,7 +248,7 @@ def test_gaps_and_empty_values_become_nan(s3: Any) -> None:
     lines.append("2024-01-01 07:00:00,nan")
     put(s3, "part-0.csv", lines)
     run(s3)
-    test = read_jsonl(s3, f"forecast/{EXECUTION}/test/test.json")
+    test = read_jsonl(s3, f"forecast/{EXECUTION}/data/test.json")
     assert test[0]["target"] == [1.0, "NaN", 3.0, 4.0, "NaN", 6.0, 7.0, "NaN"]
 
 
@@ -236,7 +257,7 @@ def test_off_grid_timestamps_are_floored_to_the_grid(s3: Any) -> None:
     lines += hourly("2024-01-01 03:00:00", [4, 5, 6])
     put(s3, "part-0.csv", lines)
     run(s3)
-    test = read_jsonl(s3, f"forecast/{EXECUTION}/test/test.json")
+    test = read_jsonl(s3, f"forecast/{EXECUTION}/data/test.json")
     assert test[0]["target"] == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
 
 
@@ -251,7 +272,7 @@ def test_off_grid_timestamps_are_floored_to_the_grid(s3: Any) -> None:
 def test_other_frequencies(s3: Any, freq: str, timestamps: list[str], target: list[Any]) -> None:
     put(s3, "part-0.csv", [f"{t},{i}" for i, t in enumerate(timestamps, start=1)])
     run(s3, TIME_FREQ=freq, CONTEXT_LENGTH="2", PREDICTION_LENGTH="1")
-    assert read_jsonl(s3, f"forecast/{EXECUTION}/test/test.json")[0]["target"] == target
+    assert read_jsonl(s3, f"forecast/{EXECUTION}/data/test.json")[0]["target"] == target
 
 
 def test_gzipped_parts_are_read(s3: Any) -> None:
@@ -271,6 +292,8 @@ def test_extra_columns_quotes_and_a_bom_are_fine(s3: Any) -> None:
 
 STATE_BASELINE_KEYS = {
     "method",
+    "metric",
+    "coverage",
     "quantiles",
     "season",
     "RMSE",
@@ -305,8 +328,10 @@ def test_baseline_of_a_hand_computed_series_with_gaps(s3: Any) -> None:
 
     # Window step h repeats history[9 + h - 4]: h=1 -> [6] = 9; h=2 -> [7] is missing, so one season
     # earlier, [3] = 8; h=3 -> [8] = 4. Step 2's actual is missing: scored are 8 vs 9 (error -1) and
-    # 6 vs 4 (error 2). sum |y| = 14. Pinball sums: 0.1 -> 0.9 + 0.2; 0.5 -> 0.5 + 1; 0.9 -> 0.1 + 1.8.
-    # Lag-4 differences of the history's present pairs: 1, 1, 3, 1, 3 (the gap breaks one): 9 / 5.
+    # 6 vs 4 (error 2). sum |y| = 14. Lag-4 errors of the history's present pairs: 1, 1, 3, 1, 3 (the
+    # gap breaks one), mean 9 / 5; sorted 1, 1, 1, 3, 3: the 0.9 quantile is 3 (p90 12, 7), the 0.1
+    # quantile 1 is clamped to the median (p10 9, 4). Pinball sums: 0.1 -> 0.9 + 0.2; 0.5 -> 0.5 + 1;
+    # 0.9 -> 0.4 + 0.1. The band [p10, p90] holds 6, not 8.
     figures = {
         "season": 4,
         "RMSE": pytest.approx((5 / 2) ** 0.5),
@@ -314,15 +339,21 @@ def test_baseline_of_a_hand_computed_series_with_gaps(s3: Any) -> None:
         "wQuantileLoss": {
             "0.1": pytest.approx(2.2 / 14),
             "0.5": pytest.approx(3 / 14),
-            "0.9": pytest.approx(3.8 / 14),
+            "0.9": pytest.approx(1 / 14),
         },
-        "mean_wQuantileLoss": pytest.approx(3 / 14),
+        "mean_wQuantileLoss": pytest.approx(6.2 / 42),
+        "coverage": 0.5,
         "MASE": pytest.approx(1.5 / 1.8),
         "points": 2,
     }
-    assert result["baseline"] == {"method": "seasonal_naive", "quantiles": ["0.1", "0.5", "0.9"], **figures}
+    overall = {"method": "seasonal_naive", "quantiles": ["0.1", "0.5", "0.9"], "metric": "mean_wQuantileLoss"}
+    assert result["baseline"] == {**overall, **figures}
     manifest = read_manifest(s3)
-    assert manifest["baseline"] == {"overall": result["baseline"], "series": [{"id": "", **figures}]}
+    seasons = {"4": pytest.approx(2 * (1.1 + 1.5 + 0.5) / 3)}
+    assert manifest["baseline"] == {
+        "overall": result["baseline"],
+        "series": [{"id": "", **figures, "seasons": seasons}],
+    }
     assert manifest["series"] == [{"id": "", "start": "2024-01-01 00:00:00", "length": 13}]
 
 
@@ -344,50 +375,63 @@ def test_baseline_overall_and_per_series(s3: Any) -> None:
         "MAE": None,
         "wQuantileLoss": dict.fromkeys(("0.1", "0.5", "0.9")),
         "mean_wQuantileLoss": None,
+        "coverage": None,
         "MASE": None,
         "points": 0,
     }
     series = [
-        {  # sum |y| = 12; pinball sums 0.4, 2, 3.6; lag-1 differences 1, 2: MASE 2 / 1.5
+        {  # lag-1 errors 1, 2: p10 = p50 = 4 (0.1 clamped), p90 4 + 1.9; actuals 5, 7, sum |y| = 12.
+            # Pinball sums 0.4, 2, 0.09 + 0.99; the band [4, 5.9] holds 5; MASE 2 / 1.5
             "id": "a",
             "season": 1,
+            "seasons": {"1": pytest.approx(2 * (0.4 + 2 + 1.08) / 3)},
             "RMSE": pytest.approx(5**0.5),
             "MAE": pytest.approx(2.0),
             "wQuantileLoss": {
                 "0.1": pytest.approx(0.8 / 12),
                 "0.5": pytest.approx(4 / 12),
-                "0.9": pytest.approx(7.2 / 12),
+                "0.9": pytest.approx(2.16 / 12),
             },
-            "mean_wQuantileLoss": pytest.approx(4 / 12),
+            "mean_wQuantileLoss": pytest.approx(6.96 / 36),
+            "coverage": 0.5,
             "MASE": pytest.approx(4 / 3),
             "points": 2,
         },
-        {  # sum |y| = 32; pinball sums 1, 1, 1; every lag-7 difference is 1: MASE 1
+        {  # every lag-7 error is 1: p10 = p50 = 11, 21 and p90 12, 22; actuals 12, 20, sum |y| = 32.
+            # Pinball sums 1, 1, 0.2; the band holds 12; MASE 1
             "id": "b",
             "season": 7,
+            "seasons": {"7": pytest.approx(2 * 2.2 / 3)},
             "RMSE": pytest.approx(1.0),
             "MAE": pytest.approx(1.0),
-            "wQuantileLoss": dict.fromkeys(("0.1", "0.5", "0.9"), pytest.approx(2 / 32)),
-            "mean_wQuantileLoss": pytest.approx(2 / 32),
+            "wQuantileLoss": {
+                "0.1": pytest.approx(2 / 32),
+                "0.5": pytest.approx(2 / 32),
+                "0.9": pytest.approx(0.4 / 32),
+            },
+            "mean_wQuantileLoss": pytest.approx(4.4 / 96),
+            "coverage": 0.5,
             "MASE": pytest.approx(1.0),
             "points": 2,
         },
-        {"id": "c", "season": 1, **nothing},
+        {"id": "c", "season": None, "seasons": {}, **nothing},
     ]
-    # Overall: one sum over a's and b's 4 points (errors 1, 3, 1, -1; sum |y| = 44), not a mean of
-    # the series' figures; MASE is the mean of a's and b's; the seasons differ, so no one season.
+    # Overall: one sum over a's and b's 4 points (sum |y| = 44), not a mean of the series' figures;
+    # MASE is the mean of a's and b's; the seasons differ, so no one season.
     overall = {
         "method": "seasonal_naive",
         "quantiles": ["0.1", "0.5", "0.9"],
+        "metric": "mean_wQuantileLoss",
         "season": None,
         "RMSE": pytest.approx(3**0.5),
         "MAE": pytest.approx(1.5),
         "wQuantileLoss": {
             "0.1": pytest.approx(2.8 / 44),
             "0.5": pytest.approx(6 / 44),
-            "0.9": pytest.approx(9.2 / 44),
+            "0.9": pytest.approx(2.56 / 44),
         },
-        "mean_wQuantileLoss": pytest.approx(6 / 44),
+        "mean_wQuantileLoss": pytest.approx(11.36 / 132),
+        "coverage": 0.5,
         "MASE": pytest.approx((4 / 3 + 1) / 2),
         "points": 4,
     }

@@ -35,7 +35,7 @@ from tests.forecast.test_generate_dataset import (
 )
 
 HEADER = "ts,sales,store"
-TEST_KEY = f"forecast/{EXECUTION}/test/test.json"
+TEST_KEY = f"forecast/{EXECUTION}/data/test.json"
 
 
 @pytest.fixture
@@ -352,7 +352,7 @@ def test_a_large_body_goes_up_in_parts_and_arrives_whole(s3: Any) -> None:
     assert "-" in got["ETag"]  # a multipart upload's ETag: <md5 of the parts' md5s>-<parts>
 
 
-def test_train_and_test_are_uploaded_as_streams(s3: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_train_test_and_baseline_are_uploaded_as_streams(s3: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[tuple[str, str]] = []
     original = streams.upload_chunks
 
@@ -363,4 +363,4 @@ def test_train_and_test_are_uploaded_as_streams(s3: Any, monkeypatch: pytest.Mon
     monkeypatch.setattr(dataset, "upload_chunks", spy)
     put(s3, "part-0.csv", hourly("2024-01-01", [1, 2, 3, 4, 5, 6]))
     run(s3)
-    assert seen == [("train.json", "generator"), ("test.json", "generator")]
+    assert seen == [("train.json", "generator"), ("test.json", "generator"), ("baseline.json", "generator")]

@@ -150,7 +150,7 @@ def generate(
     }
     result = handler.handler({"event": event, "execution_name": f"glue-{run}"})
     s3 = boto3.client("s3", region_name="us-east-1")
-    body = s3.get_object(Bucket=BUCKET, Key=result["run_prefix"] + "test/test.json")["Body"].read().decode()
+    body = s3.get_object(Bucket=BUCKET, Key=result["run_prefix"] + "data/test.json")["Body"].read().decode()
     manifest = json.loads(
         s3.get_object(Bucket=BUCKET, Key=result["run_prefix"] + "series.json")["Body"].read()
     )

@@ -213,17 +213,17 @@ def test_handler_writes_the_forecast_idempotently(
     s3_and_secret.put_object(
         Bucket=BUCKET, Key=f"{PREFIX}transform/test.json.out", Body=TWO_FORECASTS.encode()
     )
-    assert write_forecast_handler.handler(write_event()) == {"rows": 6}
-    assert write_forecast_handler.handler(write_event("run-0002")) == {"rows": 6}
-    assert write_forecast_handler.handler(write_event("run-0002")) == {"rows": 6}  # a re-run
+    assert write_forecast_handler.handler(write_event())["rows"] == 6
+    assert write_forecast_handler.handler(write_event("run-0002"))["rows"] == 6
+    assert write_forecast_handler.handler(write_event("run-0002"))["rows"] == 6  # a re-run
     rows = table_rows(mysql_database)
     assert len(rows) == 6 and {r[6] for r in rows} == {"run-0002"}
     assert rows[3][:4] == ("b", datetime(2024, 1, 5, 10), 199.0, 200.0)
     assert len(stored_rows(mysql_database)) == 12
     recorded = runs(mysql_database)
     assert [(r["run_id"], r["status"], r["gate_decision"], r["rows_written"]) for r in recorded] == [
-        ("run-0001", "written", "passed", 6),
-        ("run-0002", "written", "passed", 6),
+        ("run-0001", "written", "per-series", 6),
+        ("run-0002", "written", "per-series", 6),
     ]
     assert recorded[0]["model_mean_wquantileloss"] == 0.08 and recorded[0]["loss_ratio"] == 0.8
 
@@ -233,7 +233,7 @@ def test_handler_writes_the_forecast_idempotently(
     ("quality", "problem"),
     [
         (None, "the event has no 'quality' field"),
-        ({"decision": "failed"}, "quality.decision must be 'passed' or 'disabled'"),
+        ({"decision": "failed"}, "quality.decision must be 'per-series' or 'disabled'"),
         ("passed", "quality.decision must be"),
     ],
 )
@@ -277,15 +277,19 @@ def test_handler_log_lines_are_json_with_the_execution_name(
         s3_and_secret.put_object(
             Bucket=BUCKET, Key=f"{PREFIX}transform/test.json.out", Body=TWO_FORECASTS.encode()
         )
-        assert write_forecast_handler.handler(event) == {"rows": 6}
+        assert write_forecast_handler.handler(event)["rows"] == 6
         written = json_lines(capsys.readouterr().out)
     assert [(line["level"], line["errorType"]) for line in failed if "errorType" in line] == [
         ("ERROR", "MalformedForecast")
     ]
-    messages = [line["message"] for line in written]
+    # the one line that is not a log record: the run's metrics in the embedded metric format
+    (metrics,) = [line for line in written if "_aws" in line]
+    assert (metrics["SeriesOnModel"], metrics["SeriesOnBaseline"], metrics["run_id"]) == (2, 0, RUN)
+    logged = [line for line in written if "_aws" not in line]
+    messages = [line["message"] for line in logged]
     assert any(m.startswith("fetched database secret") for m in messages), messages
-    assert f"run {RUN}: wrote 6 forecast rows to {TABLE}" in messages
-    assert all(line["execution_name"] == RUN for line in failed + written), failed + written
+    assert any(m.startswith(f"run {RUN}: wrote 6 forecast rows to {TABLE};") for m in messages), messages
+    assert all(line["execution_name"] == RUN for line in failed + logged), failed + logged
 
 
 @pytest.mark.mysql

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import boto3
@@ -23,6 +24,8 @@ RUN = "run-0001"
 PREFIX = f"forecast/{RUN}/"
 SERIES_URI = f"s3://{BUCKET}/{PREFIX}series.json"
 FORECAST_URI = f"s3://{BUCKET}/{PREFIX}transform/test.json.out"
+BACKTEST_URI = f"s3://{BUCKET}/{PREFIX}transform/train.json.out"
+BASELINE_URI = f"s3://{BUCKET}/{PREFIX}baseline.json"
 TABLE = "sales_forecast"
 EXECUTION_ARN = f"arn:aws:states:us-east-1:123456789012:execution:forecast:{RUN}"
 STARTED_AT = "2024-05-01T10:00:00.250Z"
@@ -37,7 +40,7 @@ BASELINE = {
     "points": 6,
 }
 PASSED_QUALITY = {
-    "decision": "passed",
+    "decision": "per-series",
     "model": {"RMSE": 1.2, "mean_wQuantileLoss": 0.08},
     "baseline": {"RMSE": 2.5, "mean_wQuantileLoss": 0.1, "MASE": 1.1},
     "loss_ratio": 0.8,
@@ -102,8 +105,47 @@ def forecast_line(base: float, n: int = 3, **replace: Any) -> str:
     return json.dumps(doc)
 
 
+def baseline_line(
+    actual: Sequence[float | None],
+    p50: list[float],
+    *,
+    band: float = 1.0,
+    future: float = 50.0,
+    season: int = 24,
+) -> str:
+    """A line of generate-dataset's baseline file: the backtest window's ``actual`` values, the
+    baseline's backtest ``p50`` with a band of ``band`` either side, and a future of ``future``,
+    ``future + 1``, ... (p10/p90 one below/above, the mean 0.5 above)."""
+    n = len(actual)
+    ahead = [future + k for k in range(n)]
+    return json.dumps(
+        {
+            "season": season,
+            "losses": {str(season): 1.0},
+            "actual": list(actual),
+            "scale": 2.0,
+            "backtest": {"0.1": [v - band for v in p50], "0.5": p50, "0.9": [v + band for v in p50]},
+            "future": {
+                "0.1": [v - 1 for v in ahead],
+                "0.5": ahead,
+                "0.9": [v + 1 for v in ahead],
+                "mean": [v + 0.5 for v in ahead],
+            },
+        }
+    )
+
+
 TWO_SERIES = manifest([("a", "2024-01-01 00:00:00", 10), ("b", "2024-01-05 06:00:00", 4)])
 TWO_FORECASTS = forecast_line(100) + "\n" + forecast_line(200) + "\n"
+#: The model's backtest forecasts of both series: p50 10, 11, 12 and 20, 21, 22 (band +-1).
+TWO_BACKTESTS = forecast_line(10) + "\n" + forecast_line(20) + "\n"
+#: The baseline file for both: actuals on the model's p50, the baseline 5 off, so the model wins both.
+MODEL_WINS = (
+    baseline_line([10.0, 11.0, 12.0], [15.0, 16.0, 17.0])
+    + "\n"
+    + baseline_line([20.0, 21.0, 22.0], [25.0, 26.0, 27.0], future=60.0)
+    + "\n"
+)
 
 
 def rows_for(base: float = 100.0, run_id: str = RUN, ids: tuple[str, ...] = ("a", "b")) -> list[ForecastRow]:
@@ -193,6 +235,8 @@ def dataset_event(run_id: str = RUN, **extra: Any) -> dict[str, Any]:
         "run_id": run_id,
         "series_uri": SERIES_URI,
         "forecast_uri": FORECAST_URI,
+        "backtest_uri": BACKTEST_URI,
+        "baseline_uri": BASELINE_URI,
         "series_count": 2,
         "points": 14,
         "baseline": BASELINE,

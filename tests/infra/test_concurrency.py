@@ -26,7 +26,7 @@ def function(s: Synthesized, unit: str, description: str) -> dict[str, Any]:
 def test_the_trigger_and_write_forecast_have_reserved_concurrency(synthesized: Synthesized) -> None:
     trigger = function(synthesized, "standardize", "Starts one standardize execution")
     assert trigger["ReservedConcurrentExecutions"] == 10
-    writer = function(synthesized, "forecast", "Writes the DeepAR forecast")
+    writer = function(synthesized, "forecast", "DeepAR's or seasonal naive's")
     assert writer["ReservedConcurrentExecutions"] == 2
     (config,) = synthesized.template("standardize").find_resources("AWS::Lambda::EventInvokeConfig").values()
     # throttled events wait in Lambda's queue for up to 6 hours, then go to the failure queue
@@ -42,7 +42,7 @@ def test_the_limits_are_settings_and_null_reserves_nothing() -> None:
     assert "ReservedConcurrentExecutions" not in function(
         s, "standardize", "Starts one standardize execution"
     )
-    assert function(s, "forecast", "Writes the DeepAR forecast")["ReservedConcurrentExecutions"] == 5
+    assert function(s, "forecast", "DeepAR's or seasonal naive's")["ReservedConcurrentExecutions"] == 5
 
 
 @pytest.mark.parametrize(

@@ -56,7 +56,7 @@ def write_forecast_env(s: Synthesized) -> dict[str, Any]:
         forecast(s)
         .find_resources(
             "AWS::Lambda::Function",
-            {"Properties": {"Description": Match.string_like_regexp("Writes the DeepAR forecast")}},
+            {"Properties": {"Description": Match.string_like_regexp("DeepAR's or seasonal naive's")}},
         )
         .values()
     )

@@ -296,7 +296,7 @@ def test_glue_job_role_reads_its_secret_and_writes_only_the_etl_prefix(synthesiz
 
 def test_write_forecast_runs_in_the_vpc_with_the_database_security_group(synthesized: Synthesized) -> None:
     template = forecast(synthesized)
-    _, fn = function(template, "Writes the DeepAR forecast")
+    _, fn = function(template, "DeepAR's or seasonal naive's")
     vpc = fn["Properties"]["VpcConfig"]
     assert len(vpc["SubnetIds"]) == 2 and len(vpc["SecurityGroupIds"]) == 1
     sg = synthesized.config.forecast.network.database_security_group_id  # type: ignore[union-attr]
@@ -312,9 +312,12 @@ def test_write_forecast_runs_in_the_vpc_with_the_database_security_group(synthes
         "DB_CA_FILE",
         "QUALITY_GATE",
         "MAX_LOSS_RATIO",
+        "SELECTION_METRIC",
+        "METRICS_ENVIRONMENT",
     }
     gate = synthesized.config.forecast.quality_gate  # type: ignore[union-attr]
     assert env["QUALITY_GATE"] == "enabled" and float(env["MAX_LOSS_RATIO"]) == gate.max_loss_ratio
+    assert env["SELECTION_METRIC"] == gate.metric and env["METRICS_ENVIRONMENT"] == synthesized.config.name
     stmts = statements(template, "Runs write_forecast")
     assert {"secretsmanager:GetSecretValue", "s3:GetObject"} <= actions(stmts)
     assert {a for a in actions(stmts) if a.startswith("s3:")} == {"s3:GetObject", "s3:ListBucket"}
@@ -371,7 +374,7 @@ def test_generate_dataset_memory_and_timeout_come_from_config() -> None:
     s = synthesize("dev", {"forecast": sized})
     _, fn = function(forecast(s), "Turns the ETL run's CSV")
     assert (fn["Properties"]["MemorySize"], fn["Properties"]["Timeout"]) == (3008, 600)
-    _, write = function(forecast(s), "Writes the DeepAR forecast")
+    _, write = function(forecast(s), "DeepAR's or seasonal naive's")
     assert (write["Properties"]["MemorySize"], write["Properties"]["Timeout"]) == (512, 300)  # not these
 
 
@@ -403,3 +406,56 @@ def test_the_glue_key_lets_logs_encrypt_glue_log_groups_only(synthesized: Synthe
         assert re.fullmatch(rf"arn:aws(-cn)?:logs:{cfg.region}:{cfg.account}:log-group:/aws-glue/\*", arn), (
             arn
         )
+
+
+_COMPARISONS = {
+    "LessThanThreshold": lambda value, threshold: value < threshold,
+    "LessThanOrEqualToThreshold": lambda value, threshold: value <= threshold,
+    "GreaterThanThreshold": lambda value, threshold: value > threshold,
+    "GreaterThanOrEqualToThreshold": lambda value, threshold: value >= threshold,
+}
+
+
+def _breaches(alarm: Mapping[str, Any], emf: Mapping[str, Any]) -> bool | None:
+    """Whether the metric of ``emf`` (write-forecast's EMF line) is one ``alarm`` reads, and if so
+    whether that one datapoint breaches it (None: the alarm does not see the metric). One line is
+    one datapoint, so every statistic over it is its value."""
+    props = alarm["Properties"]
+    for directive in emf["_aws"]["CloudWatchMetrics"]:
+        names = {m["Name"] for m in directive["Metrics"]}
+        if directive["Namespace"] != props.get("Namespace") or props.get("MetricName") not in names:
+            continue
+        for dimension_set in directive["Dimensions"]:
+            dimensions = sorted((name, emf[name]) for name in dimension_set)
+            if dimensions == sorted((d["Name"], d["Value"]) for d in props.get("Dimensions", [])):
+                value = emf[props["MetricName"]]
+                return bool(_COMPARISONS[props["ComparisonOperator"]](value, props["Threshold"]))
+    return None
+
+
+def test_an_alarm_fires_on_the_alerts_topic_when_the_model_wins_no_series(synthesized: Synthesized) -> None:
+    """The alarm read against the line write-forecast prints (run_metrics.emf_document) for a run
+    whose series all took the baseline, and for one where the model won one series."""
+    from localrun.lambdas import load
+
+    emf_document = load("write_forecast", "run_metrics").emf_document
+    template = forecast(synthesized)
+    env = synthesized.config.name
+
+    def line(on_model: int) -> dict[str, Any]:
+        loss = {"loss": 0.5}
+        series = {"model": on_model, "seasonal-naive": 3 - on_model}
+        figures = {"metric": "mean_wQuantileLoss", "series": series, "model": loss, "baseline": loss}
+        return dict(emf_document(figures, env, "run-1", 1_700_000_000_000))
+
+    alarms = template.find_resources("AWS::CloudWatch::Alarm")
+    firing = [a for a in alarms.values() if _breaches(a, line(0))]
+    assert len(firing) == 1, sorted(alarms)
+    (alarm,) = firing
+    assert _breaches(alarm, line(1)) is False
+    assert alarm["Properties"]["TreatMissingData"] == "notBreaching"  # no run, no alarm
+    failed = [a for a in alarms.values() if a["Properties"].get("MetricName") == "ExecutionsFailed"]
+    assert [a["Properties"]["AlarmActions"] for a in failed] == [alarm["Properties"]["AlarmActions"]]
+    other = line(0)
+    other["Environment"] = "another-env"
+    assert _breaches(alarm, other) is None, "another environment's runs do not alarm this one"

@@ -16,7 +16,7 @@ import pytest
 from contracts.asl import PLACEHOLDER
 from stacks.bundling import PLATFORMS
 from stacks.config import load_env, read_cdk_context
-from stacks.paths import LAMBDAS, ROOT, SHARED_RULES, STATEMACHINES
+from stacks.paths import FUNCTION_MODULES, LAMBDAS, ROOT, SHARED_RULES, STATEMACHINES
 from stacks.python_function import ARCHITECTURE
 
 ENVIRONMENTS = sorted(read_cdk_context()["environments"])
@@ -95,10 +95,12 @@ def test_lambda_assets_hold_their_sources_and_pinned_packages(cli_synth: tuple[s
     machine = PLATFORMS[ARCHITECTURE.name].split("_", 1)[1]  # e.g. aarch64
     for folder, (asset, props) in functions.items():
         source = sources[names[folder]]
-        modules = {p.name for p in source.glob("*.py")} | {SHARED_RULES.name}
+        shared = (SHARED_RULES, *FUNCTION_MODULES.get(source.name, ()))
+        modules = {p.name for p in source.glob("*.py")} | {p.name for p in shared}
         shipped = {p.name for p in asset.iterdir()}
         assert props["Architectures"] == [ARCHITECTURE.name], folder
-        assert (asset / SHARED_RULES.name).read_bytes() == SHARED_RULES.read_bytes(), folder
+        for module in shared:
+            assert (asset / module.name).read_bytes() == module.read_bytes(), folder
         requirements = source / "requirements.txt"
         if not requirements.exists():
             assert shipped == modules, f"{folder}: ships {sorted(shipped)}"

@@ -107,10 +107,14 @@ def _check_latest_and_runs(db: Database, repo: Any) -> None:
         ("b", 100.0, "run-1"),
         ("b", 101.0, "run-1"),
     ]
+    # the view's columns, and where each row came from (the rows table's source and season)
     assert set(latest[0]) == {"series_id", "forecast_time", "p10", "p50", "p90", "mean", "run_id"} | {
         "created_at",
         "updated_at",
+        "source",
+        "season",
     }
+    assert {(r["source"], r["season"]) for r in latest} == {("model", None)}
     summary = [
         (r["run_id"], r["status"], r["gate_decision"], r["rows_written"]) for r in db.read_runs("forecast")
     ]

@@ -442,9 +442,8 @@ def test_the_test_channel_is_scored_under_sagemakers_names(
 def test_the_score_is_the_forecast_of_each_last_window_from_the_points_before_it(
     model_tar: Path, tiny_data: dict[str, Path]
 ) -> None:
-    from localrun.lambdas import load
+    import forecast_metrics as metrics
 
-    metrics = load("generate_dataset", "forecast_metrics")
     tests = [json.loads(line) for line in tiny_data["test"].read_text().splitlines()]
     history = _write_lines(
         tiny_data["root"] / "history.json",

@@ -17,9 +17,10 @@ from tests.localrun.offline_asl import ACCOUNT, Rejecting, received, sqs_subscri
 BASELINE = {"method": "seasonal_naive", "mean_wQuantileLoss": 0.2, "RMSE": 3.0, "MASE": 1.0}
 DATASET = {
     "baseline": BASELINE,
-    "train_uri": "s3://b/forecast/run-1/train/",
-    "test_uri": "s3://b/forecast/run-1/test/",
+    "train_uri": "s3://b/forecast/run-1/data/train.json",
+    "test_uri": "s3://b/forecast/run-1/data/test.json",
     "model_output_uri": "s3://b/forecast/run-1/model/",
+    "transform_input_uri": "s3://b/forecast/run-1/data/",
     "transform_output_uri": "s3://b/forecast/run-1/transform/",
     "training_job_name": "forecast-train-1",
     "model_name": "forecast-model-1",
@@ -33,7 +34,7 @@ FINAL_METRICS = [
     {"MetricName": "train:final_loss", "Value": 3.1, "Timestamp": 1764000000000},
 ]
 QUALITY = {
-    "decision": "passed",
+    "decision": "per-series",
     "model": {"RMSE": 2.5, "mean_wQuantileLoss": 0.15},
     "baseline": {"RMSE": 3.0, "mean_wQuantileLoss": 0.2, "MASE": 1.0},
     "loss_ratio": 0.75,
@@ -41,8 +42,12 @@ QUALITY = {
 }
 
 
-class ModelWorseThanBaseline(Exception):
-    """The gate's error, as the write-forecast function raises it."""
+#: What the write returns: its rows, and the selection's figures (the state keeps the counts).
+WRITTEN = {"rows": 168, "selection": {"series": {"model": 1, "seasonal-naive": 0}, "metric": "MAE"}}
+
+
+class MissingBaselineMetrics(Exception):
+    """One of the gate's errors, as the write-forecast function raises it."""
 
 
 def lambda_error(task: str) -> tuple[str, ...]:
@@ -81,7 +86,7 @@ def bind_forecast(aws: OfflineAws, subs: dict[str, str], seen: dict[str, Any]) -
         return handler
 
     aws.bind_lambda(subs["GenerateDatasetFunctionArn"], record("generate", DATASET))
-    gate, write = record("gate", QUALITY), record("write", {"rows": 168})
+    gate, write = record("gate", QUALITY), record("write", WRITTEN)
     aws.bind_lambda(
         subs["WriteForecastFunctionArn"],
         lambda payload: gate(payload) if payload["operation"] == "gate" else write(payload),
@@ -129,9 +134,9 @@ def test_forecast_runs_end_to_end(env_name: str) -> None:
         assert seen["model"]["PrimaryContainer"]["ModelDataUrl"] == "s3://b/m.tgz"
         inference = json.loads(seen["model"]["PrimaryContainer"]["Environment"]["DEEPAR_INFERENCE_CONFIG"])
         assert inference["quantiles"] == ["0.1", "0.5", "0.9"]
-        assert (
-            seen["transform"]["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"] == DATASET["test_uri"]
-        )
+        # one job over both files: the train lines' backtest and the whole lines' future
+        source = seen["transform"]["TransformInput"]["DataSource"]["S3DataSource"]
+        assert source == {"S3DataType": "S3Prefix", "S3Uri": DATASET["transform_input_uri"]}
         training = {"model_artifacts": "s3://b/m.tgz", "final_metrics": FINAL_METRICS}
         started_at = seen["gate"].pop("started_at")
         assert isinstance(started_at, str) and started_at.startswith("20")
@@ -152,7 +157,7 @@ def test_forecast_runs_end_to_end(env_name: str) -> None:
             "dataset": DATASET,
             "training": training,
             "quality": QUALITY,
-            "written": {"rows": 168},
+            "written": {"rows": 168, "series": {"model": 1, "seasonal-naive": 0}},
         }
         assert received(sqs, queue_url) == []
 
@@ -202,20 +207,17 @@ def test_a_job_that_runs_past_its_bound_fails_its_step_with_the_alert(
     assert alert["Message"].startswith(f"Forecast execution run-late failed in {step}: States.Timeout")
 
 
-def test_a_model_worse_than_the_baseline_fails_the_run_before_create_model(aws: OfflineAws) -> None:
+def test_a_gate_error_fails_the_run_before_create_model(aws: OfflineAws) -> None:
     arn, subs, sqs, queue_url = forecast(aws, "dev")
     seen: dict[str, Any] = {}
     bind_forecast(aws, subs, seen)
-    message = (
-        "model test:mean_wQuantileLoss 0.5 > 1.0 x the seasonal-naive baseline's 0.2 "
-        "(forecast.qualityGate.maxLossRatio); nothing was written"
-    )
+    message = "the dataset result has no usable baseline mean_wQuantileLoss"
 
     def gate(payload: dict[str, Any]) -> dict[str, Any]:
         if payload["operation"] == "gate":
-            raise ModelWorseThanBaseline(message)
+            raise MissingBaselineMetrics(message)
         seen["write"] = payload
-        return {"rows": 168}
+        return WRITTEN
 
     aws.bind_lambda(subs["WriteForecastFunctionArn"], gate)
     result = aws.run(arn, {}, name="run-9")
@@ -227,13 +229,13 @@ def test_a_model_worse_than_the_baseline_fails_the_run_before_create_model(aws: 
         *lambda_error("QualityGate"),
         "QualityGateFailed",
     )
-    assert result.error == "ModelWorseThanBaseline"
-    assert result.cause == f"QualityGate failed for execution run-9: ModelWorseThanBaseline: {message}"
+    assert result.error == "MissingBaselineMetrics"
+    assert result.cause == f"QualityGate failed for execution run-9: MissingBaselineMetrics: {message}"
     assert "model" not in seen and "transform" not in seen and "write" not in seen
     [alert] = received(sqs, queue_url)
     assert (
         alert["Message"]
-        == f"Forecast execution run-9 failed in QualityGate: ModelWorseThanBaseline: {message}"
+        == f"Forecast execution run-9 failed in QualityGate: MissingBaselineMetrics: {message}"
     )
 
 
@@ -265,7 +267,7 @@ def test_forecast_jobs_wait_out_the_quota(aws: OfflineAws) -> None:
     assert [w.state for w in aws.waits] == ["TrainQuotaWait", "TrainQuotaWait", "TransformQuotaWait"]
     assert result.path.count("Train") == 3 and result.path.count("Transform") == 2
     assert result.path.count("CreateModel") == 1
-    assert result.output["written"] == {"rows": 168} and received(sqs, queue_url) == []
+    assert result.output["written"]["rows"] == 168 and received(sqs, queue_url) == []
 
 
 @pytest.mark.parametrize("kind", ["training", "transform"])

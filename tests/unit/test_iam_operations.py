@@ -24,9 +24,9 @@ def one(
 
 
 def test_head_object_is_get_object_and_multipart_is_put_object() -> None:
-    key = {"Bucket": "bkt", "Key": "forecast/7f3a9c/train/train.json"}
+    key = {"Bucket": "bkt", "Key": "forecast/7f3a9c/data/train.json"}
     bucket = "arn:{partition}:s3:::{env:generate_dataset:BUCKET_NAME}"
-    resource = bucket + "/{env:generate_dataset:WORK_PREFIX}*/train/train.json"
+    resource = bucket + "/{env:generate_dataset:WORK_PREFIX}*/data/train.json"
     assert {r.action for r in one("s3", "HeadObject", key)} == {"s3:GetObject"}
     for operation in ("CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload"):
         assert one("s3", operation, key) == {Request("function:generate_dataset", "s3:PutObject", resource)}

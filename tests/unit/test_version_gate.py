@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from stacks.paths import SHARED_RULES
+from stacks.paths import FUNCTION_MODULES, SHARED_RULES
 from stacks.runtimes import GLUE, GLUE_BY_REGION, GLUE_FALLBACK, LAMBDA_PYTHON, glue_runtime
 from tools import version_gate
 from tools.version_gate import Target
@@ -75,11 +75,14 @@ def test_targets_come_from_the_stacks_constants() -> None:
     assert targets["Glue 5.1 script"].python == GLUE.python == "3.11"
     assert targets["Glue 5.1 script"].files == (ROOT / "processing" / "glue_etl.py", SHARED_RULES)
     lambdas = [t for name, t in targets.items() if name.startswith("Lambda ")]
-    assert {p.parent.name for t in lambdas for p in t.files if p != SHARED_RULES} == {
+    assert {p.parent.name for t in lambdas for p in t.files if p.parent != ROOT} == {
         p.name for p in (ROOT / "lambdas").iterdir() if p.is_dir() and any(p.glob("*.py"))
     }
     # The shared module ships in every bundle and with the Glue job: checked against both Pythons.
     assert all(SHARED_RULES in t.files for t in lambdas) and SHARED_RULES.parent == ROOT
+    # So do the root modules a function ships (forecast_metrics.py): checked with its runtime's Python.
+    for folder, modules in FUNCTION_MODULES.items():
+        assert set(modules) <= set(targets[f"Lambda {folder}"].files), folder
     assert {t.python for t in lambdas} == {LAMBDA_PYTHON} and RUNTIME.name == f"python{LAMBDA_PYTHON}"
     dockerfile = (ROOT / "processing" / "Dockerfile").read_text()
     assert f"FROM python:{targets['processing image'].python}." in dockerfile

@@ -1,8 +1,10 @@
 """Forecast accuracy under SageMaker DeepAR's definitions, and the seasonal-naive baseline.
 
-One definition for every user: generate-dataset scores the baseline with it, and the local DeepAR
-twin (``localrun.deepar_local``) scores its model on the test channel with it, so the quality
-gate compares like with like. Plain Python (no numpy): the Lambda ships this folder as it is.
+One definition for every user: generate-dataset makes and scores the baseline with it,
+write-forecast scores both candidates of each series with it to choose between them, and the
+local DeepAR twin (``localrun.deepar_local``) scores its model on the test channel with it, so
+every comparison is like with like. Plain Python (no numpy): both functions ship this file as it
+is (``stacks.paths.FUNCTION_MODULES``).
 
 Definitions (SageMaker Developer Guide, "DeepAR Hyperparameters"/"Tune a DeepAR Model"), over
 every point ``(i, t)`` of every series' test window whose actual value is present:
@@ -15,7 +17,10 @@ every point ``(i, t)`` of every series' test window whose actual value is presen
   divided by the mean absolute seasonal difference ``|y_t - y_(t-m)|`` of the series' history.
   Overall MASE is the mean of the series' MASE values;
 * ``coverage``: the share of present actuals inside the band from the lowest to the highest
-  quantile forecast (only when quantile forecasts are given).
+  quantile forecast (only when quantile forecasts are given);
+* the **selection loss** of one window (:func:`selection_loss`, on one of
+  :data:`SELECTION_METRICS`): ``mean_wQuantileLoss`` before its division by ``sum |y|``, or
+  ``MAE`` or ``RMSE``; two candidates of one window compare the same either way.
 
 A metric with nothing to average over (no present actual; ``sum |y| = 0``; a history without
 seasonal differences, or with all of them 0) is ``None``, never NaN or infinity.
@@ -28,8 +33,10 @@ step, 1 (naive: the last value). A candidate counts only when the step divides i
 **Probabilistic seasonal naive** (:func:`probabilistic_seasonal_naive`): the median (``0.5``)
 is the seasonal-naive point forecast; every other quantile ``tau`` adds to it the empirical
 ``tau``-quantile of the history's seasonal errors ``y[t] - y[t - m]`` (linear interpolation
-between order statistics, Hyndman and Fan's type 7, numpy's default). With no seasonal error in
-the history, every quantile is the point forecast. **Season candidates**
+between order statistics, Hyndman and Fan's type 7, numpy's default), but never crossing the
+median: a quantile below 0.5 is at most the point forecast, one above at least (a trending
+history has errors of one sign only). With no seasonal error in the history, every quantile is
+the point forecast. **Season candidates**
 (:func:`season_candidates`): a day and a week of steps for sub-daily data, a week for daily
 data, each when the history holds two of it; else 1.
 
@@ -47,10 +54,24 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from pipeline_rules import RuleError
+
 Value = float | None
 
 #: The quantiles the pipeline asks DeepAR for and scores (``test_quantiles``), as DeepAR's keys.
 DEFAULT_QUANTILES = ("0.1", "0.5", "0.9")
+#: The quantiles the forecast table holds (p10, p50, p90), which each series' candidates are scored at.
+WRITTEN_QUANTILES = ("0.1", "0.5", "0.9")
+#: The metrics a series' candidates may be compared on (``forecast.selection.metric``); the first
+#: is the default. Each is computed over the written quantiles' forecasts (:func:`selection_loss`).
+SELECTION_METRICS = ("mean_wQuantileLoss", "MAE", "RMSE")
+
+#: The CloudWatch metrics write-forecast publishes for each written run (embedded metric format),
+#: under one namespace with the dimension ``Environment``; the stack's alarm reads SERIES_ON_MODEL.
+METRICS_NAMESPACE = "MLPipelines/Forecast"
+METRICS_DIMENSION = "Environment"
+SERIES_ON_MODEL, SERIES_ON_BASELINE = "SeriesOnModel", "SeriesOnBaseline"
+MODEL_BACKTEST_LOSS, BASELINE_BACKTEST_LOSS = "ModelBacktestLoss", "BaselineBacktestLoss"
 _WEEK, _DAY = timedelta(days=7), timedelta(days=1)
 
 
@@ -115,8 +136,18 @@ def probabilistic_seasonal_naive(
         level = float(q)
         shift = empirical_quantile(errors, level) if errors and level != 0.5 else 0.0
         shift = 0.0 if math.isnan(shift) else shift  # overflowed errors (inf - inf): no band
+        # a quantile never crosses the median: a trend makes every error of one sign
+        shift = min(shift, 0.0) if level < 0.5 else max(shift, 0.0)
         bands[q] = [None if p is None else p + shift for p in point]
     return point, bands
+
+
+def seasonal_error_mean(history: Sequence[Value], season: int) -> float:
+    """The mean seasonal error of the history (0.0 with none): added to the point forecast it gives
+    the mean of the probabilistic baseline's distribution, written as the ``mean`` column."""
+    errors = seasonal_errors(history, season)
+    mean = sum(errors) / len(errors) if errors else 0.0
+    return mean if math.isfinite(mean) else 0.0
 
 
 def seasonal_naive(history: Sequence[Value], horizon: int, season: int) -> list[Value]:
@@ -226,6 +257,32 @@ class Accuracy:
             "coverage": self.covered / self.banded if self.banded else None,
             "points": self.points,
         }
+
+
+def check_selection_metric(name: str) -> str:
+    """``name`` if it is one of :data:`SELECTION_METRICS`, else ``RuleError`` listing them."""
+    if name not in SELECTION_METRICS:
+        raise RuleError(f"is not one of {', '.join(SELECTION_METRICS)}")
+    return name
+
+
+def selection_loss(accuracy: Accuracy, metric: str) -> float | None:
+    """One window's loss under ``metric`` (:data:`SELECTION_METRICS`), for comparing two candidates
+    scored on the same window; ``None`` when no actual was scored.
+
+    ``mean_wQuantileLoss`` is taken before its division by ``sum |y|``: the mean pinball loss over
+    the quantiles. Both candidates share that divisor, so the comparison (and a ratio between them)
+    is the same as on ``mean_wQuantileLoss`` itself, and it stays defined when every actual is 0.
+    """
+    if metric not in SELECTION_METRICS:
+        raise ValueError(f"metric must be one of {', '.join(SELECTION_METRICS)}, got {metric!r}")
+    if not accuracy.points:
+        return None
+    if metric == "MAE":
+        return accuracy.absolute_error / accuracy.points
+    if metric == "RMSE":
+        return math.sqrt(accuracy.squared_error / accuracy.points)
+    return 2.0 * sum(accuracy.quantile_loss.values()) / len(accuracy.quantile_loss)
 
 
 def mase(
