@@ -40,7 +40,7 @@ from run_history import (
     validate_table_name,
 )
 from run_metrics import DEFAULT_ENVIRONMENT, emf_document
-from selection import BASELINE, MODEL, Selection
+from selection import BASELINE, MODEL, UNSCORED, Selection
 
 from pipeline_rules import Environment, check_execution_name, check_setting, freq_step
 
@@ -249,6 +249,7 @@ def _with_selection(run: RunRecord, figures: Mapping[str, Any]) -> RunRecord:
         baseline_backtest_mae=figures["baseline"]["MAE"],
         series_model=figures["series"][MODEL],
         series_baseline=figures["series"][BASELINE],
+        series_unscored=figures["reasons"].get(UNSCORED, 0),
     )
 
 

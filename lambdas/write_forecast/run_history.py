@@ -24,8 +24,8 @@ A run's ``status`` (:data:`STATUSES`):
 * ``migrated``: a run of the earlier single-table layout, recorded when its rows were copied.
 
 A written run's record holds the selection's backtest figures (:data:`SELECTION_COLUMNS`: the
-metric, the model's, the baseline's and the written forecast's loss, both candidates' MAE, and how
-many series took each source), and each of its rows its ``source`` (``model`` or
+metric, the model's, the baseline's and the written forecast's loss, both candidates' MAE, how
+many series took each source, and how many of them had nothing to score), and each of its rows its ``source`` (``model`` or
 ``seasonal-naive``) and ``season`` (the baseline's, else NULL); earlier rows hold NULL there.
 
 The view shows rows of ``written`` and ``migrated`` runs only. Re-running an execution (same
@@ -92,6 +92,7 @@ RUN_COLUMNS = (
     "baseline_backtest_mae",
     "series_model",
     "series_baseline",
+    "series_unscored",
 )
 #: The columns the write sets from the run's selection (:class:`RunRecord`), with their SQL types;
 #: an earlier runs table gets them added.
@@ -104,6 +105,7 @@ SELECTION_COLUMNS = {
     "baseline_backtest_mae": "DOUBLE NULL",
     "series_model": "INT NULL",
     "series_baseline": "INT NULL",
+    "series_unscored": "INT NULL",
 }
 #: The rows table's columns that say where a row came from; an earlier rows table gets them added.
 SOURCE_COLUMNS = {"source": "VARCHAR(16) NULL", "season": "INT NULL"}
@@ -164,6 +166,7 @@ class RunRecord:
     baseline_backtest_mae: float | None = None
     series_model: int | None = None
     series_baseline: int | None = None
+    series_unscored: int | None = None
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:

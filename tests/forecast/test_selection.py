@@ -321,6 +321,10 @@ def test_a_re_run_with_another_choice_replaces_the_rows_and_the_counts(
     assert len(stored_rows(mysql_database)) == 6
     (run,) = runs(mysql_database)
     assert (run["series_model"], run["series_baseline"], run["rows_written"]) == (0, 2, 6)
+    put(s3_and_secret, baseline_line([None, None, None], LATER) + "\n" + MIXED.split("\n")[1])
+    write_forecast_handler.handler(write_event())  # a's window has nothing to score: the baseline
+    (run,) = runs(mysql_database)
+    assert (run["series_model"], run["series_baseline"], run["series_unscored"]) == (0, 2, 1)
 
 
 @pytest.mark.mysql

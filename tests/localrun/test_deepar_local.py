@@ -478,3 +478,76 @@ def test_without_a_scorable_test_channel_only_the_training_loss_is_reported(
         [json.dumps({"start": "2024-03-01 00:00:00", "target": [1.0] * 100 + ["NaN"] * PREDICTION_LENGTH})],
     )
     assert set(dl.evaluate(model_tar, missing)) == {"train:final_loss"}, "no present actual"
+
+
+@needs_gluonts
+@pytest.mark.slow
+def test_one_transform_job_forecasts_both_windows_each_in_line_order(
+    model_tar: Path, tiny_data: dict[str, Path], tmp_path: Path
+) -> None:
+    """The pipeline's Transform step on the twin: one job over the run's data/ folder writes
+    train.json.out (each series' backtest window, from its train line) and test.json.out (its
+    future, from the whole line), each line the forecast of the same line of its input."""
+    import boto3
+    from moto import mock_aws
+
+    from localrun.sagemaker_local import LocalSageMaker
+
+    full = [_hourly(360, 20.0), _hourly(300, 400.0, phase=5), _hourly(330, 40.0, phase=2)]
+    train = "".join(
+        json.dumps({"start": "2024-03-01 00:00:00", "target": s[:-PREDICTION_LENGTH]}) + "\n" for s in full
+    )
+    test = "".join(json.dumps({"start": "2024-03-01 00:00:00", "target": s}) + "\n" for s in full)
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="run-data")
+        s3.upload_file(str(model_tar), "run-data", "run/model.tar.gz")
+        s3.put_object(Bucket="run-data", Key="run/data/train.json", Body=train.encode())
+        s3.put_object(Bucket="run-data", Key="run/data/test.json", Body=test.encode())
+        twin = LocalSageMaker(s3, tmp_path)
+        env = {"DEEPAR_INFERENCE_CONFIG": json.dumps(INFERENCE_CONFIG)}
+        twin.model(
+            {
+                "ModelName": "m",
+                "ExecutionRoleArn": "arn:aws:iam::123456789012:role/sagemaker",
+                "PrimaryContainer": {
+                    "Image": "deepar",
+                    "ModelDataUrl": "s3://run-data/run/model.tar.gz",
+                    "Environment": env,
+                },
+            }
+        )
+        result = twin.transform(
+            {
+                "TransformJobName": "t",
+                "ModelName": "m",
+                "TransformInput": {
+                    "DataSource": {
+                        "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://run-data/run/data/"}
+                    },
+                    "ContentType": "application/jsonlines",
+                    "SplitType": "Line",
+                },
+                "TransformOutput": {"S3OutputPath": "s3://run-data/run/transform/", "AssembleWith": "Line"},
+                "TransformResources": {"InstanceCount": 1, "InstanceType": "ml.c5.xlarge"},
+            }
+        )
+        assert result["TransformJobStatus"] == "Completed", result
+        keys = sorted(
+            o["Key"] for o in s3.list_objects_v2(Bucket="run-data", Prefix="run/transform/")["Contents"]
+        )
+        assert keys == ["run/transform/test.json.out", "run/transform/train.json.out"]
+        outputs = {
+            name: [
+                json.loads(line)
+                for line in s3.get_object(Bucket="run-data", Key=f"run/transform/{name}")["Body"]
+                .read()
+                .splitlines()
+            ]
+            for name in ("train.json.out", "test.json.out")
+        }
+    for name, lines in outputs.items():
+        assert len(lines) == len(full), name
+        levels = [sum(line["quantiles"]["0.5"]) / PREDICTION_LENGTH for line in lines]
+        # series levels 20, 400, 40: each line follows its own input line, not a neighbour's
+        assert levels[0] < levels[2] < levels[1], (name, levels)
