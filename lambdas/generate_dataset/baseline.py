@@ -21,7 +21,9 @@ test evaluation scores and the model's backtest forecasts; the history is every 
 
 A series whose history has no present value at all has no baseline: its figures are ``None``
 with ``points`` 0, its line's forecasts are ``null``, and it adds nothing to the overall
-figures. Every figure is a finite float or ``None`` (JSON ``null``).
+figures. A series of at most ``PREDICTION_LENGTH`` points has no backtest window: its line's
+``backtest`` is ``null``, its actuals all ``null``, and its future comes from every point with the
+longest season its length admits. Every figure is a finite float or ``None`` (JSON ``null``).
 
 Each series gives one line of the baseline file (:meth:`BaselineScorer.add`), which
 write-forecast reads beside the model's forecasts: ``{"season", "losses": {season: loss},
@@ -133,10 +135,9 @@ class BaselineScorer:
     """Scores one target at a time (:meth:`add`), so a caller need not hold every series at once;
     :meth:`result` gives the :class:`Baseline` of the targets added so far, in order.
 
-    A target is any sequence of floats (``None`` or NaN: missing), e.g. an ``array('d')``; it must
-    be longer than ``prediction_length``. ``quantiles`` (default ``DEFAULT_QUANTILES``) are the
-    figures' (DeepAR's ``test_quantiles``); ``metric`` (:data:`forecast_metrics.SELECTION_METRICS`)
-    chooses the season.
+    A target is any sequence of floats (``None`` or NaN: missing), e.g. an ``array('d')``.
+    ``quantiles`` (default ``DEFAULT_QUANTILES``) are the figures' (DeepAR's ``test_quantiles``);
+    ``metric`` (:data:`forecast_metrics.SELECTION_METRICS`) chooses the season.
     """
 
     def __init__(
@@ -156,7 +157,9 @@ class BaselineScorer:
         self._series: list[dict[str, Any]] = []
         self._mases: list[float] = []
 
-    def _choose(self, history: Sequence[Value], window: Sequence[Value]) -> tuple[int, dict[str, Any]]:
+    def _choose(
+        self, history: Sequence[Value], window: Sequence[Value]
+    ) -> tuple[int, dict[str, float | None]]:
         """The season with the lowest backtest loss, and every candidate's (``None``: unscored)."""
         losses: dict[str, float | None] = {}
         for season in season_candidates(self.step, len(history)):
@@ -168,36 +171,45 @@ class BaselineScorer:
         season = -min(found)[1] if found else int(next(iter(losses)))
         return season, {key: _finite(loss) for key, loss in losses.items()}
 
-    def add(self, target: Sequence[Value]) -> tuple[dict[str, Any], dict[str, Any]]:
+    def add(self, target: Sequence[Value], *, overall: bool = True) -> tuple[dict[str, Any], dict[str, Any]]:
         """Score the next target's last ``prediction_length`` points; returns its figures and its
-        line of the baseline file (module docstring)."""
+        line of the baseline file (module docstring). ``overall`` false leaves the target out of
+        the overall figures (a series the model does not see). A target of at most
+        ``prediction_length`` points has no backtest window: its line forecasts the future only."""
         i, horizon = len(self._series), self.prediction_length
-        if len(target) <= horizon:
-            raise ValueError(f"target {i} has {len(target)} points, not more than {horizon}")
-        history, window = target[:-horizon], target[-horizon:]
-        line: dict[str, Any] = {"season": None, "losses": {}, "actual": _values(window)}
+        short = len(target) <= horizon
+        history, window = (target, []) if short else (target[:-horizon], target[-horizon:])
+        line: dict[str, Any] = {"season": None, "losses": {}, "actual": _values(window) or [None] * horizon}
         accuracy = Accuracy(quantiles=self._total.quantiles)
-        score: float | None = None
+        nothing = {"season": None, "seasons": {}, **figures_of(accuracy), "MASE": None, "points": 0}
         if not any(v is not None and v == v for v in history):  # only an all-missing history
             LOG.warning("series %d: no present value in its %d history points; no baseline", i, len(history))
             line.update(backtest=None, future=None)
-            figures = {"season": None, "seasons": {}, **figures_of(accuracy), "MASE": None, "points": 0}
-            self._series.append(figures)
-            return figures, line
-        season, losses = self._choose(history, window)
-        point, bands = probabilistic_seasonal_naive(history, horizon, season, self._bands)
-        accuracy.add(window, point, bands)
-        self._total.add(window, point, bands)
-        score = _finite(mase(window, point, history, season))
-        if score is not None:
-            self._mases.append(score)
+            self._series.append(nothing)
+            return nothing, line
+        losses: dict[str, float | None] = {}
+        score: float | None = None
+        if short:
+            season = season_candidates(self.step, len(target))[0]
+            line["backtest"] = None
+        else:
+            season, losses = self._choose(history, window)
+            point, bands = probabilistic_seasonal_naive(history, horizon, season, self._bands)
+            accuracy.add(window, point, bands)
+            if overall:
+                self._total.add(window, point, bands)
+            score = _finite(mase(window, point, history, season))
+            if score is not None and overall:
+                self._mases.append(score)
+            line.update(
+                scale=_finite(seasonal_scale(history, season)),
+                backtest={q: _values(bands[q]) for q in WRITTEN_QUANTILES},
+            )
         future, future_bands = probabilistic_seasonal_naive(target, horizon, season, WRITTEN_QUANTILES)
         shift = seasonal_error_mean(target, season)
         line.update(
             season=season,
             losses=losses,
-            scale=_finite(seasonal_scale(history, season)),
-            backtest={q: _values(bands[q]) for q in WRITTEN_QUANTILES},
             future={
                 **{q: _values(future_bands[q]) for q in WRITTEN_QUANTILES},
                 "mean": _values([None if p is None else p + shift for p in future]),
@@ -237,8 +249,8 @@ def score_baseline(
     metric: str = SELECTION_METRICS[0],
 ) -> Baseline:
     """The baseline of every target's last ``prediction_length`` points (module docstring) at
-    ``quantiles`` (default ``DEFAULT_QUANTILES``); each target must be longer than
-    ``prediction_length``. Targets are scored one at a time (:class:`BaselineScorer`)."""
+    ``quantiles`` (default ``DEFAULT_QUANTILES``). Targets are scored one at a time
+    (:class:`BaselineScorer`)."""
     scorer = BaselineScorer(prediction_length, step, quantiles, metric)
     for target in targets:
         scorer.add(target)

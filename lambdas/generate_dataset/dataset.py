@@ -26,8 +26,11 @@ Documented choices:
   empty (NULL or ``''``) or whitespace-only id is rejected, and so are two ids that differ only
   in trailing spaces, which MySQL's key comparison would merge. Series are ordered by id (plain
   string order), and the train file, test file and manifest list them in that same order.
-* **Length.** Every series (after regularizing) needs at least ``CONTEXT_LENGTH +
-  PREDICTION_LENGTH`` points, else :class:`NotEnoughHistory`; no series is silently dropped.
+* **Length.** The model trains on and forecasts the series of at least ``CONTEXT_LENGTH +
+  PREDICTION_LENGTH`` points (after regularizing); a shorter series is left out of the train and
+  test files and gets the seasonal-naive forecast alone (its manifest entry says ``"model":
+  false``), so no series is silently dropped. When no series is that long the run fails with
+  :class:`NotEnoughHistory`, naming the longest.
   A series spanning more than ``MAX_POINTS`` grid steps (usually a typo'd timestamp or a wrong
   ``TIME_FREQ``) is rejected with :class:`InvalidInputData`.
 * **Baseline** (:mod:`baseline`). Each series' backtest window (its last ``PREDICTION_LENGTH``
@@ -753,15 +756,29 @@ def build_series(data: Input, step: timedelta) -> list[Series]:
     return [regularize(series_id, data.series.pop(series_id), step, data.sources) for series_id in ids]
 
 
-def check_history(series: Iterable[Series], context_length: int, prediction_length: int) -> None:
-    """Raise :class:`NotEnoughHistory` for the first series shorter than context + prediction."""
+def modelled(series: Sequence[Series], context_length: int, prediction_length: int) -> list[bool]:
+    """Which series the model trains on and forecasts: those of at least ``CONTEXT_LENGTH +
+    PREDICTION_LENGTH`` points. The others get the baseline's forecast alone (each is logged).
+    Raises :class:`NotEnoughHistory`, naming the longest series, when none is long enough."""
     need = context_length + prediction_length
-    for s in series:
-        if len(s.target) < need:
-            raise NotEnoughHistory(
-                f"{_describe(s.series_id)} has {len(s.target)} points after regularizing; "
-                f"CONTEXT_LENGTH + PREDICTION_LENGTH = {context_length} + {prediction_length} = {need} needed"
+    flags = [len(s.target) >= need for s in series]
+    if not any(flags):
+        longest = max(series, key=lambda s: len(s.target))
+        scope = "" if len(series) == 1 else "no series is long enough for the model: the longest, "
+        raise NotEnoughHistory(
+            f"{scope}{_describe(longest.series_id)}{',' if scope else ''} has {len(longest.target)} points "
+            "after regularizing; "
+            f"CONTEXT_LENGTH + PREDICTION_LENGTH = {context_length} + {prediction_length} = {need} needed"
+        )
+    for s, long_enough in zip(series, flags, strict=True):
+        if not long_enough:
+            LOG.warning(
+                "%s has %d points, under the %d the model needs: it gets the seasonal-naive forecast",
+                _describe(s.series_id),
+                len(s.target),
+                need,
             )
+    return flags
 
 
 # --------------------------------------------------------------------------- writing
@@ -781,19 +798,27 @@ def jsonl_chunks(series: Iterable[Series], drop_last: int = 0) -> Iterator[bytes
         yield (deepar_line(s.start, target) + "\n").encode()
 
 
-def manifest(series: Sequence[Series], config: Config, run_id: str, scores: Baseline) -> dict[str, Any]:
-    """The series manifest: line ``i`` of the train and test files, of both transform outputs and
-    of the baseline file is ``series[i]`` (``{"id", "start", "length"}``). ``"baseline"`` is
-    ``{"overall": <the state's figures>, "series": [{"id", "season", "seasons", <figures>}, ...]}``,
-    the second list in the same order (:class:`baseline.Baseline`)."""
+def manifest(
+    series: Sequence[Series], flags: Sequence[bool], config: Config, run_id: str, scores: Baseline
+) -> dict[str, Any]:
+    """The series manifest: ``series[i]`` (``{"id", "start", "length", "model"}``) is line ``i`` of
+    the baseline file; the series with ``"model"`` true are, in the same order, the lines of the
+    train and test files and of both transform outputs. ``"baseline"`` is ``{"overall": <the
+    state's figures>, "series": [{"id", "season", "seasons", <figures>}, ...]}``, the second list
+    in the same order (:class:`baseline.Baseline`)."""
     return {
         "run_id": run_id,
         "freq": config.freq,
         "prediction_length": config.prediction_length,
         "series_column": config.series_column,
         "series": [
-            {"id": s.series_id, "start": s.start.strftime(START_FORMAT), "length": len(s.target)}
-            for s in series
+            {
+                "id": s.series_id,
+                "start": s.start.strftime(START_FORMAT),
+                "length": len(s.target),
+                "model": flag,
+            }
+            for s, flag in zip(series, flags, strict=True)
         ],
         "baseline": {
             "overall": scores.overall,
@@ -804,10 +829,13 @@ def manifest(series: Sequence[Series], config: Config, run_id: str, scores: Base
     }
 
 
-def baseline_chunks(series: Iterable[Series], scorer: BaselineScorer) -> Iterator[bytes]:
-    """The baseline file (:mod:`baseline`): one JSON line per series, scored when it is asked for."""
-    for s in series:
-        _, line = scorer.add(s.target)
+def baseline_chunks(
+    series: Iterable[Series], flags: Iterable[bool], scorer: BaselineScorer
+) -> Iterator[bytes]:
+    """The baseline file (:mod:`baseline`): one JSON line per series, scored when it is asked for;
+    the overall figures count only the series the model sees (``flags``)."""
+    for s, flag in zip(series, flags, strict=True):
+        _, line = scorer.add(s.target, overall=flag)
         yield (json.dumps(line, separators=(",", ":"), allow_nan=False) + "\n").encode()
 
 
@@ -822,17 +850,19 @@ def generate_dataset(s3: S3Client, config: Config, job_run_id: str, execution_na
     paths = run_paths(config, job_run_id, execution_name)
     names = job_names(config.name_prefix, execution_name)
     series = build_series(read_input(s3, config, paths), config.step)
-    check_history(series, config.context_length, config.prediction_length)
+    flags = modelled(series, config.context_length, config.prediction_length)
+    model_series = [s for s, flag in zip(series, flags, strict=True) if flag]
     for key, drop_last in ((paths.train_key, config.prediction_length), (paths.test_key, 0)):
-        upload_chunks(s3, paths.bucket, key, jsonl_chunks(series, drop_last), "application/jsonlines")
+        chunks = jsonl_chunks(model_series, drop_last)
+        upload_chunks(s3, paths.bucket, key, chunks, "application/jsonlines")
     scorer = BaselineScorer(
         config.prediction_length, config.step, config.test_quantiles, config.selection_metric
     )
-    upload_chunks(
-        s3, paths.bucket, paths.baseline_key, baseline_chunks(series, scorer), "application/jsonlines"
-    )
+    lines = baseline_chunks(series, flags, scorer)
+    upload_chunks(s3, paths.bucket, paths.baseline_key, lines, "application/jsonlines")
     scores = scorer.result()
-    body = json.dumps(manifest(series, config, execution_name, scores), indent=1, allow_nan=False).encode()
+    document = manifest(series, flags, config, execution_name, scores)
+    body = json.dumps(document, indent=1, allow_nan=False).encode()
     s3.put_object(Bucket=paths.bucket, Key=paths.series_key, Body=body, ContentType="application/json")
     points = max(len(s.target) for s in series)
     LOG.info("wrote %d series (longest %d points) to %s", len(series), points, paths.uri(paths.run_prefix))
@@ -842,6 +872,7 @@ def generate_dataset(s3: S3Client, config: Config, job_run_id: str, execution_na
         **paths.uris(),
         **names,
         "series_count": len(series),
+        "model_series_count": len(model_series),
         "points": points,
         "baseline": scores.overall,
     }

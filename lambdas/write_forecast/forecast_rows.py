@@ -40,9 +40,12 @@ class MalformedForecast(ValueError):
 
 @dataclass(frozen=True)
 class SeriesInfo:
+    """One series of the manifest; ``model``: whether the model's files hold a line for it."""
+
     series_id: str
     start: datetime
     length: int
+    model: bool = True
 
 
 @dataclass(frozen=True)
@@ -95,7 +98,10 @@ def parse_manifest(text: str, source: str) -> Manifest:
                 raise ValueError(f"series[{i}].id must be a string of at most {MAX_SERIES_ID_LENGTH} chars")
             if not isinstance(length, int) or isinstance(length, bool) or length < 1:
                 raise ValueError(f"series[{i}].length must be a positive integer")
-            series.append(SeriesInfo(series_id, datetime.strptime(start, START_FORMAT), length))
+            model = entry.get("model", True)
+            if not isinstance(model, bool):
+                raise ValueError(f"series[{i}].model must be true or false")
+            series.append(SeriesInfo(series_id, datetime.strptime(start, START_FORMAT), length, model))
         freq = doc.get("freq")
         prediction_length = doc.get("prediction_length")
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -251,28 +257,32 @@ def selected_rows(
     enabled: bool = True,
 ) -> tuple[list[ForecastRow], Selection]:
     """Every series' rows from its selected source (:mod:`selection`), and the run's
-    :class:`selection.Selection`. All four files are validated whole before any row is returned."""
+    :class:`selection.Selection`. The transform's outputs hold a line for each series of the
+    manifest with ``"model": true``, in order; the baseline file one for every series. All four
+    files are validated whole before any row is returned."""
     step = check_setting("TIME_FREQ", freq, freq_step)
     manifest = parse_manifest(*files.manifest)
     check_manifest(manifest, freq, prediction_length, files.manifest[1])
-    count = len(manifest.series)
-    future = parse_forecasts(*files.future, count, prediction_length)
-    backtest = parse_forecasts(*files.backtest, count, prediction_length)
-    baselines = parse_forecasts(*files.baseline, count, prediction_length, parse_baseline_line)
+    count = sum(1 for info in manifest.series if info.model)
+    future = iter(parse_forecasts(*files.future, count, prediction_length))
+    backtest = iter(parse_forecasts(*files.backtest, count, prediction_length))
+    baselines = parse_forecasts(*files.baseline, len(manifest.series), prediction_length, parse_baseline_line)
     selection = Selection(metric=metric)
     rows: list[ForecastRow] = []
-    for info, model_future, model_backtest, baseline in zip(
-        manifest.series, future, backtest, baselines, strict=True
-    ):
+    for info, baseline in zip(manifest.series, baselines, strict=True):
+        model_future, model_backtest = (next(future), next(backtest)) if info.model else (None, None)
         choice, model_score, baseline_score = choose(
-            model_backtest.quantiles(),
+            model_backtest.quantiles() if model_backtest is not None else None,
             baseline,
             metric=metric,
             max_loss_ratio=max_loss_ratio,
             enabled=enabled,
         )
         selection.add(choice, model_score, baseline_score, baseline.scale)
+        if choice.source is None:
+            continue  # nothing to write: no model line, and no value to repeat
         if choice.source == MODEL:
+            assert model_future is not None  # choose() takes the model only when it has a forecast
             chosen, season = model_future, None
         else:
             assert baseline.future is not None  # choose() takes the baseline only when it has one

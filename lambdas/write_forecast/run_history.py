@@ -25,8 +25,9 @@ A run's ``status`` (:data:`STATUSES`):
 
 A written run's record holds the selection's backtest figures (:data:`SELECTION_COLUMNS`: the
 metric, the model's, the baseline's and the written forecast's loss, both candidates' MAE, how
-many series took each source, and how many of them had nothing to score), and each of its rows its ``source`` (``model`` or
-``seasonal-naive``) and ``season`` (the baseline's, else NULL); earlier rows hold NULL there.
+many series took each source, and how many of them had nothing to score), and each of its rows
+its ``source`` (``model`` or ``seasonal-naive``) and ``season`` (the baseline's, else NULL);
+earlier rows hold NULL there.
 
 The view shows rows of ``written`` and ``migrated`` runs only. Re-running an execution (same
 ``run_id``) overwrites its record and replaces its rows exactly; no run or row is duplicated.

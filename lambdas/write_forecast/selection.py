@@ -10,6 +10,8 @@ definitions (:class:`forecast_metrics.Accuracy`), and compared on the selection 
 
 **The rule**, per series (:func:`choose`):
 
+* a series too short for the model (generate-dataset left it out of the model's files): the
+  baseline (``too-short``), or nothing when its history has no value at all (``no-forecast``);
 * selection disabled (``QUALITY_GATE=disabled``): the model;
 * the baseline has no forecast (the series' history had no present value, or a value overflowed):
   the model (``no-baseline``);
@@ -36,12 +38,14 @@ from forecast_metrics import SELECTION_METRICS, WRITTEN_QUANTILES, Accuracy, Val
 MODEL, BASELINE = "model", "seasonal-naive"
 SOURCES = (MODEL, BASELINE)
 #: Why a series took its source: the comparison, or why there was none.
-MODEL_WON, BASELINE_WON, UNSCORED, NO_BASELINE, DISABLED = (
+MODEL_WON, BASELINE_WON, UNSCORED, NO_BASELINE, DISABLED, TOO_SHORT, NO_FORECAST = (
     "model-won",
     "baseline-won",
     "unscored",
     "no-baseline",
     "disabled",
+    "too-short",
+    "no-forecast",
 )
 
 
@@ -58,9 +62,10 @@ class BaselineLine:
 
 @dataclass(frozen=True)
 class Choice:
-    """One series' source, why, and both candidates' losses (``None``: not scored)."""
+    """One series' source (``None``: no forecast at all), why, and both candidates' losses
+    (``None``: not scored)."""
 
-    source: str
+    source: str | None
     reason: str
     season: int | None
     model_loss: float | None
@@ -122,7 +127,7 @@ def _scored(actual: Sequence[Value], quantiles: Mapping[str, Sequence[float]]) -
 
 
 def choose(
-    model: Mapping[str, Sequence[float]],
+    model: Mapping[str, Sequence[float]] | None,
     baseline: BaselineLine,
     *,
     metric: str = SELECTION_METRICS[0],
@@ -131,7 +136,11 @@ def choose(
 ) -> tuple[Choice, Accuracy | None, Accuracy | None]:
     """One series' :class:`Choice` (module docstring), with the model's and the baseline's scores of
     its backtest window (``None`` when not scored). ``model`` maps each written quantile to the
-    model's backtest forecast."""
+    model's backtest forecast; ``None``: the model has none (a series too short for it)."""
+    if model is None:
+        if baseline.future is None:
+            return Choice(None, NO_FORECAST, None, None, None), None, None
+        return Choice(BASELINE, TOO_SHORT, baseline.season, None, None), None, None
     if baseline.backtest is None or baseline.future is None:
         return Choice(MODEL, NO_BASELINE if enabled else DISABLED, None, None, None), None, None
     if not any(v is not None for v in baseline.actual):
@@ -189,7 +198,7 @@ class Selection:
         if scale:
             for name, score in ((MODEL, model), (BASELINE, baseline)):
                 self.mases[name].append(score.absolute_error / score.points / scale)
-            self.mases["written"].append(self.mases[choice.source][-1])
+            self.mases["written"].append(self.mases[MODEL if choice.source == MODEL else BASELINE][-1])
 
     def count(self, source: str) -> int:
         """How many series took ``source``."""

@@ -209,9 +209,10 @@ def test_score_baseline_is_json_safe_when_sums_overflow() -> None:
     json.dumps([result.overall, result.series], allow_nan=False)
 
 
-def test_score_baseline_rejects_a_target_without_a_history() -> None:
-    with pytest.raises(ValueError, match="target 1 has 2 points, not more than 2"):
-        score_baseline([[1.0, 2.0, 3.0], [1.0, 2.0]], 2, HOUR)
+def test_a_target_without_a_backtest_window_gets_a_future_only() -> None:
+    figures, line = BaselineScorer(2, HOUR).add([1.0, 3.0])  # 2 points: no history before a window
+    assert (figures["season"], figures["points"], line["backtest"]) == (1, 0, None)
+    assert line["actual"] == [None, None] and line["future"]["0.5"] == [3.0, 3.0]
     with pytest.raises(ValueError, match="prediction_length must be at least 1"):
         score_baseline([[1.0]], 0, HOUR)
 

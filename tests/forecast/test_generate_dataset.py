@@ -45,6 +45,7 @@ RESULT_KEYS = {
     "model_name",
     "transform_job_name",
     "series_count",
+    "model_series_count",
     "points",
     "baseline",
 }
@@ -159,7 +160,7 @@ def test_handler_writes_train_test_manifest_and_returns_the_contract(
         {"start": "2024-03-01 00:00:00", "target": target[:-2]}
     ]
     manifest = json.loads(s3.get_object(Bucket=BUCKET, Key=run_prefix + "series.json")["Body"].read())
-    assert manifest["series"] == [{"id": "", "start": "2024-03-01 00:00:00", "length": 8}]
+    assert manifest["series"] == [{"id": "", "start": "2024-03-01 00:00:00", "length": 8, "model": True}]
     assert manifest["freq"] == "1H" and manifest["prediction_length"] == 2
 
     # Baseline: 6 history points, so season 1 (naive): both window steps repeat 6.0; actuals 7 and 8,
@@ -354,7 +355,7 @@ def test_baseline_of_a_hand_computed_series_with_gaps(s3: Any) -> None:
         "overall": result["baseline"],
         "series": [{"id": "", **figures, "seasons": seasons}],
     }
-    assert manifest["series"] == [{"id": "", "start": "2024-01-01 00:00:00", "length": 13}]
+    assert manifest["series"] == [{"id": "", "start": "2024-01-01 00:00:00", "length": 13, "model": True}]
 
 
 def test_baseline_overall_and_per_series(s3: Any) -> None:
@@ -514,14 +515,42 @@ def test_rows_floored_into_one_slot_are_duplicates(s3: Any) -> None:
         run(s3)
 
 
-def test_a_series_too_short_raises_not_enough_history(s3: Any) -> None:
+def test_a_series_too_short_for_the_model_gets_the_baseline_alone(s3: Any) -> None:
+    """The model's files hold the series long enough for it; the shorter one is in the manifest
+    (model false) and the baseline file, with its future from every point, and no backtest."""
     header = "ts,sales,store"
     put(s3, "part-0.csv", hourly("2024-01-01", [1, 2, 3, 4, 5, 6], "long"), header)
+    put(s3, "part-1.csv", hourly("2024-01-01", [1, 2, 3, 4, 5], "mid"), header)
+    put(s3, "part-2.csv", hourly("2024-01-01", [7, 9], "tiny"), header)
+    result = run(s3, SERIES_COLUMN="store")
+    assert (result["series_count"], result["model_series_count"]) == (3, 1)
+    prefix = f"forecast/{EXECUTION}/"
+    assert [line["target"] for line in read_jsonl(s3, prefix + "data/test.json")] == [[1, 2, 3, 4, 5, 6]]
+    manifest = read_manifest(s3)
+    assert [(s["id"], s["length"], s["model"]) for s in manifest["series"]] == [
+        ("long", 6, True),
+        ("mid", 5, False),
+        ("tiny", 2, False),
+    ]
+    long, mid, tiny = read_jsonl(s3, prefix + "baseline.json")
+    assert long["backtest"] is not None and mid["backtest"] is not None  # mid: 3 history points
+    # tiny has no backtest window (2 points, PREDICTION_LENGTH 2): its future repeats its last
+    # value (season 1), its band from its one error, 2
+    assert tiny["backtest"] is None and tiny["actual"] == [None, None]
+    assert tiny["future"] == {"0.1": [9.0, 9.0], "0.5": [9.0, 9.0], "0.9": [11.0, 11.0], "mean": [11.0, 11.0]}
+    # the overall figures are the long series' only, like DeepAR's test metrics
+    assert result["baseline"]["points"] == 2
+
+
+def test_no_series_long_enough_raises_not_enough_history(s3: Any) -> None:
+    header = "ts,sales,store"
+    put(s3, "part-0.csv", hourly("2024-01-01", [1, 2, 3], "a"), header)
     put(s3, "part-1.csv", hourly("2024-01-01", [1, 2, 3, 4, 5], "short"), header)
     with pytest.raises(dataset.NotEnoughHistory) as info:
         run(s3, SERIES_COLUMN="store")
     message = str(info.value)
-    assert "'short'" in message and "5 points" in message and "6 needed" in message
+    assert message.startswith("no series is long enough for the model: the longest, series 'short',")
+    assert "5 points" in message and "6 needed" in message
     assert not s3.list_objects_v2(Bucket=BUCKET, Prefix="forecast/").get("Contents")  # nothing written
 
 

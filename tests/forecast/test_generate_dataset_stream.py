@@ -152,9 +152,10 @@ def test_any_split_and_order_of_the_rows_gives_the_same_dataset(
         try:
             run(client, SERIES_COLUMN="store", CONTEXT_LENGTH="1", PREDICTION_LENGTH="1")
         except dataset.NotEnoughHistory:
-            assert any(len(e["target"]) < 2 for e in expected)
+            assert all(len(e["target"]) < 2 for e in expected)  # none is long enough for the model
             return
-        assert read_jsonl(client, TEST_KEY) == expected
+        # the model's files hold the series long enough for it (2 points), in id order
+        assert read_jsonl(client, TEST_KEY) == [e for e in expected if len(e["target"]) >= 2]
 
 
 # --------------------------------------------------------------------------- compact storage

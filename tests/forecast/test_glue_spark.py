@@ -208,7 +208,9 @@ def test_single_series_datetime_and_double_survive_into_the_dataset(
     expected[6] = "NaN"
     assert test_lines == [{"start": "2024-03-10 00:00:00", "target": expected}]
     assert result["points"] == len(values)
-    assert manifest["series"] == [{"id": "", "start": "2024-03-10 00:00:00", "length": len(values)}]
+    assert manifest["series"] == [
+        {"id": "", "start": "2024-03-10 00:00:00", "length": len(values), "model": True}
+    ]
 
 
 def test_several_series_datetime6_and_decimal_survive_into_the_dataset(

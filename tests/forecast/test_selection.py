@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from types import ModuleType
 from typing import Any
 
@@ -101,6 +102,17 @@ def test_a_series_without_a_baseline_takes_the_model() -> None:
     doc = json.loads(baseline_line(ACTUAL, [15.0, 16.0, 17.0]))
     doc["future"]["0.9"][1] = None  # a value that overflowed: no usable baseline either
     assert choose(band(ACTUAL), parse_baseline_line(json.dumps(doc), 3))[0].reason == "no-baseline"
+
+
+def test_a_series_too_short_for_the_model_takes_the_baseline_or_nothing() -> None:
+    doc = json.loads(baseline_line([None, None, None], [15.0, 16.0, 17.0]))
+    doc["backtest"] = None  # too short for a backtest window too
+    short = parse_baseline_line(json.dumps(doc), 3)
+    choice, _, _ = choose(None, short)
+    assert (choice.source, choice.reason, choice.season) == (BASELINE, "too-short", 24)
+    doc["future"] = None  # no value at all: nothing to forecast from
+    choice, _, _ = choose(None, parse_baseline_line(json.dumps(doc), 3))
+    assert (choice.source, choice.reason) == (None, "no-forecast")
 
 
 def test_disabled_selection_writes_the_model_and_still_scores_it() -> None:
@@ -219,6 +231,43 @@ def test_a_model_worse_everywhere_writes_every_series_from_the_baseline() -> Non
     rows, selection = select(everywhere)
     assert {r.source for r in rows} == {BASELINE} and len(rows) == 6
     assert selection.figures()["series"] == {MODEL: 0, BASELINE: 2}
+
+
+def test_series_the_model_does_not_see_keep_the_others_aligned() -> None:
+    """A short series between two modelled ones: the transform's outputs hold two lines, the
+    baseline file three; each modelled series gets its own model line."""
+    doc = json.loads(TWO_SERIES)
+    doc["series"].insert(1, {"id": "short", "start": "2024-01-02 00:00:00", "length": 2, "model": False})
+    short = json.loads(baseline_line([None, None, None], [1.0, 1.0, 1.0], future=7.0))
+    short["backtest"] = None
+    three = MIXED.split("\n")[0] + "\n" + json.dumps(short) + "\n" + MIXED.split("\n")[1] + "\n"
+    run = RunFiles(
+        manifest=(json.dumps(doc), "s3://b/series.json"),
+        future=(TWO_FORECASTS, "s3://b/transform/test.json.out"),
+        backtest=(TWO_BACKTESTS, "s3://b/transform/train.json.out"),
+        baseline=(three, "s3://b/baseline.json"),
+    )
+    rows, selection = selected_rows(
+        run, freq="1H", prediction_length=3, run_id=RUN, metric="mean_wQuantileLoss", max_loss_ratio=1.0
+    )
+    by_series = {
+        r.series_id: r
+        for r in rows
+        if r.forecast_time == min(x.forecast_time for x in rows if x.series_id == r.series_id)
+    }
+    assert (by_series["a"].source, by_series["a"].p50) == (MODEL, 100.0)  # model line 1
+    assert (by_series["short"].source, by_series["short"].p50) == (BASELINE, 7.0)
+    assert (by_series["b"].source, by_series["b"].p50) == (BASELINE, 60.0)  # b's own backtest lost
+    assert selection.figures()["reasons"] == {"model-won": 1, "too-short": 1, "baseline-won": 1}
+    with pytest.raises(MalformedForecast, match="line 3: unexpected"):  # a line per modelled series
+        selected_rows(
+            replace(run, future=(TWO_FORECASTS + TWO_FORECASTS.split("\n")[0], "f")),
+            freq="1H",
+            prediction_length=3,
+            run_id=RUN,
+            metric="MAE",
+            max_loss_ratio=1.0,
+        )
 
 
 @pytest.mark.parametrize(

@@ -238,7 +238,7 @@ def test_forecast_tasks_retry_and_catch_into_notify_then_a_named_fail() -> None:
         assert "$$.Execution.Name" in notify["Parameters"]["Message.$"]
         assert "$.error.Error" in notify["Parameters"]["Message.$"]
         fail = states[notify["Next"]]
-        if task == "QualityGate":  # the run fails as the gate's error: ModelWorseThanBaseline, ...
+        if task == "QualityGate":  # the run fails as the gate's error: MissingModelMetrics, ...
             assert fail["Type"] == "Fail" and fail["ErrorPath"] == "$.error.Error" and "Error" not in fail
         else:
             assert fail["Type"] == "Fail" and fail["Error"] == notify["Next"]

@@ -293,6 +293,32 @@ def test_a_model_worse_than_the_baseline_everywhere_still_gives_a_forecast_from_
     assert "DeepAR's test:mean_wQuantileLoss 5" in summary, summary
 
 
+def test_a_series_too_short_for_the_model_is_written_from_the_baseline(tmp_path: Path) -> None:
+    """Every series with history gets a forecast: the long one from the model (the stand-in is
+    exact on its backtest), the short one, which the model never sees, from seasonal naive."""
+    env = load_env("dev", read_cdk_context())
+    assert env.forecast is not None
+    database = replace(env.forecast.database, series_column="store")
+    env = replace(env, forecast=replace(env.forecast, database=database))
+    with open_session("dev", workdir=tmp_path, allow_mariadb=False, printer=Printer(False), config=env) as s:
+        fake_deepar(s)
+        rows = [(t, v, "long") for t, v in short_series(900)] + [
+            (t, v, "short") for t, v in short_series(100)
+        ]
+        s.load_source(rows)
+        run = s.forecast()
+        assert run is not None
+        assert run.result.path == FORECAST_OK, run.result.cause
+        written = forecast_rows(s)
+        assert {(r["series_id"], r["source"]) for r in written} == {
+            ("long", "model"),
+            ("short", "seasonal-naive"),
+        }
+        assert len(written) == 2 * 168
+        [record] = s.database.read_runs(database.forecast_table)  # type: ignore[union-attr]
+        assert (record["series_count"], record["series_model"], record["series_baseline"]) == (2, 1, 1)
+
+
 def test_a_training_job_without_test_metrics_fails_the_gate(session: OfflineSession) -> None:
     fake_deepar(session, mean_wql=None)
     session.load_source(short_series(900))
