@@ -16,13 +16,12 @@ history's mean seasonal error). Point ``k`` (0-based) of series ``s`` is at
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from selection import MODEL, Selection, choose, parse_baseline_line
+from selection import MODEL, Selection, choose, finite_numbers, parse_baseline_line
 
 from forecast_metrics import WRITTEN_QUANTILES
 from pipeline_rules import ConfigurationError, RuleError, check_setting, freq_step
@@ -115,19 +114,6 @@ def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not a finite number")
 
 
-def _numbers(values: Any, what: str, expected: int) -> list[float]:
-    if not isinstance(values, list):
-        raise ValueError(f"{what} is not a list")
-    if len(values) != expected:
-        raise ValueError(f"{what} has {len(values)} values, expected PREDICTION_LENGTH = {expected}")
-    out = []
-    for j, v in enumerate(values):
-        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-            raise ValueError(f"{what}[{j}] = {v!r} is not a finite number")
-        out.append(float(v))
-    return out
-
-
 def parse_forecast_line(line: str, prediction_length: int) -> SeriesForecast:
     """One DeepAR output line; ``ValueError`` describing the first problem."""
     doc = json.loads(line, parse_constant=_reject_constant)
@@ -141,8 +127,10 @@ def parse_forecast_line(line: str, prediction_length: int) -> SeriesForecast:
             raise ValueError(f"quantile {key!r} is missing (DEEPAR_INFERENCE_CONFIG must ask for it)")
     if "mean" not in doc:
         raise ValueError("'mean' is missing")
-    p10, p50, p90 = (_numbers(quantiles[k], f"quantiles[{k!r}]", prediction_length) for k in QUANTILE_KEYS)
-    return SeriesForecast(p10, p50, p90, _numbers(doc["mean"], "mean", prediction_length))
+    p10, p50, p90 = (
+        finite_numbers(quantiles[k], f"quantiles[{k!r}]", prediction_length) for k in QUANTILE_KEYS
+    )
+    return SeriesForecast(p10, p50, p90, finite_numbers(doc["mean"], "mean", prediction_length))
 
 
 def _lines(text: str) -> list[str]:

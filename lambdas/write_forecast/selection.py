@@ -72,9 +72,13 @@ class Choice:
     baseline_loss: float | None
 
 
-def _numbers(values: Any, what: str, length: int) -> list[float]:
-    if not isinstance(values, list) or len(values) != length:
-        raise ValueError(f"{what} is not a list of {length} values")
+def finite_numbers(values: Any, what: str, expected: int) -> list[float]:
+    """``values`` as floats: a list of ``expected`` finite numbers, else ``ValueError`` naming
+    ``what`` and the first problem."""
+    if not isinstance(values, list):
+        raise ValueError(f"{what} is not a list")
+    if len(values) != expected:
+        raise ValueError(f"{what} has {len(values)} values, expected PREDICTION_LENGTH = {expected}")
     out = []
     for j, v in enumerate(values):
         if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
@@ -94,7 +98,7 @@ def _band(doc: Any, what: str, length: int, keys: Sequence[str]) -> dict[str, li
         values = doc.get(key)
         if isinstance(values, list) and len(values) == length and any(v is None for v in values):
             return None
-    return {key: _numbers(doc.get(key), f"{what}[{key!r}]", length) for key in keys}
+    return {key: finite_numbers(doc.get(key), f"{what}[{key!r}]", length) for key in keys}
 
 
 def parse_baseline_line(line: str, prediction_length: int) -> BaselineLine:
