@@ -58,10 +58,10 @@ from pipeline_rules import RuleError
 
 Value = float | None
 
-#: The quantiles the pipeline asks DeepAR for and scores (``test_quantiles``), as DeepAR's keys.
-DEFAULT_QUANTILES = ("0.1", "0.5", "0.9")
-#: The quantiles the forecast table holds (p10, p50, p90), which each series' candidates are scored at.
-WRITTEN_QUANTILES = ("0.1", "0.5", "0.9")
+#: The quantiles the pipeline asks DeepAR for and scores (``test_quantiles``, the inference
+#: config's), as DeepAR's keys, and the forecast table's p10, p50 and p90: each series' candidates
+#: are scored at them.
+FORECAST_QUANTILES = ("0.1", "0.5", "0.9")
 #: The metrics a series' candidates may be compared on (``forecast.selection.metric``); the first
 #: is the default. Each is computed over the written quantiles' forecasts (:func:`selection_loss`).
 SELECTION_METRICS = ("mean_wQuantileLoss", "MAE", "RMSE")
@@ -126,7 +126,7 @@ def empirical_quantile(ordered: Sequence[float], level: float) -> float:
 
 
 def probabilistic_seasonal_naive(
-    history: Sequence[Value], horizon: int, season: int, quantiles: Sequence[str] = DEFAULT_QUANTILES
+    history: Sequence[Value], horizon: int, season: int, quantiles: Sequence[str] = FORECAST_QUANTILES
 ) -> tuple[list[Value], dict[str, list[Value]]]:
     """``(point, {q: forecast})`` for the ``horizon`` steps after ``history`` (module docstring)."""
     point = seasonal_naive(history, horizon, season)
@@ -185,11 +185,11 @@ def seasonal_scale(history: Sequence[Value], season: int) -> float | None:
 class Accuracy:
     """Sums that RMSE and the weighted quantile losses are built from, over one or more series.
 
-    ``quantiles`` are DeepAR's string keys (default ``DEFAULT_QUANTILES``). :meth:`add` one series
+    ``quantiles`` are DeepAR's string keys (default ``FORECAST_QUANTILES``). :meth:`add` one series
     at a time; :meth:`metrics` gives the figures so far.
     """
 
-    quantiles: Sequence[str] = DEFAULT_QUANTILES
+    quantiles: Sequence[str] = FORECAST_QUANTILES
     points: int = 0
     squared_error: float = 0.0
     absolute_error: float = 0.0

@@ -33,6 +33,15 @@ class RuleError(ValueError):
 
 # --------------------------------------------------------------------------- names and lengths
 
+#: A DeepAR JSON line's ``start``, as generate-dataset writes it and write-forecast reads it back.
+DEEPAR_START_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+def resource_prefix(env_name: str) -> str:
+    """The prefix of the names an environment gives its resources: ``ml-pipelines-<env>``."""
+    return f"ml-pipelines-{env_name}"
+
+
 #: SageMaker job and model names: at most 63 of ``[a-zA-Z0-9-]``, no leading or trailing hyphen.
 SAGEMAKER_NAME_LENGTH = 63
 _SAGEMAKER_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 from contracts.database_tls import lambda_tls_environment
-from stacks.config import FORECAST_QUANTILES, ForecastConfig, StandardizeConfig
+from forecast_metrics import FORECAST_QUANTILES
+from stacks.config import ForecastConfig, StandardizeConfig
 
 
 def trigger_environment(state_machine_arn: str) -> dict[str, str]:

@@ -5,15 +5,17 @@ Each takes the environment's name (``EnvConfig.name``) and what else it is built
 
 from __future__ import annotations
 
+from pipeline_rules import resource_prefix
+
 
 def etl_job_name(env_name: str, source_table: str) -> str:
     """The Glue job's name: ``ml-pipelines-<env>-<source table>-etl`` (dashes for underscores)."""
-    return f"ml-pipelines-{env_name}-{source_table.lower().replace('_', '-')}-etl"
+    return f"{resource_prefix(env_name)}-{source_table.lower().replace('_', '-')}-etl"
 
 
 def crawler_name(env_name: str) -> str:
     """The JDBC crawler's name: ``ml-pipelines-<env>-mysql-source``."""
-    return f"ml-pipelines-{env_name}-mysql-source"
+    return f"{resource_prefix(env_name)}-mysql-source"
 
 
 def catalog_database_name(env_name: str) -> str:
@@ -24,7 +26,7 @@ def catalog_database_name(env_name: str) -> str:
 def rotation_function_name(env_name: str) -> str:
     """The database secret's rotation function, ``ml-pipelines-<env>-db-rotation``; it logs to
     ``/aws/lambda/<name>``, which the stack owns."""
-    return f"ml-pipelines-{env_name}-db-rotation"
+    return f"{resource_prefix(env_name)}-db-rotation"
 
 
 #: The roles that read the database secret, which its key's policy names: ``reader -> role name``.
@@ -37,4 +39,4 @@ def secret_reader_role_name(env_name: str, reader: str) -> str:
     forecast stack creates it."""
     if reader not in SECRET_READERS:
         raise ValueError(f"{reader} is not a reader of the database secret ({', '.join(SECRET_READERS)})")
-    return f"ml-pipelines-{env_name}-{reader}"
+    return f"{resource_prefix(env_name)}-{reader}"

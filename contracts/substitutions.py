@@ -61,7 +61,7 @@ def forecast_substitutions(
         "SageMakerRoleArn": sagemaker_role_arn,
         "AlertsTopicArn": alerts_topic_arn,
         "DeepArImageUri": deepar_image_uri(region),
-        **{_camel(key): json_string(value) for key, value in deepar.hyperparameters().items()},
+        **{_pascal_case(key): json_string(value) for key, value in deepar.hyperparameters().items()},
         "InferenceConfig": json_string(json.dumps(INFERENCE_CONFIG)),
         "TrainingInstanceType": json_string(deepar.training_instance_type),
         "TrainingInstanceCount": str(deepar.training_instance_count),
@@ -73,5 +73,5 @@ def forecast_substitutions(
     }
 
 
-def _camel(name: str) -> str:
+def _pascal_case(name: str) -> str:
     return "".join(part.title() for part in name.split("_"))

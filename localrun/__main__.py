@@ -12,9 +12,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-# jsii (under aws-cdk-lib, which the runner imports for its config) warns about Node 20 otherwise.
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-
 from stacks.paths import ROOT
 
 DEFAULT_OUT = ROOT / "demo-out"

@@ -194,7 +194,7 @@ class SQLiteForecastRepository:
         rows = list(rows)
         if not rows:
             return 0
-        run_id = _forecast_repository.run_of(rows)
+        run_id = _forecast_repository.rows_run_id(rows)
         run = replace(run or _run_history.RunRecord(run_id, "written"), status=_run_history.WRITTEN)
         if run.run_id != run_id:
             raise ValueError(f"the rows are of run {run_id}, the record of run {run.run_id}")

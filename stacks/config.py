@@ -24,7 +24,7 @@ from typing import Any
 
 import pipeline_rules
 from contracts import api_shapes
-from forecast_metrics import SELECTION_METRICS, check_selection_metric
+from forecast_metrics import FORECAST_QUANTILES, SELECTION_METRICS, check_selection_metric
 from pipeline_rules import RuleError
 from stacks.paths import ROOT
 
@@ -191,7 +191,6 @@ class DatabaseConfig:
 
 #: The forecast's quantiles: what batch transform is asked for (write-forecast stores them as p10,
 #: p50, p90) and what the test channel and the seasonal-naive baseline are scored at.
-FORECAST_QUANTILES = ("0.1", "0.5", "0.9")
 
 
 @dataclass(frozen=True)
@@ -389,7 +388,7 @@ class EnvConfig:
     @property
     def data_bucket_name(self) -> str:
         """The data bucket's name: ``bucketName`` if set, else ``ml-pipelines-<env>-<account>-<region>``."""
-        return self.bucket_name or f"ml-pipelines-{self.name}-{self.account}-{self.region}"
+        return self.bucket_name or f"{pipeline_rules.resource_prefix(self.name)}-{self.account}-{self.region}"
 
     @property
     def partition(self) -> str:
@@ -406,7 +405,7 @@ class EnvConfig:
         return f"MlPipelines-{self.name}-{unit}"
 
 
-def _camel(name: str) -> str:
+def _camel_case(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part.title() for part in rest)
 
@@ -547,7 +546,7 @@ def _one_processing_instance(reader: _Reader) -> int:
 
 
 def _standardize(reader: _Reader) -> StandardizeConfig:
-    reader.reject_unknown({_camel(f.name) for f in fields(StandardizeConfig)})
+    reader.reject_unknown({_camel_case(f.name) for f in fields(StandardizeConfig)})
     d = StandardizeConfig()
     prefix = reader.string("jobNamePrefix", d.job_name_prefix, rule=_job_name_prefix)
     image_uri = reader.optional_string("imageUri", ECR_IMAGE_URI)
@@ -568,7 +567,7 @@ def _standardize(reader: _Reader) -> StandardizeConfig:
 
 
 def _network(reader: _Reader) -> NetworkConfig:
-    reader.reject_unknown({_camel(f.name) for f in fields(NetworkConfig)})
+    reader.reject_unknown({_camel_case(f.name) for f in fields(NetworkConfig)})
     vpc_id = reader.optional_string("vpcId", _VPC)
     subnets = reader.strings("privateSubnetIds", _SUBNET)
     azs = reader.strings("availabilityZones", _AZ)
@@ -593,7 +592,7 @@ def _network(reader: _Reader) -> NetworkConfig:
 
 
 def _database(reader: _Reader) -> DatabaseConfig:
-    reader.reject_unknown({_camel(f.name) for f in fields(DatabaseConfig)})
+    reader.reject_unknown({_camel_case(f.name) for f in fields(DatabaseConfig)})
     config = DatabaseConfig(
         host=reader.string("host", pattern=_HOST),
         port=reader.integer("port", 3306, 1, 65535),
@@ -650,7 +649,7 @@ def _check_tls(reader: _Reader, config: DatabaseConfig) -> None:
 
 
 def _rotation(reader: _Reader) -> RotationConfig:
-    reader.reject_unknown({_camel(f.name) for f in fields(RotationConfig)})
+    reader.reject_unknown({_camel_case(f.name) for f in fields(RotationConfig)})
     return RotationConfig(
         enabled=reader.boolean("enabled", RotationConfig.enabled),
         schedule_days=reader.integer("scheduleDays", RotationConfig.schedule_days, 1, MAX_ROTATION_DAYS),
@@ -678,7 +677,7 @@ def _check_rotation(reader: _Reader, cfg: ForecastConfig) -> None:
 
 
 def _deepar(reader: _Reader) -> DeepArConfig:
-    reader.reject_unknown({_camel(f.name) for f in fields(DeepArConfig)})
+    reader.reject_unknown({_camel_case(f.name) for f in fields(DeepArConfig)})
     d = DeepArConfig()
     return DeepArConfig(
         time_freq=reader.string("timeFreq", d.time_freq, rule=pipeline_rules.freq_step),
@@ -712,7 +711,7 @@ def _deepar(reader: _Reader) -> DeepArConfig:
 
 
 def _quality_gate(reader: _Reader) -> QualityGateConfig:
-    reader.reject_unknown({_camel(f.name) for f in fields(QualityGateConfig)})
+    reader.reject_unknown({_camel_case(f.name) for f in fields(QualityGateConfig)})
     d = QualityGateConfig()
     return QualityGateConfig(
         enabled=reader.boolean("enabled", d.enabled),
@@ -722,7 +721,7 @@ def _quality_gate(reader: _Reader) -> QualityGateConfig:
 
 
 def _generate_dataset(reader: _Reader) -> GenerateDatasetConfig:
-    reader.reject_unknown({_camel(f.name) for f in fields(GenerateDatasetConfig)})
+    reader.reject_unknown({_camel_case(f.name) for f in fields(GenerateDatasetConfig)})
     d = GenerateDatasetConfig()
     return GenerateDatasetConfig(
         memory_mb=reader.integer("memoryMb", d.memory_mb, *LAMBDA_MEMORY_MB),
@@ -731,7 +730,7 @@ def _generate_dataset(reader: _Reader) -> GenerateDatasetConfig:
 
 
 def _forecast(reader: _Reader) -> ForecastConfig:
-    reader.reject_unknown({_camel(f.name) for f in fields(ForecastConfig)})
+    reader.reject_unknown({_camel_case(f.name) for f in fields(ForecastConfig)})
     if not reader.present("database"):
         raise reader.fail(
             "database", "is missing (host, database, sourceTable, timestampColumn, valueColumn)"
@@ -755,7 +754,7 @@ def _forecast(reader: _Reader) -> ForecastConfig:
 
 
 def _logs(reader: _Reader) -> LogsConfig:
-    reader.reject_unknown({_camel(f.name) for f in fields(LogsConfig)})
+    reader.reject_unknown({_camel_case(f.name) for f in fields(LogsConfig)})
     level = reader.string("stateMachineLevel", LogsConfig.state_machine_level)
     if level not in STATE_MACHINE_LOG_LEVELS:
         raise reader.fail(
@@ -777,7 +776,7 @@ def _logs(reader: _Reader) -> LogsConfig:
 
 
 def _quota_retry(reader: _Reader) -> QuotaRetryConfig:
-    reader.reject_unknown({_camel(f.name) for f in fields(QuotaRetryConfig)})
+    reader.reject_unknown({_camel_case(f.name) for f in fields(QuotaRetryConfig)})
     d = QuotaRetryConfig()
     first = reader.integer("firstWaitSeconds", d.first_wait_seconds, 1, 3600)
     config = QuotaRetryConfig(

@@ -23,6 +23,7 @@ from constructs import Construct
 from contracts.database_tls import glue_connection_properties, tls_required
 from contracts.glue_job import etl_job_arguments
 from contracts.names import catalog_database_name, crawler_name, etl_job_name, secret_reader_role_name
+from pipeline_rules import resource_prefix
 from processing import glue_etl
 from stacks.bundling import zipped_modules
 from stacks.config import ForecastConfig
@@ -144,7 +145,7 @@ class GlueEtl(Construct):
         db = cfg.database
         stack = Stack.of(self)
         self.job_name = etl_job_name(env_name, db.source_table)
-        names = f"ml-pipelines-{env_name}"
+        names = resource_prefix(env_name)
 
         self.catalog = glue.Database(
             self,

@@ -25,8 +25,6 @@ from stacks.python_function import PythonFunction
 
 ASL_NAME = "standardize"
 #: The processing program, a package; its container paths are constants of ``contract.py``.
-PROCESSING_PROGRAM = PROCESSING / "standardize"
-PROCESSING_SCRIPT = PROCESSING_PROGRAM / "contract.py"
 
 
 def ecr_repository_arn(image_uri: str, partition: str) -> str:

@@ -28,7 +28,7 @@ longest season its length admits. Every figure is a finite float or ``None`` (JS
 Each series gives one line of the baseline file (:meth:`BaselineScorer.add`), which
 write-forecast reads beside the model's forecasts: ``{"season", "losses": {season: loss},
 "actual": [...], "scale", "backtest": {q: [...]}, "future": {q: [...], "mean": [...]}}`` at the
-written quantiles (:data:`forecast_metrics.WRITTEN_QUANTILES`), a missing actual as ``null``; ``scale`` is
+written quantiles (:data:`forecast_metrics.FORECAST_QUANTILES`), a missing actual as ``null``; ``scale`` is
 the history's MASE denominator (:func:`forecast_metrics.seasonal_scale`), so write-forecast can give
 both candidates' MASE.
 """
@@ -44,9 +44,8 @@ from datetime import timedelta
 from typing import Any
 
 from forecast_metrics import (
-    DEFAULT_QUANTILES,
+    FORECAST_QUANTILES,
     SELECTION_METRICS,
-    WRITTEN_QUANTILES,
     Accuracy,
     Value,
     mase,
@@ -136,7 +135,7 @@ class BaselineScorer:
     :meth:`result` gives the :class:`Baseline` of the targets added so far, in order.
 
     A target is any sequence of floats (``None`` or NaN: missing), e.g. an ``array('d')``.
-    ``quantiles`` (default ``DEFAULT_QUANTILES``) are the figures' (DeepAR's ``test_quantiles``);
+    ``quantiles`` (default ``FORECAST_QUANTILES``) are the figures' (DeepAR's ``test_quantiles``);
     ``metric`` (:data:`forecast_metrics.SELECTION_METRICS`) chooses the season.
     """
 
@@ -144,7 +143,7 @@ class BaselineScorer:
         self,
         prediction_length: int,
         step: timedelta,
-        quantiles: Sequence[str] = DEFAULT_QUANTILES,
+        quantiles: Sequence[str] = FORECAST_QUANTILES,
         metric: str = SELECTION_METRICS[0],
     ) -> None:
         if prediction_length < 1:
@@ -153,7 +152,7 @@ class BaselineScorer:
             raise ValueError(f"metric must be one of {', '.join(SELECTION_METRICS)}, got {metric!r}")
         self.prediction_length, self.step, self.metric = prediction_length, step, metric
         self._total = Accuracy(quantiles=tuple(quantiles))
-        self._bands = tuple(dict.fromkeys((*WRITTEN_QUANTILES, *quantiles)))
+        self._bands = tuple(dict.fromkeys((*FORECAST_QUANTILES, *quantiles)))
         self._series: list[dict[str, Any]] = []
         self._mases: list[float] = []
 
@@ -163,8 +162,8 @@ class BaselineScorer:
         """The season with the lowest backtest loss, and every candidate's (``None``: unscored)."""
         losses: dict[str, float | None] = {}
         for season in season_candidates(self.step, len(history)):
-            point, bands = probabilistic_seasonal_naive(history, len(window), season, WRITTEN_QUANTILES)
-            scored = Accuracy(quantiles=WRITTEN_QUANTILES)
+            point, bands = probabilistic_seasonal_naive(history, len(window), season, FORECAST_QUANTILES)
+            scored = Accuracy(quantiles=FORECAST_QUANTILES)
             scored.add(window, point, bands)
             losses[str(season)] = selection_loss(scored, self.metric)
         found = [(loss, -int(season)) for season, loss in losses.items() if loss is not None]
@@ -203,15 +202,15 @@ class BaselineScorer:
                 self._mases.append(score)
             line.update(
                 scale=_finite(seasonal_scale(history, season)),
-                backtest={q: _values(bands[q]) for q in WRITTEN_QUANTILES},
+                backtest={q: _values(bands[q]) for q in FORECAST_QUANTILES},
             )
-        future, future_bands = probabilistic_seasonal_naive(target, horizon, season, WRITTEN_QUANTILES)
+        future, future_bands = probabilistic_seasonal_naive(target, horizon, season, FORECAST_QUANTILES)
         shift = seasonal_error_mean(target, season)
         line.update(
             season=season,
             losses=losses,
             future={
-                **{q: _values(future_bands[q]) for q in WRITTEN_QUANTILES},
+                **{q: _values(future_bands[q]) for q in FORECAST_QUANTILES},
                 "mean": _values([None if p is None else p + shift for p in future]),
             },
         )
@@ -245,11 +244,11 @@ def score_baseline(
     targets: Iterable[Sequence[Value]],
     prediction_length: int,
     step: timedelta,
-    quantiles: Sequence[str] = DEFAULT_QUANTILES,
+    quantiles: Sequence[str] = FORECAST_QUANTILES,
     metric: str = SELECTION_METRICS[0],
 ) -> Baseline:
     """The baseline of every target's last ``prediction_length`` points (module docstring) at
-    ``quantiles`` (default ``DEFAULT_QUANTILES``). Targets are scored one at a time
+    ``quantiles`` (default ``FORECAST_QUANTILES``). Targets are scored one at a time
     (:class:`BaselineScorer`)."""
     scorer = BaselineScorer(prediction_length, step, quantiles, metric)
     for target in targets:

@@ -84,8 +84,9 @@ from typing import IO, Any, Protocol
 from baseline import Baseline, BaselineScorer, parse_quantiles
 from streams import upload_chunks
 
-from forecast_metrics import DEFAULT_QUANTILES, SELECTION_METRICS, check_selection_metric
+from forecast_metrics import FORECAST_QUANTILES, SELECTION_METRICS, check_selection_metric
 from pipeline_rules import (
+    DEEPAR_START_FORMAT,
     MAX_FORECAST_NAME_PREFIX,
     ConfigurationError,
     Environment,
@@ -106,8 +107,6 @@ LOG = logging.getLogger(__name__)
 
 #: The run's folder holding train.json and test.json, the transform job's input.
 DATA_FOLDER = "data/"
-#: DeepAR ``start`` format.
-START_FORMAT = "%Y-%m-%d %H:%M:%S"
 _CSV_SUFFIXES = (".csv", ".csv.gz")
 _MISSING_VALUES = frozenset({"", "nan"})
 #: A guard against a typo'd timestamp (year 9999) blowing up one series to millions of empty slots.
@@ -184,7 +183,7 @@ class Config:
     prediction_length: int
     context_length: int
     name_prefix: str
-    test_quantiles: tuple[str, ...] = DEFAULT_QUANTILES
+    test_quantiles: tuple[str, ...] = FORECAST_QUANTILES
     selection_metric: str = SELECTION_METRICS[0]
     memory_mb: int | None = None
 
@@ -223,7 +222,7 @@ class Config:
             prediction_length=read.positive_int("PREDICTION_LENGTH", 168),
             context_length=read.positive_int("CONTEXT_LENGTH", 672),
             name_prefix=read.required("NAME_PREFIX", _name_prefix),
-            test_quantiles=quantiles or DEFAULT_QUANTILES,
+            test_quantiles=quantiles or FORECAST_QUANTILES,
             selection_metric=read.optional("SELECTION_METRIC", SELECTION_METRICS[0], check_selection_metric),
             memory_mb=read.positive_int("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 0) or None,
         )
@@ -251,7 +250,7 @@ def job_run_id_from_event(glue_event: Mapping[str, Any]) -> str:
         raise InvalidEvent(f"event detail.jobRunId {run_id!r} is missing or {exc}") from None
 
 
-def run_of(payload: object) -> tuple[str, str]:
+def job_run_and_execution(payload: object) -> tuple[str, str]:
     """The Glue job run id and the execution name of the task payload
     ``{"event": <Glue Job State Change>, "execution_name"}``; else :class:`InvalidEvent`."""
     if not isinstance(payload, Mapping) or "event" not in payload or "execution_name" not in payload:
@@ -694,7 +693,7 @@ def _describe(series_id: str) -> str:
 
 
 def _at(seconds: int) -> str:
-    return from_epoch(seconds).strftime(START_FORMAT)
+    return from_epoch(seconds).strftime(DEEPAR_START_FORMAT)
 
 
 def regularize(series_id: str, rows: SeriesRows, step: timedelta, sources: Sequence[str]) -> Series:
@@ -787,7 +786,7 @@ def modelled(series: Sequence[Series], context_length: int, prediction_length: i
 def deepar_line(start: datetime, target: Sequence[float | None]) -> str:
     """One DeepAR JSON line; missing values (``None`` or NaN) are the string ``"NaN"``."""
     values = ["NaN" if v is None or v != v else v for v in target]
-    return json.dumps({"start": start.strftime(START_FORMAT), "target": values}, separators=(",", ":"))
+    return json.dumps({"start": start.strftime(DEEPAR_START_FORMAT), "target": values}, separators=(",", ":"))
 
 
 def jsonl_chunks(series: Iterable[Series], drop_last: int = 0) -> Iterator[bytes]:
@@ -814,7 +813,7 @@ def manifest(
         "series": [
             {
                 "id": s.series_id,
-                "start": s.start.strftime(START_FORMAT),
+                "start": s.start.strftime(DEEPAR_START_FORMAT),
                 "length": len(s.target),
                 "model": flag,
             }

@@ -21,7 +21,7 @@ from functools import cache
 from typing import Any
 
 import boto3
-from dataset import Config, generate_dataset, run_of
+from dataset import Config, generate_dataset, job_run_and_execution
 
 from pipeline_rules import execution_name_of, log_context
 
@@ -33,5 +33,5 @@ def _s3() -> Any:
 
 def handler(event: dict[str, Any], _context: object = None) -> dict[str, Any]:
     with log_context(execution_name=execution_name_of(event)):
-        job_run_id, execution_name = run_of(event)
+        job_run_id, execution_name = job_run_and_execution(event)
         return generate_dataset(_s3(), Config.from_env(os.environ), job_run_id, execution_name)

@@ -130,7 +130,7 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def run_of(rows: Sequence[ForecastRow]) -> str:
+def rows_run_id(rows: Sequence[ForecastRow]) -> str:
     """The one ``run_id`` that every row carries (``ValueError`` for none or several)."""
     ids = {r.run_id for r in rows}
     if len(ids) != 1:
@@ -355,7 +355,7 @@ class MySQLForecastRepository:
         rows = list(rows)
         if not rows:
             return 0
-        run_id = run_of(rows)
+        run_id = rows_run_id(rows)
         if run is None:
             run = RunRecord(run_id, WRITTEN)
         elif run.run_id != run_id:

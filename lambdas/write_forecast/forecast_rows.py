@@ -23,12 +23,9 @@ from typing import Any
 
 from selection import MODEL, Selection, choose, finite_numbers, parse_baseline_line
 
-from forecast_metrics import WRITTEN_QUANTILES
-from pipeline_rules import ConfigurationError, RuleError, check_setting, freq_step
+from forecast_metrics import FORECAST_QUANTILES
+from pipeline_rules import DEEPAR_START_FORMAT, ConfigurationError, RuleError, check_setting, freq_step
 
-START_FORMAT = "%Y-%m-%d %H:%M:%S"
-#: p10, p50, p90 come from these quantiles (string keys, as DeepAR writes them).
-QUANTILE_KEYS = WRITTEN_QUANTILES
 #: ``series_id`` column width; longer ids are rejected instead of truncated.
 MAX_SERIES_ID_LENGTH = 255
 
@@ -63,7 +60,7 @@ class SeriesForecast:
 
     def quantiles(self) -> dict[str, list[float]]:
         """``{q: forecast}`` at the written quantiles."""
-        return dict(zip(QUANTILE_KEYS, (self.p10, self.p50, self.p90), strict=True))
+        return dict(zip(FORECAST_QUANTILES, (self.p10, self.p50, self.p90), strict=True))
 
 
 @dataclass(frozen=True)
@@ -100,7 +97,7 @@ def parse_manifest(text: str, source: str) -> Manifest:
             model = entry.get("model", True)
             if not isinstance(model, bool):
                 raise ValueError(f"series[{i}].model must be true or false")
-            series.append(SeriesInfo(series_id, datetime.strptime(start, START_FORMAT), length, model))
+            series.append(SeriesInfo(series_id, datetime.strptime(start, DEEPAR_START_FORMAT), length, model))
         freq = doc.get("freq")
         prediction_length = doc.get("prediction_length")
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -122,13 +119,13 @@ def parse_forecast_line(line: str, prediction_length: int) -> SeriesForecast:
     quantiles = doc.get("quantiles")
     if not isinstance(quantiles, dict):
         raise ValueError("'quantiles' object is missing")
-    for key in QUANTILE_KEYS:
+    for key in FORECAST_QUANTILES:
         if key not in quantiles:
             raise ValueError(f"quantile {key!r} is missing (DEEPAR_INFERENCE_CONFIG must ask for it)")
     if "mean" not in doc:
         raise ValueError("'mean' is missing")
     p10, p50, p90 = (
-        finite_numbers(quantiles[k], f"quantiles[{k!r}]", prediction_length) for k in QUANTILE_KEYS
+        finite_numbers(quantiles[k], f"quantiles[{k!r}]", prediction_length) for k in FORECAST_QUANTILES
     )
     return SeriesForecast(p10, p50, p90, finite_numbers(doc["mean"], "mean", prediction_length))
 

@@ -4,7 +4,7 @@ whichever forecast its backtest window better (no I/O).
 Both candidates forecast the same backtest window, the series' last ``PREDICTION_LENGTH`` points:
 the model from the train lines (the transform's ``train.json.out``), the baseline from the same
 history (generate-dataset's baseline file). Each is scored at the written quantiles
-(:data:`forecast_metrics.WRITTEN_QUANTILES`) on the window's present actuals, under DeepAR's
+(:data:`forecast_metrics.FORECAST_QUANTILES`) on the window's present actuals, under DeepAR's
 definitions (:class:`forecast_metrics.Accuracy`), and compared on the selection metric
 (``SELECTION_METRIC``, default ``mean_wQuantileLoss``; :func:`forecast_metrics.selection_loss`).
 
@@ -33,7 +33,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from forecast_metrics import SELECTION_METRICS, WRITTEN_QUANTILES, Accuracy, Value, selection_loss
+from forecast_metrics import FORECAST_QUANTILES, SELECTION_METRICS, Accuracy, Value, selection_loss
 
 MODEL, BASELINE = "model", "seasonal-naive"
 SOURCES = (MODEL, BASELINE)
@@ -118,15 +118,15 @@ def parse_baseline_line(line: str, prediction_length: int) -> BaselineLine:
     return BaselineLine(
         season=season,
         actual=[None if v is None else float(v) for v in actual],
-        backtest=_band(doc.get("backtest"), "'backtest'", prediction_length, WRITTEN_QUANTILES),
-        future=_band(doc.get("future"), "'future'", prediction_length, (*WRITTEN_QUANTILES, "mean")),
+        backtest=_band(doc.get("backtest"), "'backtest'", prediction_length, FORECAST_QUANTILES),
+        future=_band(doc.get("future"), "'future'", prediction_length, (*FORECAST_QUANTILES, "mean")),
         scale=float(scale) if isinstance(scale, int | float) and not isinstance(scale, bool) else None,
     )
 
 
 def _scored(actual: Sequence[Value], quantiles: Mapping[str, Sequence[float]]) -> Accuracy:
-    accuracy = Accuracy(quantiles=WRITTEN_QUANTILES)
-    accuracy.add(actual, quantiles["0.5"], {q: quantiles[q] for q in WRITTEN_QUANTILES})
+    accuracy = Accuracy(quantiles=FORECAST_QUANTILES)
+    accuracy.add(actual, quantiles["0.5"], {q: quantiles[q] for q in FORECAST_QUANTILES})
     return accuracy
 
 
@@ -184,9 +184,9 @@ class Selection:
 
     metric: str = SELECTION_METRICS[0]
     choices: list[Choice] = field(default_factory=list)
-    model: Accuracy = field(default_factory=lambda: Accuracy(quantiles=WRITTEN_QUANTILES))
-    baseline: Accuracy = field(default_factory=lambda: Accuracy(quantiles=WRITTEN_QUANTILES))
-    written: Accuracy = field(default_factory=lambda: Accuracy(quantiles=WRITTEN_QUANTILES))
+    model: Accuracy = field(default_factory=lambda: Accuracy(quantiles=FORECAST_QUANTILES))
+    baseline: Accuracy = field(default_factory=lambda: Accuracy(quantiles=FORECAST_QUANTILES))
+    written: Accuracy = field(default_factory=lambda: Accuracy(quantiles=FORECAST_QUANTILES))
     mases: dict[str, list[float]] = field(default_factory=lambda: {MODEL: [], BASELINE: [], "written": []})
 
     def add(
