@@ -14,7 +14,7 @@ ENVS = $(shell $(PYTHON) -c 'import json; print(" ".join(json.load(open("cdk.jso
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: help setup demo synth iam test lint bench system-packages clean
+.PHONY: help setup demo synth iam check test lint bench system-packages clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -67,6 +67,12 @@ system-packages: ## Install what the database and Spark tests run on when missin
 
 # pytest-xdist workers for make test (each starts its own MariaDB and Spark); 0 runs serially.
 PYTEST_WORKERS ?= 2
+
+check: setup ## The inner loop, about a minute: ruff, mypy, the unit and template tests (no Spark, database server or DeepAR twin)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
+	$(PY) -m pytest -n $(PYTEST_WORKERS) -m "not slow and not mysql" tests/unit tests/infra
 
 test: setup system-packages lint ## Lint, then run the whole test suite (unit, infra, gates, database, end to end)
 	$(PY) -m pytest -n $(PYTEST_WORKERS)
