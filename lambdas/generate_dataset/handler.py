@@ -21,7 +21,9 @@ from functools import cache
 from typing import Any
 
 import boto3
-from dataset import Config, generate_dataset, job_run_and_execution
+from dataset import generate_dataset
+from dataset_config import Config
+from run_paths import job_run_and_execution
 
 from pipeline_rules import execution_name_of, log_context
 

@@ -15,8 +15,11 @@ from types import ModuleType
 from typing import Any
 
 import boto3
+import csv_input
 import dataset
+import dataset_config
 import pytest
+import run_paths
 from hypothesis import given
 from hypothesis import strategies as st
 from moto import mock_aws
@@ -556,9 +559,11 @@ def test_no_series_long_enough_raises_not_enough_history(s3: Any) -> None:
 
 def test_missing_column_names_the_column_and_file(s3: Any) -> None:
     put(s3, "part-0.csv", hourly("2024-01-01", [1, 2, 3, 4, 5, 6]))
-    with pytest.raises(dataset.MissingColumn, match=rf"'store'.*s3://{BUCKET}/{re.escape(INPUT)}part-0.csv"):
+    with pytest.raises(
+        dataset_config.MissingColumn, match=rf"'store'.*s3://{BUCKET}/{re.escape(INPUT)}part-0.csv"
+    ):
         run(s3, SERIES_COLUMN="store")
-    with pytest.raises(dataset.MissingColumn, match=r"'amount'"):
+    with pytest.raises(dataset_config.MissingColumn, match=r"'amount'"):
         run(s3, VALUE_COLUMN="amount")
 
 
@@ -638,26 +643,26 @@ def test_a_runaway_timestamp_is_rejected_before_allocating(s3: Any) -> None:
     ],
 )
 def test_bad_events_raise_invalid_event(event: dict[str, Any], problem: str) -> None:
-    with pytest.raises(dataset.InvalidEvent, match=re.escape(problem)):
-        dataset.job_run_id_from_event(event)
+    with pytest.raises(dataset_config.InvalidEvent, match=re.escape(problem)):
+        run_paths.job_run_id_from_event(event)
 
 
 def test_handler_rejects_a_payload_without_execution_name(generate_dataset_handler: ModuleType) -> None:
-    with pytest.raises(dataset.InvalidEvent):
+    with pytest.raises(dataset_config.InvalidEvent):
         generate_dataset_handler.handler({"event": glue_event()})
 
 
 @pytest.mark.parametrize("name", ["", "has space", "a" * 81, "x/y", "run-1\n"])
 def test_bad_execution_names_are_rejected(name: str) -> None:
-    with pytest.raises(dataset.InvalidEvent):
-        dataset.validate_run_key(name)
+    with pytest.raises(dataset_config.InvalidEvent):
+        run_paths.validate_run_key(name)
 
 
 # --------------------------------------------------------------------------- configuration
 
 
 def test_bad_freq_from_the_environment() -> None:
-    with pytest.raises(dataset.ConfigurationError, match=r"TIME_FREQ '1M'"):
+    with pytest.raises(dataset_config.ConfigurationError, match=r"TIME_FREQ '1M'"):
         dataset.Config.from_env(env(TIME_FREQ="1M"))
 
 
@@ -712,7 +717,7 @@ def test_test_quantiles_are_read_as_deepar_keys(raw: str, quantiles: tuple[str, 
     ],
 )
 def test_bad_test_quantiles_name_the_setting(raw: str, problem: str) -> None:
-    with pytest.raises(dataset.ConfigurationError, match=re.escape(problem)) as info:
+    with pytest.raises(dataset_config.ConfigurationError, match=re.escape(problem)) as info:
         dataset.Config.from_env(env(TEST_QUANTILES=raw))
     assert str(info.value).startswith(f"TEST_QUANTILES {raw!r} ")
 
@@ -736,13 +741,13 @@ def test_bad_test_quantiles_name_the_setting(raw: str, problem: str) -> None:
     ],
 )
 def test_bad_configuration(name: str, value: str, problem: str) -> None:
-    with pytest.raises(dataset.ConfigurationError, match=re.escape(problem)):
+    with pytest.raises(dataset_config.ConfigurationError, match=re.escape(problem)):
         dataset.Config.from_env(env(**{name: value}))
 
 
 @pytest.mark.parametrize("prefix", ["Forecast", "forecast\n", "-forecast", "a" * 37])
 def test_job_names_reject_a_bad_prefix(prefix: str) -> None:
-    with pytest.raises(dataset.ConfigurationError, match="NAME_PREFIX"):
+    with pytest.raises(dataset_config.ConfigurationError, match="NAME_PREFIX"):
         dataset.job_names(prefix, "run-1")
 
 
@@ -779,7 +784,7 @@ def test_regularize_puts_every_value_in_its_slot(
     for i, (slot, value) in enumerate(reversed(list(slots.items()))):
         jitter_here = timedelta(seconds=jitter % step.total_seconds()) if slot != first else timedelta()
         moment = start + (slot - first) * step + jitter_here
-        rows.add(dataset.epoch_seconds(moment), math.nan if value is None else value, 0, i)
+        rows.add(csv_input.epoch_seconds(moment), math.nan if value is None else value, 0, i)
     series = dataset.regularize("s", rows, step, ["mem"])
     assert series.start == start
     assert len(series.target) == max(slots) - first + 1

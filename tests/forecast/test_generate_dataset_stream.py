@@ -15,7 +15,9 @@ from types import ModuleType
 from typing import Any
 
 import boto3
+import csv_input
 import dataset
+import dataset_config
 import pytest
 import streams
 from hypothesis import given, settings
@@ -178,12 +180,12 @@ def test_a_regular_series_keeps_its_value_array_as_the_target() -> None:
 
 def test_epoch_seconds_round_trip_across_the_calendar() -> None:
     for moment in (datetime(1, 1, 1), datetime(1969, 12, 31, 23, 59, 59), datetime(9999, 12, 31, 23)):
-        assert dataset.from_epoch(dataset.epoch_seconds(moment)) == moment
+        assert dataset.from_epoch(csv_input.epoch_seconds(moment)) == moment
 
 
 def test_read_rows_yields_epoch_seconds_and_nan_for_missing() -> None:
     text = ["ts,sales,store", "2024-01-01T00:00:00Z,1.5,a", "2024-01-01 00:00:00,,b", "", "1970-01-01,NaN,a"]
-    rows = list(dataset.read_rows(text, "mem", "ts", "sales", "store"))
+    rows = list(csv_input.read_rows(text, "mem", "ts", "sales", "store"))
     assert [(r[0], r[1], r[3]) for r in rows] == [("a", 1704067200, 2), ("b", 1704067200, 3), ("a", 0, 5)]
     assert rows[0][2] == 1.5 and all(r[2] != r[2] for r in rows[1:])
 
@@ -199,8 +201,8 @@ def test_a_part_that_is_not_utf8_names_the_file_and_the_last_line(s3: Any) -> No
 
 def test_the_undecodable_line_is_found_across_blocks() -> None:
     text = b"\xef\xbb\xbfts,sales\n" + b"2024-01-01 00:00:00,1\n" * 10_000 + b"2024-01-01,\xc3\n"
-    assert dataset.undecodable_line(io.BytesIO(text)) == 10_002
-    assert dataset.undecodable_line(io.BytesIO(text[:-3])) == 0
+    assert csv_input.undecodable_line(io.BytesIO(text)) == 10_002
+    assert csv_input.undecodable_line(io.BytesIO(text[:-3])) == 0
 
 
 def test_an_undecodable_line_in_a_gzip_part_is_named(s3: Any) -> None:
@@ -235,13 +237,13 @@ def too_large(memory_mb: int) -> int:
 
 def test_the_rule_admits_about_this_much_at_each_memory() -> None:
     assert [too_large(m) // 2**20 for m in (128, 1024, 10240)] == [13, 577, 6721]
-    assert all(dataset.memory_needed(n) == need_mb(n) for n in (0, 1, 2**20, 10**8, 7 * 10**9))
+    assert all(csv_input.memory_needed(n) == need_mb(n) for n in (0, 1, 2**20, 10**8, 7 * 10**9))
 
 
 def test_input_too_large_fails_before_reading_naming_size_memory_and_setting(s3: Any) -> None:
     junk = b"this is never read\n" * (20 * 2**20 // 19)  # 20 MiB, not even CSV: it is not read
     s3.put_object(Bucket=BUCKET, Key=INPUT + "part-0.csv", Body=junk)
-    with pytest.raises(dataset.InputTooLarge) as info:
+    with pytest.raises(dataset_config.InputTooLarge) as info:
         run(s3, AWS_LAMBDA_FUNCTION_MEMORY_SIZE="128")
     message = str(info.value)
     assert f"the input under s3://{BUCKET}/{INPUT} is 20 MiB of CSV in 1 part(s)" in message
@@ -258,7 +260,7 @@ def test_gzip_parts_count_their_uncompressed_size(s3: Any) -> None:
         s3.put_object(Bucket=BUCKET, Key=INPUT + f"part-{i}.csv.gz", Body=packed)
     assert len(packed) * 3 < too_large(128) < len(text) * 3  # too large only when counted unpacked
     with pytest.raises(
-        dataset.InputTooLarge, match=rf"is 23 MiB of CSV in 3 part.* {need_mb(3 * len(text))} MB"
+        dataset_config.InputTooLarge, match=rf"is 23 MiB of CSV in 3 part.* {need_mb(3 * len(text))} MB"
     ):
         run(s3, AWS_LAMBDA_FUNCTION_MEMORY_SIZE="128")
 
@@ -271,7 +273,7 @@ def test_an_input_that_fits_passes_the_check(s3: Any) -> None:
 def test_no_memory_variable_means_no_check(s3: Any) -> None:
     assert dataset.Config.from_env(env()).memory_mb is None
     assert dataset.Config.from_env(env(AWS_LAMBDA_FUNCTION_MEMORY_SIZE="1769")).memory_mb == 1769
-    with pytest.raises(dataset.ConfigurationError, match="AWS_LAMBDA_FUNCTION_MEMORY_SIZE 'lots'"):
+    with pytest.raises(dataset_config.ConfigurationError, match="AWS_LAMBDA_FUNCTION_MEMORY_SIZE 'lots'"):
         dataset.Config.from_env(env(AWS_LAMBDA_FUNCTION_MEMORY_SIZE="lots"))
 
 
@@ -281,15 +283,17 @@ def test_the_handler_raises_input_too_large_under_the_lambda_runtime_variable(
     for name, value in env(AWS_LAMBDA_FUNCTION_MEMORY_SIZE="128").items():
         monkeypatch.setenv(name, value)
     s3.put_object(Bucket=BUCKET, Key=INPUT + "part-0.csv", Body=b"x" * too_large(128))
-    with pytest.raises(dataset.InputTooLarge) as info:
+    with pytest.raises(dataset_config.InputTooLarge) as info:
         generate_dataset_handler.handler({"event": glue_event(), "execution_name": EXECUTION})
     assert type(info.value).__name__ == "InputTooLarge"
 
 
 def test_beyond_lambdas_largest_memory_the_advice_is_a_smaller_export() -> None:
-    with pytest.raises(dataset.InputTooLarge, match=r"more than Lambda's 10240 MB: export fewer series"):
-        dataset.check_input_size(8 * 2**30, 1, 10240, "s3://b/in/")
-    dataset.check_input_size(2**20, 1, None, "s3://b/in/")  # no memory known: no check
+    with pytest.raises(
+        dataset_config.InputTooLarge, match=r"more than Lambda's 10240 MB: export fewer series"
+    ):
+        csv_input.check_input_size(8 * 2**30, 1, 10240, "s3://b/in/")
+    csv_input.check_input_size(2**20, 1, None, "s3://b/in/")  # no memory known: no check
 
 
 class TailClient:
@@ -320,9 +324,9 @@ class TailClient:
 )
 def test_gzip_size_comes_from_the_isize_trailer(size: int, isize: int, expected: int) -> None:
     client = TailClient(isize)
-    assert dataset.input_bytes(client, BUCKET, dataset.CsvPart("p.csv.gz", size)) == expected
+    assert csv_input.input_bytes(client, BUCKET, csv_input.CsvPart("p.csv.gz", size)) == expected
     assert client.ranges == ["bytes=-4"]
-    assert dataset.input_bytes(client, BUCKET, dataset.CsvPart("p.csv", size)) == size
+    assert csv_input.input_bytes(client, BUCKET, csv_input.CsvPart("p.csv", size)) == size
 
 
 # --------------------------------------------------------------------------- streamed uploads

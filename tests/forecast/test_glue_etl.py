@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-import dataset
+import csv_input
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -222,7 +222,7 @@ def test_write_csv_output_is_read_back_by_generate_dataset() -> None:
     out = io.StringIO(newline="")
     glue_etl.write_csv(rows, spec, out)
     observations = list(
-        dataset.read_observations(io.StringIO(out.getvalue(), newline=""), "mem", "ts", "sales", "store")
+        csv_input.read_observations(io.StringIO(out.getvalue(), newline=""), "mem", "ts", "sales", "store")
     )
     assert [(o.series_id, o.timestamp, o.value) for o in observations] == [
         ("s1", datetime(2024, 1, 1, h), h * 1.5) for h in range(5)
