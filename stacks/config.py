@@ -264,16 +264,11 @@ class GenerateDatasetConfig:
     """The generate-dataset Lambda's size: ``memoryMb`` (default 1024, 128 to 10240) and
     ``timeoutSeconds`` (default 300, 1 to 900).
 
-    The function holds about 25 bytes a CSV row (benchmarks/generate_dataset.py: 1,000 series x
-    8,760 hours, 324 MiB of CSV, took +255 MiB and 11 s on one core; 2,431 MiB and 35 s before
-    the rows were stored compactly), and fails early with ``InputTooLarge`` when 96 MB + up to 64
-    MB for its uploads + 1.5 x the CSV exceeds ``memoryMb``. 1024 MB admits 576 MiB of CSV, about
-    1,770 series x 8,760 hours of 39-byte rows, 1.8 times the issue's target of 1,000, and keeps
-    the size the function had. Lambda gives 1024 MB about 0.58 of a vCPU (a full one at 1769 MB),
-    so the largest input it admits takes about 20 s of CPU here, some 35-70 s there, plus about
-    10 s of S3 transfer: 300 s leaves a margin of about 4x. Raise both together: time grows with
-    the input, and the CPU share with the memory only up to 1769 MB (the work is one thread); at
-    10240 MB the largest admitted input needs about 300 s here, so set ``timeoutSeconds`` to 900.
+    The function holds about 25 bytes a CSV row, and fails early with ``InputTooLarge`` when 96 MB
+    + up to 64 MB for its uploads + 1.5 x the CSV exceeds ``memoryMb``: 1024 MB admits about 1,770
+    series x 8,760 hours of 39-byte rows. Raise both together: time grows with the input, and the
+    CPU share with the memory only up to 1769 MB (the work is one thread). The sizes and times are
+    in docs/limits.md, the measurements in benchmarks/README.md (``generate_dataset.py``).
     """
 
     memory_mb: int = 1024

@@ -24,8 +24,8 @@ _CSV_SUFFIXES = (".csv", ".csv.gz")
 _MISSING_VALUES = frozenset({"", "nan"})
 #: A guard against a typo'd timestamp (year 9999) blowing up one series to millions of empty slots.
 MAX_POINTS = 1_000_000
-#: Peak memory growth per byte of CSV input while the rows are held, with margin: measured 0.66 on
-#: 39-byte rows and 1.10 on 23-byte rows (about 25 bytes a row; module docstring, "Memory").
+#: Peak memory growth per byte of CSV input while the rows are held (about 25 bytes a row), with
+#: margin over what benchmarks/generate_dataset.py measures on 23- and 39-byte rows.
 BYTES_PER_INPUT_BYTE = 1.5
 #: Memory the function holds whatever the input: the Lambda runtime, boto3 and these modules.
 RUNTIME_MB = 96

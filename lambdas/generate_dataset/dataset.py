@@ -44,20 +44,18 @@ Documented choices:
   since a Step Functions state is at most 256 KB and a run may hold 1,000 series.
 
 * **Memory.** Parts are read one at a time, each as a stream (S3 body, gunzip, UTF-8 decoding,
-  ``csv.reader``), into compact per-series arrays (:class:`SeriesRows`: epoch seconds, value,
-  part index and line, 24 bytes a row, about 25 with the arrays' growth), never one object per
-  row. Each series is then sorted and regularized on its own (its rows let go as it is done; a
-  regular target is 8 bytes a point), the baseline is scored one series at a time, and train and
-  test are streamed to S3 one series at a time (:mod:`streams`). Peak growth while the rows are
-  held, measured with ``benchmarks/generate_dataset.py``: 0.66 bytes per CSV byte on 39-byte rows
-  (1,000 series x 8,760 hours, 324 MiB of CSV: +213 MiB; +255 MiB with the uploads) and 1.10 on
-  23-byte rows. Before reading anything, when ``AWS_LAMBDA_FUNCTION_MEMORY_SIZE`` is set (the
-  Lambda runtime sets it), the input's size (the listed sizes; a gzip part's from its ISIZE
-  trailer, :func:`input_bytes`) is held against it: :func:`memory_needed`, 96 MB + up to 64 MB
-  for the uploads + 1.5 x the CSV, must fit, else :class:`InputTooLarge` names the size, the
-  memory and the setting to raise, ``forecast.generateDataset.memoryMb``. The check counts bytes,
-  so a table of very short rows (under about 18 bytes) or of series with many gaps (8 bytes a
-  missing slot) can need more.
+  ``csv.reader``), into compact per-series arrays (:class:`csv_input.SeriesRows`: epoch seconds, value, part
+  index and line, 24 bytes a row, about 25 with the arrays' growth), never one object per row. Each
+  series is then sorted and regularized on its own (its rows let go as it is done; a regular target
+  is 8 bytes a point), the baseline is scored one series at a time, and train and test are streamed
+  to S3 one series at a time (:mod:`streams`); the peak growth per CSV byte is measured by
+  ``benchmarks/generate_dataset.py`` (benchmarks/README.md). Before reading anything, when
+  ``AWS_LAMBDA_FUNCTION_MEMORY_SIZE`` is set (the Lambda runtime sets it), the input's size (the
+  listed sizes; a gzip part's from its ISIZE trailer, :func:`csv_input.input_bytes`) is held against it:
+  :func:`csv_input.memory_needed`, 96 MB + up to 64 MB for the uploads + 1.5 x the CSV, must fit, else
+  :class:`InputTooLarge` names the size, the memory and the setting to raise,
+  ``forecast.generateDataset.memoryMb``. The check counts bytes, so a table of very short rows
+  (under about 18 bytes) or of series with many gaps (8 bytes a missing slot) can need more.
 
 Every S3 path and SageMaker name of a run is derived here, once, from the Step Functions
 execution name, and passed along in the state; nothing depends on "today".

@@ -47,7 +47,7 @@ PASSED_QUALITY = {
     "max_loss_ratio": 1.0,
 }
 
-#: The forecast table as write-forecast created it before the run history (commit 06ff1ae).
+#: The forecast table as write-forecast created it before the run history (its earlier single table).
 LEGACY_CREATE_TABLE = (
     "CREATE TABLE IF NOT EXISTS `{table}` (\n"
     "  `series_id` VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,\n"
