@@ -91,12 +91,13 @@ lint: setup ## ruff (lint and format), mypy (each Lambda folder on its own), the
 	    --cache-dir $(CURDIR)/.mypy_cache/$$(basename $$fn) *.py) || exit 1; \
 	done
 
-bench: setup system-packages ## Measure start-up, forecast write, generate-dataset, the DeepAR twin's forecasts, per-series selection and standardize (benchmarks/README.md)
+bench: setup system-packages ## Measure start-up, forecast write, generate-dataset, the DeepAR twin's forecasts, per-series selection, a standardize burst and standardize (benchmarks/README.md)
 	$(PY) benchmarks/runner_startup.py
 	$(PY) benchmarks/forecast_write.py
 	$(PY) benchmarks/generate_dataset.py
 	$(PY) benchmarks/deepar_quality.py
 	$(PY) benchmarks/forecast_selection.py
+	$(PY) benchmarks/standardize_burst.py
 	$(PY) benchmarks/standardize.py
 
 clean: ## Remove build output (keeps .venv and node_modules)

@@ -104,6 +104,16 @@ def _in_use(bookings: list[Booking], at: float) -> int:
     return sum(b.instances for b in bookings if b.start <= at < b.end)
 
 
+def peak_instances(bookings: list[Booking]) -> int:
+    """The most instances in use at any simulated moment (a job ending at t frees them before t)."""
+    changes = sorted([(b.start, b.instances) for b in bookings] + [(b.end, -b.instances) for b in bookings])
+    peak = in_use = 0
+    for _, change in changes:
+        in_use += change
+        peak = max(peak, in_use)
+    return peak
+
+
 #: The Create* operation of each kind of job.
 _OPERATIONS = {
     "processing": "CreateProcessingJob",

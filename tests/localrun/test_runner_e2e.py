@@ -407,15 +407,25 @@ def test_database_that_refuses_the_write_fails_as_write_forecast_failed(session:
     assert forecast_rows(session) == []
 
 
+def _short_training(epochs: int = 2) -> Any:
+    """dev's environment with DeepAR's epochs cut to ``epochs``."""
+    env = load_env("dev", read_cdk_context())
+    assert env.forecast is not None
+    return replace(env, forecast=replace(env.forecast, deepar=replace(env.forecast.deepar, epochs=epochs)))
+
+
 @pytest.mark.slow
 @pytest.mark.mysql
 def test_demo_forecast_with_the_local_deepar_twin(
     tmp_path: Path, mysql_server: MySQLServer, glue_engine: Engine
 ) -> None:
     # The tests' server (MYSQL_URL or a throwaway MariaDB; missing under CI=true fails, see
-    # tests/mysql_server.py), in a scratch database the session creates and drops.
+    # tests/mysql_server.py), in a scratch database the session creates and drops. Two epochs:
+    # the path, not the model's quality (make demo and benchmarks/ train the full demo).
     url = replace(mysql_server, database=None).url()
-    with open_session("dev", workdir=tmp_path, mysql_url=url, printer=Printer(False)) as session:
+    with open_session(
+        "dev", workdir=tmp_path, mysql_url=url, printer=Printer(False), config=_short_training()
+    ) as session:
         assert isinstance(session.database, ServerDatabase), (
             "the demo must write through write-forecast's MySQL repository"
         )
@@ -441,8 +451,12 @@ def test_demo_forecast_with_the_local_deepar_twin(
 def test_a_real_hourly_series_is_written_from_the_candidate_that_won_its_backtest(tmp_path: Path) -> None:
     """vega_datasets' hourly San Francisco temperatures (NOAA, 2010; its last ten weeks) through the
     real twin: the run writes every series, from the source whose backtest loss was the lower, and
-    what the report reads back from the run's files agrees with what the run recorded."""
-    with open_session("dev", workdir=tmp_path, allow_mariadb=False, printer=Printer(False)) as session:
+    what the report reads back from the run's files agrees with what the run recorded. Two
+    epochs: the selection, not the model's quality (benchmarks/forecast_selection.py trains it)."""
+    config = _short_training()
+    with open_session(
+        "dev", workdir=tmp_path, allow_mariadb=False, printer=Printer(False), config=config
+    ) as session:
         session.load_source(packaged_hourly_series("sf-temps", weeks=10))
         run = session.forecast()
         assert run is not None
