@@ -7,8 +7,8 @@ import sys
 
 from aws_cdk import App
 
+from config import ConfigError, load_env
 from stacks.app_builder import build
-from stacks.config import ConfigError, load_env
 
 
 def main() -> None:

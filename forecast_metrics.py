@@ -4,7 +4,7 @@ One definition for every user: generate-dataset makes and scores the baseline wi
 write-forecast scores both candidates of each series with it to choose between them, and the
 local DeepAR twin (``localrun.deepar_local``) scores its model on the test channel with it, so
 every comparison is like with like. Plain Python (no numpy): both functions ship this file as it
-is (``stacks.paths.FUNCTION_MODULES``).
+is (``config.paths.FUNCTION_MODULES``).
 
 Definitions (SageMaker Developer Guide, "DeepAR Hyperparameters"/"Tune a DeepAR Model"), over
 every point ``(i, t)`` of every series' test window whose actual value is present:

@@ -6,7 +6,7 @@ names and their length limits; and, for the Lambdas, reading the environment
 (:func:`log_context`).
 
 Plain Python 3.11 with the standard library only. It is imported as ``pipeline_rules``
-everywhere: by ``stacks/config.py`` from the repository root, by each Lambda from its bundle
+everywhere: by the ``config`` package from the repository root, by each Lambda from its bundle
 (``stacks/bundling.py`` copies this file into every function) and by the Glue script from the
 archive the job gets with ``--extra-py-files``. ``make lint`` checks it against the Python of
 the Lambda runtime and of Glue.

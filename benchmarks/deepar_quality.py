@@ -36,12 +36,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import forecast_metrics as _metrics  # noqa: E402
+from config import DeepArConfig  # noqa: E402
 from localrun import deepar_local  # noqa: E402
 from localrun.backtest import run_backtest  # noqa: E402
 from localrun.deepar_local import hyperparameters as hp_module  # noqa: E402
 from localrun.deepar_local import training as training_module  # noqa: E402
 from localrun.demo_data import hourly_series, packaged_hourly_series  # noqa: E402
-from stacks.config import DeepArConfig  # noqa: E402
 
 STEP = timedelta(hours=1)
 MAX_TRAIN_SECONDS = 90.0

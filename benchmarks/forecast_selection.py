@@ -33,10 +33,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import forecast_metrics  # noqa: E402
+from config import load_env, read_cdk_context  # noqa: E402
 from localrun.demo_data import PACKAGED_HOURLY, hourly_series, packaged_hourly_series  # noqa: E402
 from localrun.runner import Printer, open_session  # noqa: E402
 from localrun.s3files import split_uri  # noqa: E402
-from stacks.config import load_env, read_cdk_context  # noqa: E402
 
 HORIZON = 168
 STEP = timedelta(hours=1)

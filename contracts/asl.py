@@ -8,8 +8,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from stacks.config import QuotaRetryConfig
-from stacks.paths import STATEMACHINES
+from config import QuotaRetryConfig
+from config.paths import STATEMACHINES
 
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from stacks.paths import PROCESSING
+from config.paths import PROCESSING
 
 #: The processing program, a package; its container paths are constants of ``contract.py``.
 PROCESSING_PROGRAM = PROCESSING / "standardize"

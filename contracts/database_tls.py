@@ -8,7 +8,7 @@ its ``CUSTOM_JDBC_CERT``. ``disabled``: plaintext, and synth warns (:data:`TLS_D
 
 from __future__ import annotations
 
-from stacks.config import DatabaseConfig
+from config import DatabaseConfig
 
 #: The CA bundle's name in write-forecast's bundle, next to its handler.
 LAMBDA_CA_FILE = "database-ca.pem"

@@ -7,8 +7,8 @@ error at synth time, never a guess.
 
 from __future__ import annotations
 
+from config import ConfigError, domain_for
 from forecast_metrics import FORECAST_QUANTILES
-from stacks.config import ConfigError, domain_for
 
 REPOSITORY = "forecasting-deepar"
 TAG = "1"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
+from config import ForecastConfig, StandardizeConfig
 from contracts.database_tls import lambda_tls_environment
 from forecast_metrics import FORECAST_QUANTILES
-from stacks.config import ForecastConfig, StandardizeConfig
 
 
 def trigger_environment(state_machine_arn: str) -> dict[str, str]:

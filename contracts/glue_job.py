@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from config import ForecastConfig
 from contracts.names import catalog_database_name
 from processing import glue_etl
-from stacks.config import ForecastConfig
 
 
 def etl_job_arguments(cfg: ForecastConfig, *, env_name: str, bucket_name: str) -> dict[str, str]:

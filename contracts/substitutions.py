@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
+from config import DeepArConfig, QuotaRetryConfig, StandardizeConfig
 from contracts.asl import intrinsic_string, json_string, quota_wait_substitutions
 from contracts.container import container_contract
 from contracts.deepar import INFERENCE_CONFIG, deepar_image_uri
-from stacks.config import DeepArConfig, QuotaRetryConfig, StandardizeConfig
 
 
 def standardize_substitutions(

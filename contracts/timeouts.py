@@ -23,8 +23,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from config import ForecastConfig, QuotaRetryConfig, StandardizeConfig
 from contracts.asl import states
-from stacks.config import ForecastConfig, QuotaRetryConfig, StandardizeConfig
 
 LAMBDA_MARGIN_SECONDS = 30
 JOB_MARGIN_SECONDS = 1800

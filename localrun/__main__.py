@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from stacks.paths import ROOT
+from config.paths import ROOT
 
 DEFAULT_OUT = ROOT / "demo-out"
 

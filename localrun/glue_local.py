@@ -17,12 +17,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from config import EnvConfig
 from contracts.glue_job import etl_job_arguments
 from contracts.names import etl_job_name
 from localrun.databases import Database, ServerDatabase
 from localrun.glue_spark import Engine, JdbcTable, SparkUnavailable, check_engine, local_spark, run_glue_main
 from processing import glue_etl
-from stacks.config import EnvConfig
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
+from config.paths import LAMBDAS
 from localrun.moto_adapter.requests import acting_as, note_environment
-from stacks.paths import LAMBDAS
 
 _ENVIRON_LOCK = threading.Lock()
 

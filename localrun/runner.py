@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from config import EnvConfig, ForecastConfig, load_env, read_cdk_context
 from contracts.asl import render
 from contracts.environments import (
     generate_dataset_environment,
@@ -35,7 +36,6 @@ from localrun.glue_local import EtlRun, run_etl
 from localrun.lambdas import bound, load
 from localrun.moto_adapter import ExecutionResult, OfflineAws, StateEvent, offline_aws
 from localrun.sagemaker_local import JobQuota, LocalSageMaker
-from stacks.config import EnvConfig, ForecastConfig, load_env, read_cdk_context
 
 #: Long enough for a demo DeepAR training on 2 cores; real hyperparameters may need more.
 EXECUTION_TIMEOUT = 1800.0

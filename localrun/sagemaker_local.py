@@ -38,11 +38,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from contracts.api_shapes import problems
+from config.api_shapes import problems
+from config.paths import PROCESSING
 from contracts.container import container_contract
 from localrun.moto_adapter import SageMakerApiError, SageMakerKind
 from localrun.s3files import download_prefix, split_uri, upload_directory
-from stacks.paths import PROCESSING
 
 _FAILURE_LINES = 5
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from aws_cdk import App, Environment, Tags
 
-from stacks.config import EnvConfig, domain_for
+from config import EnvConfig, domain_for
 from stacks.forecast_stack import ForecastStack
 from stacks.log_groups import encrypt_log_groups, route_handler_logs
 from stacks.nag import add_nag

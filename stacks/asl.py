@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from aws_cdk import Token
 from aws_cdk import aws_stepfunctions as sfn
 
+from config import QuotaRetryConfig
 from contracts.asl import PLACEHOLDER, check_substitutions
 from contracts.timeouts import with_timeouts
-from stacks.config import QuotaRetryConfig
 from stacks.nag import ignore_cfn_lint
 
 

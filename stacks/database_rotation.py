@@ -10,8 +10,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from config import NetworkConfig, RotationConfig
 from contracts.names import rotation_function_name
-from stacks.config import NetworkConfig, RotationConfig
 from stacks.forecast_network import client_egress, import_vpc
 from stacks.log_groups import retention
 

@@ -20,18 +20,18 @@ from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from config import ForecastConfig
+from config.paths import PROCESSING, SHARED_RULES
 from contracts.database_tls import glue_connection_properties, tls_required
 from contracts.glue_job import etl_job_arguments
 from contracts.names import catalog_database_name, crawler_name, etl_job_name, secret_reader_role_name
 from pipeline_rules import resource_prefix
 from processing import glue_etl
 from stacks.bundling import zipped_modules
-from stacks.config import ForecastConfig
 from stacks.forecast_network import ForecastNetwork
 from stacks.iam_grants import grant_prefix, grant_secret_read, service_for_this_account
 from stacks.log_groups import ServiceLogGroups, log_group_arns, retention
 from stacks.nag import acknowledge, ignore_cfn_lint, objects_under
-from stacks.paths import PROCESSING, SHARED_RULES
 from stacks.runtimes import glue_runtime
 from stacks.vpc_access import NEW_INTERFACE_FINDING, grant_network_interfaces
 

@@ -10,7 +10,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from stacks.config import NetworkConfig
+from config import NetworkConfig
 from stacks.iam_grants import service_for_this_account
 from stacks.log_groups import retention
 

@@ -14,6 +14,8 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from config import ForecastConfig, LogsConfig, QuotaRetryConfig
+from config.paths import LAMBDAS
 from contracts.database_tls import LAMBDA_CA_FILE, tls_required
 from contracts.environments import generate_dataset_environment, write_forecast_environment
 from contracts.events import (
@@ -28,11 +30,9 @@ from contracts.substitutions import forecast_substitutions
 from contracts.timeouts import WRITE_FORECAST_TIMEOUT_SECONDS, forecast_task_timeouts
 from forecast_metrics import METRICS_DIMENSION, METRICS_NAMESPACE, SERIES_ON_MODEL
 from stacks.alerts import Alerts
-from stacks.config import ForecastConfig, LogsConfig, QuotaRetryConfig
 from stacks.forecast_network import ForecastNetwork
 from stacks.iam_grants import grant_prefix, grant_sagemaker_logs, grant_secret_read, service_for_this_account
 from stacks.nag import acknowledge, objects_under
-from stacks.paths import LAMBDAS
 from stacks.pipeline_state_machine import PipelineStateMachine
 from stacks.python_function import PythonFunction
 

@@ -9,8 +9,8 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from config import ForecastConfig, LogsConfig, QuotaRetryConfig, domain_for
 from contracts.database_tls import TLS_DISABLED, tls_disabled_warning, tls_required
-from stacks.config import ForecastConfig, LogsConfig, QuotaRetryConfig, domain_for
 from stacks.forecast_etl import GlueEtl
 from stacks.forecast_network import ForecastNetwork
 from stacks.forecast_pipeline import ForecastPipeline

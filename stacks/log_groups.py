@@ -24,7 +24,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from stacks.config import LOG_RETENTION_DAYS
+from config import LOG_RETENTION_DAYS
 from stacks.nag import acknowledge
 
 #: ``logs.RetentionDays`` of each retention CloudWatch Logs accepts.
@@ -61,7 +61,7 @@ HANDLER_LOGS = "HandlerLogs"
 
 
 def retention(days: int) -> logs.RetentionDays:
-    """The ``logs.RetentionDays`` of ``days`` (one of :data:`stacks.config.LOG_RETENTION_DAYS`)."""
+    """The ``logs.RetentionDays`` of ``days`` (one of :data:`config.LOG_RETENTION_DAYS`)."""
     return getattr(logs.RetentionDays, _RETENTION[days])
 
 

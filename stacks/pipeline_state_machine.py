@@ -10,9 +10,9 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from config import LogsConfig, QuotaRetryConfig
 from stacks.alerts import Alerts
 from stacks.asl import note_partition_for_cfn_lint, state_machine_definition
-from stacks.config import LogsConfig, QuotaRetryConfig
 from stacks.iam_grants import service_for_this_account
 from stacks.log_groups import retention
 from stacks.nag import acknowledge

@@ -12,10 +12,10 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from config.paths import FUNCTION_MODULES, SHARED_RULES
 from stacks.bundling import bundled_code
 from stacks.log_groups import retention
 from stacks.nag import acknowledge
-from stacks.paths import FUNCTION_MODULES, SHARED_RULES
 from stacks.runtimes import lambda_runtime_member
 from stacks.vpc_access import NEW_INTERFACE_FINDING, grant_network_interfaces
 
@@ -28,8 +28,8 @@ class PythonFunction(Construct):
     """``lambdas/<folder>/handler.py`` as a function; its role may only write its own log group,
     kept ``log_retention_days``.
 
-    Every function ships its folder, the shared rules module (:data:`stacks.paths.SHARED_RULES`),
-    the root modules :data:`stacks.paths.FUNCTION_MODULES` lists for its folder, and
+    Every function ships its folder, the shared rules module (:data:`config.paths.SHARED_RULES`),
+    the root modules :data:`config.paths.FUNCTION_MODULES` lists for its folder, and
     ``extra_files`` (name in the bundle -> file), bundled at synth (stacks/bundling.py); a folder
     with a ``requirements.txt`` also ships those pinned packages, installed for the function's
     platform. It logs in Lambda's JSON format at level INFO.

@@ -11,9 +11,9 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from config import ForecastConfig
 from contracts.names import SECRET_READERS, secret_reader_role_name
 from stacks.alerts import Alerts
-from stacks.config import ForecastConfig
 from stacks.data_bucket import DataBucket
 from stacks.database_rotation import DatabaseRotation
 from stacks.nag import acknowledge

@@ -12,14 +12,14 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3n
 from constructs import Construct
 
+from config import ECR_IMAGE_URI, LogsConfig, QuotaRetryConfig, StandardizeConfig
+from config.paths import LAMBDAS, PROCESSING
 from contracts.environments import get_batch_id_environment, trigger_environment
 from contracts.substitutions import standardize_substitutions
 from contracts.timeouts import GET_BATCH_ID_TIMEOUT_SECONDS, standardize_task_timeouts
 from stacks.alerts import Alerts
-from stacks.config import ECR_IMAGE_URI, LogsConfig, QuotaRetryConfig, StandardizeConfig
 from stacks.iam_grants import grant_prefix, grant_sagemaker_logs, service_for_this_account
 from stacks.nag import acknowledge, objects_under
-from stacks.paths import LAMBDAS, PROCESSING
 from stacks.pipeline_state_machine import PipelineStateMachine
 from stacks.python_function import PythonFunction
 

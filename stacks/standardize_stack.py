@@ -8,7 +8,7 @@ from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from stacks.config import LogsConfig, QuotaRetryConfig, StandardizeConfig
+from config import LogsConfig, QuotaRetryConfig, StandardizeConfig
 from stacks.nag import acknowledge
 from stacks.shared_stack import SharedStack
 from stacks.standardize_pipeline import StandardizePipeline

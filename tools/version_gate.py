@@ -6,7 +6,7 @@ Targets come from what the stacks deploy:
 * ``processing/glue_etl.py`` -> ``GLUE.python`` (the Glue version's Python);
 * the other ``processing/**/*.py`` (the standardize package too) -> the ``FROM python:X.Y`` of
   ``processing/Dockerfile``;
-* the shared ``pipeline_rules.py`` (:data:`stacks.paths.SHARED_RULES`) -> both the Lambda's and
+* the shared ``pipeline_rules.py`` (:data:`config.paths.SHARED_RULES`) -> both the Lambda's and
   Glue's Python: it ships in every Lambda bundle and with the Glue job, so it is in each of those
   targets.
 
@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from stacks.paths import FUNCTION_MODULES, SHARED_RULES
+from config.paths import FUNCTION_MODULES, SHARED_RULES
 from stacks.runtimes import GLUE, LAMBDA_PYTHON
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from stacks.paths import ROOT
+from config.paths import ROOT
 
 
 def test_the_benchmark_reports_each_size() -> None:

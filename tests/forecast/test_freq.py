@@ -10,8 +10,8 @@ import dataset
 import forecast_writer
 import pytest
 
+from config import ConfigError, parse_env, read_cdk_context
 from pipeline_rules import ConfigurationError, RuleError, freq_step
-from stacks.config import ConfigError, parse_env, read_cdk_context
 
 GOOD = [
     ("1H", timedelta(hours=1)),

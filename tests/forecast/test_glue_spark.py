@@ -24,11 +24,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from config import load_env, read_cdk_context
 from contracts.glue_job import etl_job_arguments
 from localrun.glue_spark import JdbcTable, run_glue_main
 from localrun.mariadb import MySQLDatabase
 from processing import glue_etl
-from stacks.config import load_env, read_cdk_context
 from stacks.runtimes import GLUE
 from tests.ci import missing
 

@@ -12,9 +12,9 @@ import pytest
 from aws_cdk import App
 from aws_cdk.assertions import Template
 
+from config import EnvConfig, load_env, read_cdk_context
 from contracts.names import etl_job_name
 from stacks.app_builder import EnvironmentStacks, build
-from stacks.config import EnvConfig, load_env, read_cdk_context
 
 ENVIRONMENTS = sorted(read_cdk_context()["environments"])
 

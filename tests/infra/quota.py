@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any
 
-from stacks.config import QuotaRetryConfig
+from config import QuotaRetryConfig
 
 #: A caught error is the quota error: by its name, or by SageMaker's error code in the cause.
 QUOTA_ERROR = {

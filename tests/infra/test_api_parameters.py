@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from botocore.model import ListShape, Shape, StructureShape
 
-from contracts.api_shapes import _pattern, problems, service_model
+from config.api_shapes import _pattern, problems, service_model
 from tests.infra.conftest import Synthesized
 from tools.iam_check.principals import Principals
 from tools.iam_check.templates import Environment

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from config import QuotaRetryConfig, StandardizeConfig
 from contracts.asl import asl_text, check_substitutions, intrinsic_string, placeholders, render
 from contracts.container import container_contract
 from contracts.substitutions import standardize_substitutions
-from stacks.config import QuotaRetryConfig, StandardizeConfig
 from tests.infra.quota import QUOTA_LOOPS, assert_quota_loop, quota_waits
 
 
@@ -178,8 +178,8 @@ def test_intrinsic_strings_escape_special_characters() -> None:
 
 
 def forecast_definition(env_name: str = "dev", quota_retry: QuotaRetryConfig | None = None) -> dict[str, Any]:
+    from config import load_env, read_cdk_context
     from contracts.substitutions import forecast_substitutions
-    from stacks.config import load_env, read_cdk_context
 
     env = load_env(env_name, read_cdk_context())
     if quota_retry is not None:
@@ -287,7 +287,7 @@ def test_forecast_keeps_the_test_metrics_and_gates_them_before_create_model() ->
 
 
 def test_forecast_hyperparameters_are_the_config_values_as_strings() -> None:
-    from stacks.config import DeepArConfig
+    from config import DeepArConfig
 
     train = forecast_definition()["States"]["Train"]["Parameters"]
     assert train["HyperParameters"] == DeepArConfig().hyperparameters()

@@ -7,8 +7,8 @@ import tempfile
 from aws_cdk import App, Stack
 from aws_cdk import aws_lambda as lambda_
 
+from config.paths import LAMBDAS
 from stacks.bundling import PLATFORMS, bundled_code
-from stacks.paths import LAMBDAS
 from stacks.python_function import RUNTIME
 
 

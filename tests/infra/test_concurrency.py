@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from stacks.config import ConfigError, load_env, read_cdk_context
+from config import ConfigError, load_env, read_cdk_context
 from tests.infra.conftest import Synthesized, synthesize
 
 

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Template
 
+from config import read_cdk_context
+from config.paths import ROOT
 from contracts.names import rotation_function_name
-from stacks.config import read_cdk_context
-from stacks.paths import ROOT
 from tests.infra.conftest import Synthesized, synthesize
 
 CFN_LINT = Path(sys.executable).with_name("cfn-lint")

@@ -14,10 +14,10 @@ from aws_cdk import App, Stack
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Annotations, Match, Template
 
+from config import read_cdk_context
+from config.paths import LAMBDAS, ROOT
 from contracts.database_tls import LAMBDA_CA_FILE, TLS_DISABLED
 from stacks.bundling import PipInstall, bundled_code
-from stacks.config import read_cdk_context
-from stacks.paths import LAMBDAS, ROOT
 from stacks.python_function import RUNTIME
 from tests.infra.conftest import Synthesized, synthesize
 from tests.infra.iam import statements

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
+from config import read_cdk_context
 from contracts.deepar import deepar_image_uri
 from contracts.events import glue_crawler_state_pattern, glue_job_state_pattern, matches
 from contracts.glue_job import etl_job_arguments
 from contracts.names import crawler_name, etl_job_name
-from stacks.config import read_cdk_context
 from stacks.runtimes import GLUE
 from tests.infra.conftest import Synthesized, synthesize
 from tests.infra.iam import actions, as_list, role_id, statement_for, statements
@@ -217,7 +217,7 @@ def test_china_uses_aws_cn_and_the_china_deepar_registry(china: Synthesized) -> 
 
 
 def test_unknown_region_is_a_synth_error() -> None:
-    from stacks.config import ConfigError
+    from config import ConfigError
 
     with pytest.raises(ConfigError, match=r"region 'mx-central-1'.*DeepAR"):
         deepar_image_uri("mx-central-1")

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from config import load_env, read_cdk_context
+from config.paths import FUNCTION_MODULES, LAMBDAS, ROOT, SHARED_RULES, STATEMACHINES
 from contracts.asl import PLACEHOLDER
 from stacks.bundling import PLATFORMS
-from stacks.config import load_env, read_cdk_context
-from stacks.paths import FUNCTION_MODULES, LAMBDAS, ROOT, SHARED_RULES, STATEMACHINES
 from stacks.python_function import ARCHITECTURE
 
 ENVIRONMENTS = sorted(read_cdk_context()["environments"])

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from stacks.config import read_cdk_context
-from stacks.paths import ROOT
+from config import read_cdk_context
+from config.paths import ROOT
 from tests.infra.conftest import Synthesized, synthesize
 from tests.infra.test_database_rotation import forecast_with_rotation
 from tools.iam_check.check import check_folder, concrete_requests, describe, statement_usage

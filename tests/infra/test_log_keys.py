@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from stacks.config import ConfigError, load_env, read_cdk_context
+from config import ConfigError, load_env, read_cdk_context
 from tests.infra.conftest import Synthesized, synthesize
 from tests.infra.test_database_rotation import forecast_with_rotation
 

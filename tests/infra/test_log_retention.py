@@ -12,7 +12,7 @@ from aws_cdk import App, Stack
 from aws_cdk import aws_logs as logs
 from aws_cdk.assertions import Template
 
-from stacks.config import LOG_RETENTION_DAYS
+from config import LOG_RETENTION_DAYS
 from stacks.forecast_etl import job_log_group_prefix
 from stacks.log_groups import LOG_RETENTION_FUNCTION, retention
 from tests.infra.conftest import Synthesized, synthesize

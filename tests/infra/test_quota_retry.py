@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Template
 
-from stacks.config import QuotaRetryConfig
+from config import QuotaRetryConfig
 from tests.infra.conftest import Synthesized, synthesize
 from tests.infra.quota import QUOTA_LOOPS, assert_quota_loop, quota_waits
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from config import ConfigError, QuotaRetryConfig, load_env, read_cdk_context
 from contracts.timeouts import (
     EXECUTION_MARGIN_SECONDS,
     JOB_MARGIN_SECONDS,
@@ -17,7 +18,6 @@ from contracts.timeouts import (
     REQUEST_SECONDS,
     with_timeouts,
 )
-from stacks.config import ConfigError, QuotaRetryConfig, load_env, read_cdk_context
 from tests.infra.conftest import Synthesized, synthesize
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from config.paths import ROOT
 from localrun.__main__ import main
-from stacks.paths import ROOT
 
 
 def test_help_explains_the_commands() -> None:

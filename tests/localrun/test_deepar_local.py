@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from config import DeepArConfig
 from contracts.deepar import INFERENCE_CONFIG
 from localrun import deepar_local as dl
-from stacks.config import DeepArConfig
 from tests.ci import on_ci
 
 HAVE_GLUONTS = (

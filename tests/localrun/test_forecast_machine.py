@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
+from config import load_env, read_cdk_context
 from contracts.asl import render
 from contracts.substitutions import forecast_substitutions
 from contracts.timeouts import JOB_MARGIN_SECONDS, forecast_task_timeouts, with_timeouts
 from localrun.moto_adapter import OfflineAws, offline_aws
-from stacks.config import load_env, read_cdk_context
 from tests.localrun.offline_asl import ACCOUNT, Rejecting, received, sqs_subscription
 
 BASELINE = {"method": "seasonal_naive", "mean_wQuantileLoss": 0.2, "RMSE": 3.0, "MASE": 1.0}

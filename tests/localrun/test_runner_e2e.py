@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from config import load_env, read_cdk_context
 from localrun import report
 from localrun.databases import ServerDatabase
 from localrun.demo_data import hourly_series, packaged_hourly_series, partition_csv
@@ -25,7 +26,6 @@ from localrun.glue_spark import Engine
 from localrun.mariadb import MySQLServer
 from localrun.runner import OfflineSession, Printer, open_session
 from localrun.s3files import split_uri
-from stacks.config import load_env, read_cdk_context
 
 STANDARDIZE_OK = ("CheckFileName", "GetBatchId", "CheckBatchId", "Standardize", "Done")
 FORECAST_OK = ("GenerateDataset", "Train", "QualityGate", "CreateModel", "Transform", "WriteForecast", "Done")

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
+from config import QuotaRetryConfig, StandardizeConfig
 from contracts.asl import render
 from contracts.substitutions import standardize_substitutions
 from localrun.lambdas import bound, load
 from localrun.moto_adapter import OfflineAws
-from stacks.config import QuotaRetryConfig, StandardizeConfig
 from tests.localrun.offline_asl import ACCOUNT, ROLE, Rejecting
 
 BUCKET = "data-bucket"

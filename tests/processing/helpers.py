@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from config.paths import PROCESSING, ROOT
 from processing import standardize as sz
 from processing.standardize import classify, cli, output, structure
-from stacks.paths import PROCESSING, ROOT
 
 __all__ = ["PROCESSING", "ROOT", "Job", "classify", "cli", "output", "run_cli", "structure", "sz"]
 

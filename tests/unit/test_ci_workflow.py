@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from stacks.paths import ROOT
+from config.paths import ROOT
 
 WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"
 

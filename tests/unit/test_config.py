@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from pipeline_rules import MAX_FORECAST_NAME_PREFIX, MAX_JOB_NAME_PREFIX
-from stacks.config import (
+from config import (
     LOG_RETENTION_DAYS,
     ConfigError,
     EnvConfig,
@@ -20,6 +19,7 @@ from stacks.config import (
     partition_for,
     read_cdk_context,
 )
+from pipeline_rules import MAX_FORECAST_NAME_PREFIX, MAX_JOB_NAME_PREFIX
 
 CONTEXT = read_cdk_context()
 
@@ -406,11 +406,12 @@ def test_bad_tls_settings_name_the_setting(settings: dict[str, str], problem: st
 
 def test_a_ca_bundle_without_a_ca_certificate_is_rejected(tmp_path: Any, monkeypatch: Any) -> None:
     """A leaf certificate is PEM but trusts nothing: Python's store keeps CA certificates only."""
+    from config import forecast_reader, model
     from localrun.tls import TlsFiles
-    from stacks import config
 
     files = TlsFiles.generate(tmp_path)
-    monkeypatch.setattr(config, "ROOT", tmp_path)
+    for module in (model, forecast_reader):  # the bundle's path, and the check that it is ours
+        monkeypatch.setattr(module, "ROOT", tmp_path)
     data = raw()
     data["forecast"]["database"]["caBundle"] = files.cert.name
     with pytest.raises(ConfigError, match=re.escape("'server-cert.pem' holds no CA certificate")):

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from stacks.paths import ROOT
+from config.paths import ROOT
 
 
 @pytest.mark.parametrize(

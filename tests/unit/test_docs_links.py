@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from stacks.paths import ROOT
+from config.paths import ROOT
 
 DOCUMENTS = [ROOT / "README.md", ROOT / "benchmarks" / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 _LINK = re.compile(r"\]\(([^)\s]+)\)")

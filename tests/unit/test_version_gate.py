@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from stacks.paths import FUNCTION_MODULES, SHARED_RULES
+from config.paths import FUNCTION_MODULES, SHARED_RULES
 from stacks.runtimes import GLUE, GLUE_BY_REGION, GLUE_FALLBACK, LAMBDA_PYTHON, glue_runtime
 from tools import version_gate
 from tools.version_gate import Target
