@@ -36,7 +36,7 @@ def test_the_trigger_and_write_forecast_have_reserved_concurrency(synthesized: S
 
 def test_the_limits_are_settings_and_null_reserves_nothing() -> None:
     raw = copy.deepcopy(read_cdk_context()["environments"]["dev"])
-    raw["standardize"]["triggerConcurrency"] = None
+    raw.setdefault("standardize", {})["triggerConcurrency"] = None
     raw["forecast"]["database"]["maxConnections"] = 5
     s = synthesize("dev", {"standardize": raw["standardize"], "forecast": raw["forecast"]})
     assert "ReservedConcurrentExecutions" not in function(
@@ -65,7 +65,7 @@ def test_a_bad_limit_names_the_setting(path: tuple[str, ...], value: object, pro
     context = read_cdk_context()
     target = context["environments"]["dev"]
     for key in path[:-1]:
-        target = target[key]
+        target = target.setdefault(key, {})  # cdk.json states only what differs from the defaults
     target[path[-1]] = value
     with pytest.raises(ConfigError, match=re.escape(problem)):
         load_env("dev", context)

@@ -78,7 +78,7 @@ def test_the_job_tasks_outlast_their_jobs_limits(dev: Synthesized) -> None:
 
 def test_the_transform_bound_is_a_setting() -> None:
     raw = copy.deepcopy(read_cdk_context()["environments"]["dev"]["forecast"])
-    raw["deepar"]["transformMaxRuntimeSeconds"] = 900
+    raw.setdefault("deepar", {})["transformMaxRuntimeSeconds"] = 900
     forecast, _ = machines(synthesize("dev", {"forecast": raw}))["forecast"]
     assert forecast["States"]["Transform"]["TimeoutSeconds"] == 900 + JOB_MARGIN_SECONDS
 
@@ -86,7 +86,7 @@ def test_the_transform_bound_is_a_setting() -> None:
 @pytest.mark.parametrize("value", [59, 2_419_201, "3600"])
 def test_a_bad_transform_bound_names_the_setting(value: object) -> None:
     context = read_cdk_context()
-    context["environments"]["dev"]["forecast"]["deepar"]["transformMaxRuntimeSeconds"] = value
+    context["environments"]["dev"]["forecast"].setdefault("deepar", {})["transformMaxRuntimeSeconds"] = value
     with pytest.raises(
         ConfigError, match=re.escape("'forecast.deepar.transformMaxRuntimeSeconds' must be an integer")
     ):

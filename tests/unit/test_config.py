@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from config import (
     EnvConfig,
     QuotaRetryConfig,
     domain_for,
+    environments_from_context,
     load_env,
     parse_env,
     partition_for,
@@ -25,7 +27,14 @@ CONTEXT = read_cdk_context()
 
 
 def raw(env: str = "dev") -> dict[str, Any]:
-    return copy.deepcopy(CONTEXT["environments"][env])
+    """The environment's settings as cdk.json states them, with the sections the tests edit present
+    (empty: every setting at its default)."""
+    data = copy.deepcopy(CONTEXT["environments"][env])
+    for section in ("standardize", "quotaRetry", "logs"):
+        data.setdefault(section, {})
+    for section in ("deepar", "network"):
+        data.get("forecast", {}).setdefault(section, {})
+    return data
 
 
 def test_shipped_environments_load_with_placeholder_accounts() -> None:
@@ -436,3 +445,32 @@ def test_a_setting_the_api_would_refuse_stops_synth(
     (data["forecast"] if section == "deepar" else data)[section][key] = value
     with pytest.raises(ConfigError, match=re.escape(problem)):
         parse_env("dev", data)
+
+
+@pytest.mark.parametrize("name", sorted(environments_from_context(read_cdk_context())))
+def test_cdk_json_states_only_what_differs_from_the_defaults(name: str) -> None:
+    """Each setting written in cdk.json changes the environment: without it, the loaded
+    configuration would differ (account and region, which have no default, are required)."""
+    raw = environments_from_context(read_cdk_context())[name]
+    loaded = parse_env(name, raw)
+
+    def paths(node: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+        for key, value in node.items():
+            yield (*path, key)
+            if isinstance(value, dict):
+                yield from paths(value, (*path, key))
+
+    redundant = []
+    for path in paths(raw):
+        trial = copy.deepcopy(dict(raw))
+        parent = trial
+        for key in path[:-1]:
+            parent = parent[key]
+        del parent[path[-1]]
+        try:
+            same = parse_env(name, trial) == loaded
+        except ConfigError:
+            same = False  # a required setting
+        if same:
+            redundant.append(".".join(path))
+    assert redundant == [], f"cdk.json restates defaults in {name}: {redundant}"
