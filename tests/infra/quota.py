@@ -23,9 +23,9 @@ QUOTA_ERROR = {
 }
 #: (machine, job task, its quota counter, where any other error goes)
 QUOTA_LOOPS = [
-    ("standardize", "Standardize", "processing_quota", "ProcessingFailed"),
-    ("forecast", "Train", "training_quota", "NotifyTrainFailed"),
-    ("forecast", "Transform", "transform_quota", "NotifyTransformFailed"),
+    ("standardize", "Standardize", "processing_quota", "StandardizeJobFailure"),
+    ("forecast", "Train", "training_quota", "TrainJobFailure"),
+    ("forecast", "Transform", "transform_quota", "TransformJobFailure"),
 ]
 _WAIT_ARRAY = re.compile(r"States\.StringToJson\('(\[[0-9,]*\])'\)")
 

@@ -71,8 +71,9 @@ def test_flow_is_choice_lambda_choice_processing_succeed() -> None:
     assert states["Standardize"]["Catch"][-1] == {
         "ErrorEquals": ["States.ALL"],
         "ResultPath": "$.error",
-        "Next": "ProcessingFailed",
+        "Next": "StandardizeJobFailure",
     }
+    assert_job_failure_reason(states, "Standardize", then="ProcessingFailed")
 
 
 def assert_lambda_error_message(states: dict[str, Any], task: str, *, then: str) -> None:
@@ -101,6 +102,42 @@ def assert_lambda_error_message(states: dict[str, Any], task: str, *, then: str)
     }
 
 
+#: The field of a failed job's description (a ``.sync`` task's cause) that names the job.
+JOB_NAME_FIELDS = {
+    "Standardize": "ProcessingJobName",
+    "Train": "TrainingJobName",
+    "Transform": "TransformJobName",
+}
+
+
+def assert_job_failure_reason(states: dict[str, Any], task: str, *, then: str) -> None:
+    """``<task>JobFailure`` goes on to ``then`` with the failed job's ``FailureReason`` and name as
+    the cause when the cause is a job description holding one, and with any other cause as it is."""
+    choice = states[f"{task}JobFailure"]
+    assert choice["Type"] == "Choice" and choice["Default"] == then
+    [rule] = choice["Choices"]
+    assert rule["And"] == [
+        {"Variable": "$.error.Cause", "IsPresent": True},
+        {"Variable": "$.error.Cause", "IsString": True},
+        {"Variable": "$.error.Cause", "StringMatches": '{*"FailureReason"*}'},
+    ], "only a cause shaped like a job description is parsed: anything else would fail the parse"
+    parse = states[rule["Next"]]
+    assert parse == {
+        "Type": "Pass",
+        "Parameters": {"Error.$": "$.error.Error", "Cause.$": "States.StringToJson($.error.Cause)"},
+        "ResultPath": "$.error",
+        "Next": f"{task}JobReason",
+    }
+    name = f"$.error.Cause.{JOB_NAME_FIELDS[task]}"
+    reason = f"States.Format('{{}} (job {{}})', $.error.Cause.FailureReason, {name})"
+    assert states[parse["Next"]] == {
+        "Type": "Pass",
+        "Parameters": {"Error.$": "$.error.Error", "Cause.$": reason},
+        "ResultPath": "$.error",
+        "Next": then,
+    }
+
+
 def entered_from(states: dict[str, Any]) -> dict[str, set[str]]:
     """For each state, the states whose Next, Default, Choices or Catch lead to it."""
     sources: dict[str, set[str]] = {name: set() for name in states}
@@ -115,13 +152,19 @@ def entered_from(states: dict[str, Any]) -> dict[str, set[str]]:
 
 @pytest.mark.parametrize("machine", ["standardize", "forecast"])
 def test_only_lambda_task_errors_have_their_cause_parsed_as_json(machine: str) -> None:
-    """A SageMaker or SNS cause is plain text (or a job description): it must never reach
-    States.StringToJson, which would fail on it. Every Lambda task's catch parses its cause."""
+    """A SageMaker error's or SNS's cause is plain text: it must never reach States.StringToJson,
+    which would fail on it. Every Lambda task's catch parses its cause, and every SageMaker job's
+    catch a failed job's description, each behind a Choice that checks the cause's shape."""
     states = definition_of(machine)["States"]
     sources = entered_from(states)
     parsers = {n for n, s in states.items() if "StringToJson($.error.Cause)" in json.dumps(s)}
     lambdas = {n for n, s in states.items() if s.get("Resource", "").endswith(":states:::lambda:invoke")}
-    assert lambdas and {f"{task}ErrorJson" for task in lambdas} == parsers
+    jobs = {n for n, s in states.items() if s.get("Resource", "").endswith("Job.sync")}
+    assert lambdas and jobs and {f"{task}JobJson" for task in jobs} <= parsers
+    assert {f"{task}ErrorJson" for task in lambdas} | {f"{task}JobJson" for task in jobs} == parsers
+    for task in jobs:
+        assert sources[f"{task}JobJson"] == {f"{task}JobFailure"}
+        assert sources[f"{task}JobFailure"] == {task, f"{task}Quota"}, "entered from the job's failures only"
     for task in lambdas:
         assert sources[f"{task}ErrorJson"] == {f"{task}LambdaError"}
         assert sources[f"{task}LambdaError"] == {task}, "entered from the Lambda task's Catch only"
@@ -227,7 +270,8 @@ def test_forecast_tasks_retry_and_catch_into_notify_then_a_named_fail() -> None:
         notify_name = f"Notify{task}Failed"
         if task in ("Train", "Transform"):  # a quota error waits, any other error fails the same way
             assert [c["Next"] for c in quota] == [f"{task}Quota"]
-            assert states[f"{task}Quota"]["Default"] == catch["Next"] == notify_name
+            assert states[f"{task}Quota"]["Default"] == catch["Next"] == f"{task}JobFailure"
+            assert_job_failure_reason(states, task, then=notify_name)
         elif task in ("GenerateDataset", "QualityGate", "WriteForecast"):  # alerts get the function's message
             assert quota == [] and catch["Next"] == f"{task}LambdaError"
             assert_lambda_error_message(states, task, then=notify_name)

@@ -71,13 +71,16 @@ def test_a_failed_execution_prints_its_error_and_cause_once(tmp_path: Path) -> N
 
 
 def test_the_summary_prints_the_whole_cause(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """A failed job's cause is its description: SageMaker's reason comes last, and is printed."""
+    """A failed job's cause leads with SageMaker's reason (here the processing script's own error,
+    which names the file and line), and is printed whole."""
     data = tmp_path / "ragged_5.csv"
     data.write_text("a,b\n1,2,3\n")
     assert main(["standardize", str(data), "--out", str(tmp_path / "out"), "--quiet"]) == 1
     out = capsys.readouterr().out
     [run] = json.loads((tmp_path / "out" / "executions.json").read_text())
-    assert run["error"] == "ProcessingFailed" and '"FailureReason":' in run["cause"]
+    assert run["error"] == "ProcessingFailed" and '"FailureReason":' not in run["cause"]
+    assert run["cause"].startswith("processing of key meta-data/ragged_5.csv failed: AlgorithmError:")
+    assert "InputError: ragged_5.csv: line 2: 3 fields" in run["cause"]
     assert len(run["cause"]) > 160
     assert "".join(run["cause"].split()) in "".join(out.split()), "wrapped, not cut"
     assert all(len(line) <= 96 for line in out.splitlines() if line.startswith(" " * 33))

@@ -56,6 +56,12 @@ def lambda_error(task: str) -> tuple[str, ...]:
     return (f"{task}LambdaError", f"{task}ErrorJson", f"{task}ErrorMessage", f"Notify{task}Failed")
 
 
+def job_failure(task: str) -> tuple[str, ...]:
+    """The states between a failed SageMaker job and its Fail state: the cause becomes the job's
+    FailureReason and name, then the alert."""
+    return (f"{task}JobFailure", f"{task}JobJson", f"{task}JobReason", f"Notify{task}Failed")
+
+
 def forecast(aws: OfflineAws, env_name: str) -> tuple[str, dict[str, str], Any, str]:
     """Create the forecast state machine of ``env_name`` with an SNS topic read through SQS."""
     env = load_env(env_name, read_cdk_context())
@@ -170,14 +176,14 @@ def test_forecast_failed_training_alerts_and_ends_in_training_failed(aws: Offlin
     )
     result = aws.run(arn, {}, name="run-2")
 
-    assert result.path == ("GenerateDataset", "Train", "NotifyTrainFailed", "TrainingFailed")
+    assert result.path == ("GenerateDataset", "Train", *job_failure("Train"), "TrainingFailed")
     assert result.error == "TrainingFailed"
-    assert result.cause is not None
-    assert result.cause.startswith("Train failed for execution run-2: States.TaskFailed: {")
-    assert '"FailureReason":"ClientError: no data"' in result.cause
+    # the cause and the alert lead with the job's FailureReason, not its whole description as JSON
+    reason = "States.TaskFailed: ClientError: no data (job forecast-train-1)"
+    assert result.cause == f"Train failed for execution run-2: {reason}"
     [alert] = received(sqs, queue_url)
     assert alert["Subject"] == "Forecast pipeline failed"
-    assert alert["Message"].startswith("Forecast execution run-2 failed in Train: States.TaskFailed: {")
+    assert alert["Message"] == f"Forecast execution run-2 failed in Train: {reason}"
 
 
 @pytest.mark.parametrize(
@@ -248,7 +254,13 @@ def test_a_training_job_without_metrics_fails_the_run_in_train(aws: OfflineAws) 
     aws.bind_sagemaker("training", lambda p: {"ModelArtifacts": {"S3ModelArtifacts": "s3://b/m.tgz"}})
     result = aws.run(arn, {}, name="run-10")
 
-    assert result.path == ("GenerateDataset", "Train", "NotifyTrainFailed", "TrainingFailed")
+    assert result.path == (
+        "GenerateDataset",
+        "Train",
+        "TrainJobFailure",
+        "NotifyTrainFailed",
+        "TrainingFailed",
+    )
     assert result.cause is not None and "$.FinalMetricDataList" in result.cause
     assert "gate" not in seen and "model" not in seen
     [alert] = received(sqs, queue_url)
@@ -278,7 +290,7 @@ def test_forecast_jobs_do_not_wait_out_other_sagemaker_errors(aws: OfflineAws, k
     result = aws.run(arn, {}, name="run-6")
 
     task, fail = ("Train", "TrainingFailed") if kind == "training" else ("Transform", "TransformFailed")
-    assert result.path[-4:] == (task, f"{task}Quota", f"Notify{task}Failed", fail)
+    assert result.path[-5:] == (task, f"{task}Quota", f"{task}JobFailure", f"Notify{task}Failed", fail)
     assert result.error == fail and aws.waits == []
     [alert] = received(sqs, queue_url)
     assert "SageMaker.AmazonSageMakerException" in alert["Message"]
@@ -293,7 +305,7 @@ def test_forecast_jobs_do_not_wait_out_other_sagemaker_errors(aws: OfflineAws, k
             "GenerateDatasetFailed",
         ),
         ("model", ("CreateModel", "NotifyCreateModelFailed", "CreateModelFailed"), "CreateModelFailed"),
-        ("transform", ("Transform", "NotifyTransformFailed", "TransformFailed"), "TransformFailed"),
+        ("transform", ("Transform", *job_failure("Transform"), "TransformFailed"), "TransformFailed"),
         (
             "write",
             ("WriteForecast", *lambda_error("WriteForecast"), "WriteForecastFailed"),

@@ -143,7 +143,8 @@ def test_a_non_numeric_batch_id_from_the_function_is_caught_by_the_choice(sessio
 def test_processing_failure_fails_as_processing_failed_with_the_reason(session: OfflineSession) -> None:
     run = session.standardize("meta-data/ragged_5.csv", b"a,b\n1,2,3\n")
     assert run is not None
-    assert run.result.path == (*STANDARDIZE_OK[:-1], "ProcessingFailed")
+    job_failure = ("StandardizeJobFailure", "StandardizeJobJson", "StandardizeJobReason")
+    assert run.result.path == (*STANDARDIZE_OK[:-1], *job_failure, "ProcessingFailed")
     assert run.result.error == "ProcessingFailed"
     assert "line 2" in (run.result.cause or "") and "ragged_5.csv" in (run.result.cause or "")
     assert session.list_keys("prediction-data/5/") == [], "a failed job leaves no output"
@@ -357,8 +358,9 @@ def test_training_failure_alerts_and_fails_as_training_failed(session: OfflineSe
     session.load_source(short_series(900))
     run = session.forecast()
     assert run is not None
-    assert run.result.path == ("GenerateDataset", "Train", "NotifyTrainFailed", "TrainingFailed")
-    assert "ClientError: no" in (run.result.cause or "")
+    job_failure = ("TrainJobFailure", "TrainJobJson", "TrainJobReason", "NotifyTrainFailed")
+    assert run.result.path == ("GenerateDataset", "Train", *job_failure, "TrainingFailed")
+    assert (run.result.cause or "").split(": ", 2)[-1].startswith("ClientError: no (job forecast-train-")
     assert len(session.alerts()) == 1 and forecast_rows(session) == []
 
 
@@ -379,7 +381,8 @@ def test_create_model_and_transform_failures_end_in_their_fail_states(session: O
     )
     run = session.forecast()
     assert run is not None
-    assert run.result.path[-3:] == ("Transform", "NotifyTransformFailed", "TransformFailed")
+    assert run.result.path[-3:] == ("TransformJobReason", "NotifyTransformFailed", "TransformFailed")
+    assert "States.TaskFailed: boom (job forecast-transform-" in (run.result.cause or "")
 
 
 def test_database_that_refuses_the_write_fails_as_write_forecast_failed(session: OfflineSession) -> None:

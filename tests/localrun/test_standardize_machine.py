@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -167,11 +166,12 @@ def test_standardize_processing_failure_ends_in_processing_failed(aws: OfflineAw
         },
     )
     result = aws.run(standardize, s3_event("meta-data/partition_7.csv"))
-    assert result.path[-2:] == ("Standardize", "ProcessingFailed")
+    job_failure = ("StandardizeJobFailure", "StandardizeJobJson", "StandardizeJobReason")
+    assert result.path[-5:] == ("Standardize", *job_failure, "ProcessingFailed")
     assert result.error == "ProcessingFailed"
-    prefix = "processing of key meta-data/partition_7.csv failed: "
-    assert result.cause is not None and result.cause.startswith(prefix)
-    assert json.loads(result.cause[len(prefix) :])["FailureReason"] == "AlgorithmError: no numeric column"
+    # the cause leads with the job's FailureReason and names the job, not its whole description
+    prefix = "processing of key meta-data/partition_7.csv failed: AlgorithmError: no numeric column (job "
+    assert result.cause is not None and result.cause.startswith(prefix) and "{" not in result.cause
 
 
 QUOTA_WAIT = ("StandardizeQuota", "StandardizeQuotaBackoff", "StandardizeQuotaWait", "Standardize")
@@ -229,7 +229,12 @@ def test_standardize_does_not_wait_out_other_sagemaker_errors(aws: OfflineAws, s
     aws.bind_sagemaker_create(create)
     result = aws.run(standardize, s3_event("meta-data/partition_7.csv"))
 
-    assert result.path[-3:] == ("Standardize", "StandardizeQuota", "ProcessingFailed")
+    assert result.path[-4:] == (
+        "Standardize",
+        "StandardizeQuota",
+        "StandardizeJobFailure",
+        "ProcessingFailed",
+    )
     assert result.error == "ProcessingFailed" and len(create.calls) == 4, "1 call + the short Retry's 3"
     assert aws.waits == []
     assert result.cause is not None and "Error Code: ValidationException;" in result.cause
@@ -244,7 +249,8 @@ def test_standardize_gives_up_on_the_quota_after_the_configured_waits(aws: Offli
     aws.bind_sagemaker_create(create)
     result = aws.run(arn, s3_event("meta-data/partition_7.csv"))
 
-    assert result.error == "ProcessingFailed" and result.path[-2:] == ("StandardizeQuota", "ProcessingFailed")
+    assert result.error == "ProcessingFailed"
+    assert result.path[-3:] == ("StandardizeQuota", "StandardizeJobFailure", "ProcessingFailed")
     assert len(create.calls) == 4 and len(aws.waits) == 3
     assert all(
         [1 <= aws.waits[0].seconds <= 2, 2 <= aws.waits[1].seconds <= 3, 2 <= aws.waits[2].seconds <= 3]
