@@ -1,95 +1,39 @@
 """generate-dataset: Glue CSV parts in S3 -> DeepAR train/test JSON Lines + series manifest.
 
-Over 400 lines: one documented rule of dataset.py per test, read against its docstring.
+One documented rule of dataset.py per test, read against its docstring; the baseline and the
+settings have their own modules.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
-import math
 import re
-from collections.abc import Iterable, Iterator
-from datetime import datetime, timedelta
+from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
 import boto3
-import csv_input
 import dataset
 import dataset_config
 import pytest
 import run_paths
-from hypothesis import given
-from hypothesis import strategies as st
 from moto import mock_aws
 
-from pipeline_rules import MAX_FORECAST_NAME_PREFIX
-
-BUCKET = "forecast-test-bucket"
-RUN_ID = "jr_0123456789abcdef"
-EXECUTION = "glue-run-7f3a_0123456789abcdef"
-INPUT = f"etl/sales/run={RUN_ID}/"
-NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
-RESULT_KEYS = {
-    "run_id",
-    "run_prefix",
-    "input_uri",
-    "train_uri",
-    "test_uri",
-    "series_uri",
-    "baseline_uri",
-    "model_output_uri",
-    "transform_input_uri",
-    "transform_output_uri",
-    "backtest_uri",
-    "forecast_uri",
-    "training_job_name",
-    "model_name",
-    "transform_job_name",
-    "series_count",
-    "model_series_count",
-    "points",
-    "baseline",
-}
-
-
-def env(**overrides: str) -> dict[str, str]:
-    values = {
-        "BUCKET_NAME": BUCKET,
-        "ETL_PREFIX": "etl/sales/",
-        "WORK_PREFIX": "forecast/",
-        "TIMESTAMP_COLUMN": "ts",
-        "VALUE_COLUMN": "sales",
-        "SERIES_COLUMN": "",
-        "TIME_FREQ": "1H",
-        "PREDICTION_LENGTH": "2",
-        "CONTEXT_LENGTH": "4",
-        "NAME_PREFIX": "forecast",
-    }
-    values.update(overrides)
-    return values
-
-
-def glue_event(run_id: str = RUN_ID, state: str = "SUCCEEDED") -> dict[str, Any]:
-    return {
-        "version": "0",
-        "detail-type": "Glue Job State Change",
-        "source": "aws.glue",
-        "detail": {"jobName": "forecast-etl", "jobRunId": run_id, "state": state, "severity": "INFO"},
-    }
-
-
-def hourly(start: str, values: Iterable[Any], series: str | None = None) -> list[str]:
-    """CSV data lines ``ts,sales[,series]`` at consecutive hours from ``start``."""
-    t0 = datetime.fromisoformat(start)
-    lines = []
-    for i, v in enumerate(values):
-        cells = [(t0 + timedelta(hours=i)).strftime("%Y-%m-%d %H:%M:%S"), "" if v is None else str(v)]
-        if series is not None:
-            cells.append(series)
-        lines.append(",".join(cells))
-    return lines
+from tests.forecast.generate_dataset_support import (
+    BUCKET,
+    EXECUTION,
+    INPUT,
+    NAME,
+    RESULT_KEYS,
+    env,
+    glue_event,
+    hourly,
+    put,
+    read_jsonl,
+    read_manifest,
+    run,
+)
 
 
 @pytest.fixture
@@ -98,21 +42,6 @@ def s3() -> Iterator[Any]:
         client = boto3.client("s3", region_name="us-east-1")
         client.create_bucket(Bucket=BUCKET)
         yield client
-
-
-def put(s3: Any, name: str, lines: list[str], header: str = "ts,sales") -> str:
-    key = INPUT + name
-    s3.put_object(Bucket=BUCKET, Key=key, Body=("\n".join([header, *lines]) + "\n").encode())
-    return key
-
-
-def read_jsonl(s3: Any, key: str) -> list[dict[str, Any]]:
-    body = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read().decode()
-    return [json.loads(line) for line in body.splitlines()]
-
-
-def run(s3: Any, **overrides: str) -> dict[str, Any]:
-    return dataset.generate_dataset(s3, dataset.Config.from_env(env(**overrides)), RUN_ID, EXECUTION)
 
 
 # --------------------------------------------------------------------------- handler and contract
@@ -292,199 +221,6 @@ def test_extra_columns_quotes_and_a_bom_are_fine(s3: Any) -> None:
     assert run(s3)["points"] == 6
 
 
-# --------------------------------------------------------------------------- seasonal-naive baseline
-
-STATE_BASELINE_KEYS = {
-    "method",
-    "metric",
-    "coverage",
-    "quantiles",
-    "season",
-    "RMSE",
-    "MAE",
-    "wQuantileLoss",
-    "mean_wQuantileLoss",
-    "MASE",
-    "points",
-}
-
-
-def six_hourly(values: Iterable[Any], series: str | None = None) -> list[str]:
-    """CSV data lines at 6-hour steps from 2024-01-01 (a day is 4 steps, a week 28)."""
-    return [
-        ",".join([f"2024-01-{1 + i // 4:02d} {6 * (i % 4):02d}:00:00", "" if v is None else str(v)])
-        + ("" if series is None else f",{series}")
-        for i, v in enumerate(values)
-    ]
-
-
-def read_manifest(s3: Any) -> dict[str, Any]:
-    return json.loads(s3.get_object(Bucket=BUCKET, Key=f"forecast/{EXECUTION}/series.json")["Body"].read())
-
-
-def test_baseline_of_a_hand_computed_series_with_gaps(s3: Any) -> None:
-    # 10 history points at 6H: at least 2 days (8 steps), under 2 weeks, so the season is a day, 4.
-    history = [2, 4, 6, 8, 3, 5, 9, None, 4, 8]
-    window = [8, None, 6]
-    put(s3, "part-0.csv", six_hourly(history + window))
-
-    result = run(s3, TIME_FREQ="6H", PREDICTION_LENGTH="3", CONTEXT_LENGTH="4")
-
-    # Window step h repeats history[9 + h - 4]: h=1 -> [6] = 9; h=2 -> [7] is missing, so one season
-    # earlier, [3] = 8; h=3 -> [8] = 4. Step 2's actual is missing: scored are 8 vs 9 (error -1) and
-    # 6 vs 4 (error 2). sum |y| = 14. Lag-4 errors of the history's present pairs: 1, 1, 3, 1, 3 (the
-    # gap breaks one), mean 9 / 5; sorted 1, 1, 1, 3, 3: the 0.9 quantile is 3 (p90 12, 7), the 0.1
-    # quantile 1 is clamped to the median (p10 9, 4). Pinball sums: 0.1 -> 0.9 + 0.2; 0.5 -> 0.5 + 1;
-    # 0.9 -> 0.4 + 0.1. The band [p10, p90] holds 6, not 8.
-    figures = {
-        "season": 4,
-        "RMSE": pytest.approx((5 / 2) ** 0.5),
-        "MAE": pytest.approx(1.5),
-        "wQuantileLoss": {
-            "0.1": pytest.approx(2.2 / 14),
-            "0.5": pytest.approx(3 / 14),
-            "0.9": pytest.approx(1 / 14),
-        },
-        "mean_wQuantileLoss": pytest.approx(6.2 / 42),
-        "coverage": 0.5,
-        "MASE": pytest.approx(1.5 / 1.8),
-        "points": 2,
-    }
-    overall = {"method": "seasonal_naive", "quantiles": ["0.1", "0.5", "0.9"], "metric": "mean_wQuantileLoss"}
-    assert result["baseline"] == {**overall, **figures}
-    manifest = read_manifest(s3)
-    seasons = {"4": pytest.approx(2 * (1.1 + 1.5 + 0.5) / 3)}
-    assert manifest["baseline"] == {
-        "overall": result["baseline"],
-        "series": [{"id": "", **figures, "seasons": seasons}],
-    }
-    assert manifest["series"] == [{"id": "", "start": "2024-01-01 00:00:00", "length": 13, "model": True}]
-
-
-def test_baseline_overall_and_per_series(s3: Any) -> None:
-    header = "ts,sales,store"
-    daily = [f"2024-01-{1 + i:02d}" for i in range(16)]
-    a = [1, 2, 4, 5, 7]  # 3 history points: season 1; forecast 4, 4; errors 1, 3
-    b = [10, 20, 30, 40, 50, 60, 70, 11, 21, 31, 41, 51, 61, 71, 12, 20]  # 14: season 7; 11, 21; 1, -1
-    c = [None, None, None, 3, 4]  # no history value at all: no baseline
-    rows = [f"{t},{v},a" for t, v in zip(daily, a, strict=False)]
-    rows += [f"{t},{v},b" for t, v in zip(daily, b, strict=True)]
-    rows += [f"{t},{'' if v is None else v},c" for t, v in zip(daily, c, strict=False)]
-    put(s3, "part-0.csv", rows, header)
-
-    result = run(s3, SERIES_COLUMN="store", TIME_FREQ="1D", PREDICTION_LENGTH="2", CONTEXT_LENGTH="3")
-
-    nothing = {
-        "RMSE": None,
-        "MAE": None,
-        "wQuantileLoss": dict.fromkeys(("0.1", "0.5", "0.9")),
-        "mean_wQuantileLoss": None,
-        "coverage": None,
-        "MASE": None,
-        "points": 0,
-    }
-    series = [
-        {  # lag-1 errors 1, 2: p10 = p50 = 4 (0.1 clamped), p90 4 + 1.9; actuals 5, 7, sum |y| = 12.
-            # Pinball sums 0.4, 2, 0.09 + 0.99; the band [4, 5.9] holds 5; MASE 2 / 1.5
-            "id": "a",
-            "season": 1,
-            "seasons": {"1": pytest.approx(2 * (0.4 + 2 + 1.08) / 3)},
-            "RMSE": pytest.approx(5**0.5),
-            "MAE": pytest.approx(2.0),
-            "wQuantileLoss": {
-                "0.1": pytest.approx(0.8 / 12),
-                "0.5": pytest.approx(4 / 12),
-                "0.9": pytest.approx(2.16 / 12),
-            },
-            "mean_wQuantileLoss": pytest.approx(6.96 / 36),
-            "coverage": 0.5,
-            "MASE": pytest.approx(4 / 3),
-            "points": 2,
-        },
-        {  # every lag-7 error is 1: p10 = p50 = 11, 21 and p90 12, 22; actuals 12, 20, sum |y| = 32.
-            # Pinball sums 1, 1, 0.2; the band holds 12; MASE 1
-            "id": "b",
-            "season": 7,
-            "seasons": {"7": pytest.approx(2 * 2.2 / 3)},
-            "RMSE": pytest.approx(1.0),
-            "MAE": pytest.approx(1.0),
-            "wQuantileLoss": {
-                "0.1": pytest.approx(2 / 32),
-                "0.5": pytest.approx(2 / 32),
-                "0.9": pytest.approx(0.4 / 32),
-            },
-            "mean_wQuantileLoss": pytest.approx(4.4 / 96),
-            "coverage": 0.5,
-            "MASE": pytest.approx(1.0),
-            "points": 2,
-        },
-        {"id": "c", "season": None, "seasons": {}, **nothing},
-    ]
-    # Overall: one sum over a's and b's 4 points (sum |y| = 44), not a mean of the series' figures;
-    # MASE is the mean of a's and b's; the seasons differ, so no one season.
-    overall = {
-        "method": "seasonal_naive",
-        "quantiles": ["0.1", "0.5", "0.9"],
-        "metric": "mean_wQuantileLoss",
-        "season": None,
-        "RMSE": pytest.approx(3**0.5),
-        "MAE": pytest.approx(1.5),
-        "wQuantileLoss": {
-            "0.1": pytest.approx(2.8 / 44),
-            "0.5": pytest.approx(6 / 44),
-            "0.9": pytest.approx(2.56 / 44),
-        },
-        "mean_wQuantileLoss": pytest.approx(11.36 / 132),
-        "coverage": 0.5,
-        "MASE": pytest.approx((4 / 3 + 1) / 2),
-        "points": 4,
-    }
-    assert result["baseline"] == overall
-    assert read_manifest(s3)["baseline"] == {"overall": overall, "series": series}
-
-
-def test_state_baseline_has_the_documented_shape_and_is_json(s3: Any) -> None:
-    header = "ts,sales,store"
-    rows = hourly("2024-01-01", [3, 1, 4, 1, 5, 9, 2, 6], "x") + hourly("2024-01-01", [2, 7, 1, 8, 2, 8], "y")
-    put(s3, "part-0.csv", rows, header)
-
-    result = run(s3, SERIES_COLUMN="store", TEST_QUANTILES="[0.25, 0.5, 0.75]")
-
-    baseline = result["baseline"]
-    assert set(baseline) == STATE_BASELINE_KEYS
-    assert baseline["method"] == "seasonal_naive"
-    assert baseline["quantiles"] == ["0.25", "0.5", "0.75"]
-    assert list(baseline["wQuantileLoss"]) == baseline["quantiles"]
-    assert baseline["season"] == 1
-    figures = [baseline[name] for name in ("RMSE", "MAE", "mean_wQuantileLoss", "MASE")]
-    assert all(type(value) is float for value in [*figures, *baseline["wQuantileLoss"].values()])
-    assert type(baseline["points"]) is int and baseline["points"] == 4
-    assert json.loads(json.dumps(result, allow_nan=False)) == result
-    assert "series" not in baseline  # per-series figures stay in the manifest
-    assert len(read_manifest(s3)["baseline"]["series"]) == 2
-
-
-def test_state_baseline_stays_small_at_a_thousand_series(s3: Any) -> None:
-    rows = [
-        line
-        for i in range(1000)
-        for line in hourly("2024-01-01", [i, i + 1, i + 3, i + 2, i, i + 1], f"s{i:04d}")
-    ]
-    put(s3, "part-0.csv", rows, "ts,sales,store")
-    result = run(s3, SERIES_COLUMN="store")
-    assert len(json.dumps(result["baseline"])) < 1000
-    assert len(read_manifest(s3)["baseline"]["series"]) == 1000
-
-
-def test_baseline_values_are_json_safe_when_sums_overflow(s3: Any) -> None:
-    put(s3, "part-0.csv", hourly("2024-01-01", [1e300, -1e300, 1e300, -1e300, 1e300, -1e300]))
-    result = run(s3)  # forecast -1e300 twice; errors 2e300 and 0: squared, the sum is infinite
-    assert result["baseline"]["RMSE"] is None
-    assert result["baseline"]["MAE"] == pytest.approx(1e300)
-    json.dumps(result, allow_nan=False)
-    json.dumps(read_manifest(s3), allow_nan=False)
-
-
 # --------------------------------------------------------------------------- named errors
 
 
@@ -656,139 +392,3 @@ def test_handler_rejects_a_payload_without_execution_name(generate_dataset_handl
 def test_bad_execution_names_are_rejected(name: str) -> None:
     with pytest.raises(dataset_config.InvalidEvent):
         run_paths.validate_run_key(name)
-
-
-# --------------------------------------------------------------------------- configuration
-
-
-def test_bad_freq_from_the_environment() -> None:
-    with pytest.raises(dataset_config.ConfigurationError, match=r"TIME_FREQ '1M'"):
-        dataset.Config.from_env(env(TIME_FREQ="1M"))
-
-
-def test_defaults() -> None:
-    values = env()
-    for name in ("TIME_FREQ", "PREDICTION_LENGTH", "CONTEXT_LENGTH", "SERIES_COLUMN"):
-        del values[name]
-    config = dataset.Config.from_env(values)
-    assert (config.freq, config.prediction_length, config.context_length, config.series_column) == (
-        "1H",
-        168,
-        672,
-        None,
-    )
-    assert config.test_quantiles == ("0.1", "0.5", "0.9")
-    assert dataset.Config.from_env(env(TEST_QUANTILES="  ")).test_quantiles == ("0.1", "0.5", "0.9")
-
-
-@pytest.mark.parametrize(
-    ("raw", "quantiles"),
-    [
-        ('["0.1", "0.5", "0.9"]', ("0.1", "0.5", "0.9")),
-        ("[0.1, 0.5, 0.9]", ("0.1", "0.5", "0.9")),  # numbers become DeepAR's string keys
-        ('[0.9, "0.10", 0.50]', ("0.9", "0.1", "0.5")),  # shortest form, order kept
-        ("[0.25, 1e-3]", ("0.25", "0.001")),
-    ],
-)
-def test_test_quantiles_are_read_as_deepar_keys(raw: str, quantiles: tuple[str, ...]) -> None:
-    assert dataset.Config.from_env(env(TEST_QUANTILES=raw)).test_quantiles == quantiles
-
-
-@pytest.mark.parametrize(
-    ("raw", "problem"),
-    [
-        ("0.1,0.5", "is not JSON"),
-        ("[0.1, 0.5", "is not JSON"),
-        ("[]", "non-empty JSON list"),
-        ('"0.5"', "non-empty JSON list"),
-        ('{"0.5": 1}', "non-empty JSON list"),
-        ("[0, 0.5]", "item 0 (0) is not a level in (0, 1)"),
-        ("[0.5, 1]", "item 1 (1) is not a level in (0, 1)"),
-        ('["0.5", "1.5"]', "item 1 ('1.5') is not a level in (0, 1)"),
-        ("[-0.1]", "item 0 (-0.1) is not a level in (0, 1)"),
-        ('["NaN"]', "item 0 ('NaN') is not a level in (0, 1)"),
-        ("[NaN]", "item 0 (nan) is not a level in (0, 1)"),
-        ('["p50"]', "item 0 ('p50') is not a number"),
-        ('[""]', "item 0 ('') is not a number"),
-        ("[true]", "item 0 (True) is not a number or a numeric string"),
-        ("[null]", "item 0 (None) is not a number or a numeric string"),
-        ("[[0.5]]", "item 0 ([0.5]) is not a number or a numeric string"),
-        ('["0.5", 0.50]', "item 1 (0.5) repeats the level 0.5"),
-    ],
-)
-def test_bad_test_quantiles_name_the_setting(raw: str, problem: str) -> None:
-    with pytest.raises(dataset_config.ConfigurationError, match=re.escape(problem)) as info:
-        dataset.Config.from_env(env(TEST_QUANTILES=raw))
-    assert str(info.value).startswith(f"TEST_QUANTILES {raw!r} ")
-
-
-@pytest.mark.parametrize(
-    ("name", "value", "problem"),
-    [
-        ("BUCKET_NAME", "", "BUCKET_NAME is not set"),
-        ("BUCKET_NAME", "Bad_Bucket", "not a valid S3 bucket name"),
-        ("ETL_PREFIX", "etl/sales", "ending with '/'"),
-        ("WORK_PREFIX", "/forecast/", "relative S3 key prefix"),
-        ("PREDICTION_LENGTH", "0", "at least 1"),
-        ("CONTEXT_LENGTH", "many", "not an integer"),
-        ("NAME_PREFIX", "Forecast", "lowercase"),
-        ("NAME_PREFIX", "a" * 37, "at most 36"),
-        ("TIMESTAMP_COLUMN", " ", "TIMESTAMP_COLUMN is not set"),
-        ("SERIES_COLUMN", "ts", "must be distinct"),
-        ("SERIES_COLUMN", "TS", "must be distinct (case-insensitively)"),
-        ("VALUE_COLUMN", "sales$", "VALUE_COLUMN 'sales$' must be 1-64 letters, digits or '_'"),
-        ("BUCKET_NAME", "a..b", "two adjacent dots"),
-    ],
-)
-def test_bad_configuration(name: str, value: str, problem: str) -> None:
-    with pytest.raises(dataset_config.ConfigurationError, match=re.escape(problem)):
-        dataset.Config.from_env(env(**{name: value}))
-
-
-@pytest.mark.parametrize("prefix", ["Forecast", "forecast\n", "-forecast", "a" * 37])
-def test_job_names_reject_a_bad_prefix(prefix: str) -> None:
-    with pytest.raises(dataset_config.ConfigurationError, match="NAME_PREFIX"):
-        dataset.job_names(prefix, "run-1")
-
-
-def test_job_names_fit_sagemaker_limits_at_the_longest_prefix() -> None:
-    prefix = "p" * MAX_FORECAST_NAME_PREFIX
-    names = dataset.job_names(prefix, "x" * 80)
-    assert len(names["transform_job_name"]) == 63
-    assert all(NAME.fullmatch(n) and len(n) <= 63 for n in names.values())
-    assert dataset.job_names("forecast", "run-1") == dataset.job_names("forecast", "run-1")
-    assert dataset.job_names("forecast", "run-1") != dataset.job_names("forecast", "run-2")
-    assert dataset.job_names("forecast", "run-1")["model_name"].startswith("forecast-model-")
-
-
-# --------------------------------------------------------------------------- properties
-
-
-@given(
-    slots=st.dictionaries(
-        st.integers(min_value=0, max_value=200),
-        st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False, width=32)),
-        min_size=1,
-        max_size=40,
-    ),
-    jitter=st.integers(min_value=0, max_value=3599),
-    step_hours=st.integers(min_value=1, max_value=24),
-)
-def test_regularize_puts_every_value_in_its_slot(
-    slots: dict[int, float | None], jitter: int, step_hours: int
-) -> None:
-    step = timedelta(hours=step_hours)
-    first = min(slots)
-    start = datetime(2024, 1, 1) + first * step
-    rows = dataset.SeriesRows()  # the compact per-series storage the reader fills, out of order
-    for i, (slot, value) in enumerate(reversed(list(slots.items()))):
-        jitter_here = timedelta(seconds=jitter % step.total_seconds()) if slot != first else timedelta()
-        moment = start + (slot - first) * step + jitter_here
-        rows.add(csv_input.epoch_seconds(moment), math.nan if value is None else value, 0, i)
-    series = dataset.regularize("s", rows, step, ["mem"])
-    assert series.start == start
-    assert len(series.target) == max(slots) - first + 1
-    expected: list[float | None] = [None] * len(series.target)
-    for slot, value in slots.items():
-        expected[slot - first] = value
-    assert [None if math.isnan(v) else v for v in series.target] == expected
