@@ -72,7 +72,7 @@ def _database(reader: SettingReader) -> DatabaseConfig:
     reader.reject_unknown({camel_case(f.name) for f in fields(DatabaseConfig)})
     config = DatabaseConfig(
         host=reader.string("host", pattern=HOST_PATTERN),
-        port=reader.integer("port", 3306, 1, 65535),
+        port=reader.integer("port", DatabaseConfig.port, 1, 65535),
         database=reader.string("database", rule=_identifier),
         source_table=reader.string("sourceTable", rule=_identifier),
         timestamp_column=reader.string("timestampColumn", rule=_identifier),
