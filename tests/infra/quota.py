@@ -24,8 +24,8 @@ QUOTA_ERROR = {
 #: (machine, job task, its quota counter, where any other error goes)
 QUOTA_LOOPS = [
     ("standardize", "Standardize", "processing_quota", "StandardizeJobFailure"),
-    ("forecast", "Train", "training_quota", "TrainJobFailure"),
-    ("forecast", "Transform", "transform_quota", "TransformJobFailure"),
+    ("forecast", "Train", "training_quota", "TrainCaught"),
+    ("forecast", "Transform", "transform_quota", "TransformCaught"),
 ]
 _WAIT_ARRAY = re.compile(r"States\.StringToJson\('(\[[0-9,]*\])'\)")
 

@@ -89,7 +89,9 @@ def test_every_task_calls_an_api_with_parameters_it_accepts(synthesized: Synthes
         shape = service_model(service).operation_model(operation).input_shape
         assert problems(service, operation, filled(shape, params)) == [], f"{unit} {name}"
         checked += 1
-    assert checked == (14 if synthesized.stacks.forecast is not None else 2)  # 2 + 6 tasks and 6 alerts
+    assert checked == (
+        9 if synthesized.stacks.forecast is not None else 2
+    )  # 2 + 6 tasks and the shared alert
 
 
 @pytest.mark.parametrize(

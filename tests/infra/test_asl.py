@@ -103,11 +103,7 @@ def assert_lambda_error_message(states: dict[str, Any], task: str, *, then: str)
 
 
 #: The field of a failed job's description (a ``.sync`` task's cause) that names the job.
-JOB_NAME_FIELDS = {
-    "Standardize": "ProcessingJobName",
-    "Train": "TrainingJobName",
-    "Transform": "TransformJobName",
-}
+JOB_NAME_FIELDS = {"Standardize": "ProcessingJobName"}
 
 
 def assert_job_failure_reason(states: dict[str, Any], task: str, *, then: str) -> None:
@@ -160,7 +156,12 @@ def test_only_lambda_task_errors_have_their_cause_parsed_as_json(machine: str) -
     parsers = {n for n, s in states.items() if "StringToJson($.error.Cause)" in json.dumps(s)}
     lambdas = {n for n, s in states.items() if s.get("Resource", "").endswith(":states:::lambda:invoke")}
     jobs = {n for n, s in states.items() if s.get("Resource", "").endswith("Job.sync")}
-    assert lambdas and jobs and {f"{task}JobJson" for task in jobs} <= parsers
+    assert lambdas and jobs
+    if machine == "forecast":  # one shared failure path: ErrorCause decides, entered from each step's Pass
+        assert parsers == {"LambdaErrorJson", "JobErrorJson"}
+        assert sources["LambdaErrorJson"] == sources["JobErrorJson"] == {"ErrorCause"}
+        assert sources["ErrorCause"] == {n for n in states if n.endswith("Caught")}
+        return
     assert {f"{task}ErrorJson" for task in lambdas} | {f"{task}JobJson" for task in jobs} == parsers
     for task in jobs:
         assert sources[f"{task}JobJson"] == {f"{task}JobFailure"}
@@ -259,36 +260,72 @@ def test_forecast_flow_and_transform_settings() -> None:
     assert params["TransformOutput"]["AssembleWith"] == "Line"
 
 
-def test_forecast_tasks_retry_and_catch_into_notify_then_a_named_fail() -> None:
+#: Each forecast step's named error (the gate fails with its own error instead).
+FORECAST_FAILURES = {
+    "GenerateDataset": "GenerateDatasetFailed",
+    "Train": "TrainingFailed",
+    "CreateModel": "CreateModelFailed",
+    "Transform": "TransformFailed",
+    "WriteForecast": "WriteForecastFailed",
+}
+FORECAST_JOBS = {"Train": "$.dataset.training_job_name", "Transform": "$.dataset.transform_job_name"}
+
+
+def test_forecast_tasks_retry_and_catch_into_one_failure_path_with_the_steps_name() -> None:
+    """Every step's failure enters the one shared path through its own Pass, which names the step,
+    the Fail state's error (the gate's own error for QualityGate) and, for a job, the job."""
     states = forecast_definition()["States"]
-    tasks = ["GenerateDataset", "Train", "QualityGate", "CreateModel", "Transform", "WriteForecast"]
-    for task in tasks:
+    for task in ["GenerateDataset", "Train", "QualityGate", "CreateModel", "Transform", "WriteForecast"]:
         state = states[task]
         assert state["Retry"] and state["Retry"][0]["BackoffRate"] >= 2
         *quota, catch = state["Catch"]
-        assert catch["ErrorEquals"] == ["States.ALL"]
-        notify_name = f"Notify{task}Failed"
-        if task in ("Train", "Transform"):  # a quota error waits, any other error fails the same way
+        assert catch["ErrorEquals"] == ["States.ALL"] and catch["ResultPath"] == "$.error"
+        assert catch["Next"] == f"{task}Caught"
+        if task in FORECAST_JOBS:  # a quota error waits, any other error fails the same way
             assert [c["Next"] for c in quota] == [f"{task}Quota"]
-            assert states[f"{task}Quota"]["Default"] == catch["Next"] == f"{task}JobFailure"
-            assert_job_failure_reason(states, task, then=notify_name)
-        elif task in ("GenerateDataset", "QualityGate", "WriteForecast"):  # alerts get the function's message
-            assert quota == [] and catch["Next"] == f"{task}LambdaError"
-            assert_lambda_error_message(states, task, then=notify_name)
+            assert states[f"{task}Quota"]["Default"] == f"{task}Caught"
         else:
-            assert quota == [] and catch["Next"] == notify_name
-        notify = states[notify_name]
-        assert notify["Resource"].endswith("sns:publish")
-        assert "$$.Execution.Name" in notify["Parameters"]["Message.$"]
-        assert "$.error.Error" in notify["Parameters"]["Message.$"]
-        fail = states[notify["Next"]]
-        if task == "QualityGate":  # the run fails as the gate's error: MissingModelMetrics, ...
-            assert fail["Type"] == "Fail" and fail["ErrorPath"] == "$.error.Error" and "Error" not in fail
+            assert quota == []
+        caught = states[f"{task}Caught"]
+        expected: dict[str, str] = {"step": task}
+        if task == "QualityGate":
+            expected["fail.$"] = "$.error.Error"
         else:
-            assert fail["Type"] == "Fail" and fail["Error"] == notify["Next"]
-        assert notify["Catch"][0]["Next"] == notify["Next"], (
-            "a failed alert still ends in the named Fail state"
+            expected["fail"] = FORECAST_FAILURES[task]
+        if task in FORECAST_JOBS:
+            expected["job.$"] = FORECAST_JOBS[task]
+        assert (caught["Type"], caught["Parameters"], caught["ResultPath"], caught["Next"]) == (
+            "Pass",
+            expected,
+            "$.failure",
+            "ErrorCause",
         )
+
+
+def test_the_shared_failure_path_parses_only_causes_of_a_known_shape_then_alerts_and_fails() -> None:
+    states = forecast_definition()["States"]
+    choice = states["ErrorCause"]
+    lambda_rule, job_rule = choice["Choices"]
+    assert lambda_rule["And"][-1] == {"Variable": "$.error.Cause", "StringMatches": '{"errorMessage"*}'}
+    assert job_rule["And"][0] == {"Variable": "$.failure.job", "IsPresent": True}, "only a job's failure"
+    assert job_rule["And"][-1] == {"Variable": "$.error.Cause", "StringMatches": '{*"FailureReason"*}'}
+    assert choice["Default"] == "NotifyFailure"
+    parse = {"Error.$": "$.error.Error", "Cause.$": "States.StringToJson($.error.Cause)"}
+    assert states[lambda_rule["Next"]]["Parameters"] == parse == states[job_rule["Next"]]["Parameters"]
+    message = states[states[lambda_rule["Next"]]["Next"]]
+    assert message["Parameters"]["Cause.$"] == "$.error.Cause.errorMessage"
+    reason = states[states[job_rule["Next"]]["Next"]]
+    assert reason["Parameters"]["Cause.$"] == (
+        "States.Format('{} (job {})', $.error.Cause.FailureReason, $.failure.job)"
+    )
+    assert message["Next"] == reason["Next"] == "NotifyFailure"
+    notify = states["NotifyFailure"]
+    assert notify["Resource"].endswith("sns:publish")
+    for part in ("$$.Execution.Name", "$.failure.step", "$.error.Error", "$.error.Cause"):
+        assert part in notify["Parameters"]["Message.$"]
+    assert notify["Next"] == notify["Catch"][0]["Next"] == "Failed", "a failed alert still ends failed"
+    fail = states["Failed"]
+    assert fail["Type"] == "Fail" and fail["ErrorPath"] == "$.failure.fail" and "Error" not in fail
 
 
 def test_forecast_paths_and_names_come_from_the_state_not_from_dates() -> None:

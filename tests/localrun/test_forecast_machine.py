@@ -53,13 +53,13 @@ class MissingBaselineMetrics(Exception):
 def lambda_error(task: str) -> tuple[str, ...]:
     """The states between a failed Lambda task and its Fail state: the cause becomes the
     function's errorMessage, then the alert."""
-    return (f"{task}LambdaError", f"{task}ErrorJson", f"{task}ErrorMessage", f"Notify{task}Failed")
+    return (f"{task}Caught", "ErrorCause", "LambdaErrorJson", "LambdaErrorMessage", "NotifyFailure")
 
 
 def job_failure(task: str) -> tuple[str, ...]:
     """The states between a failed SageMaker job and its Fail state: the cause becomes the job's
     FailureReason and name, then the alert."""
-    return (f"{task}JobFailure", f"{task}JobJson", f"{task}JobReason", f"Notify{task}Failed")
+    return (f"{task}Caught", "ErrorCause", "JobErrorJson", "JobErrorReason", "NotifyFailure")
 
 
 def forecast(aws: OfflineAws, env_name: str) -> tuple[str, dict[str, str], Any, str]:
@@ -176,7 +176,7 @@ def test_forecast_failed_training_alerts_and_ends_in_training_failed(aws: Offlin
     )
     result = aws.run(arn, {}, name="run-2")
 
-    assert result.path == ("GenerateDataset", "Train", *job_failure("Train"), "TrainingFailed")
+    assert result.path == ("GenerateDataset", "Train", *job_failure("Train"), "Failed")
     assert result.error == "TrainingFailed"
     # the cause and the alert lead with the job's FailureReason, not its whole description as JSON
     reason = "States.TaskFailed: ClientError: no data (job forecast-train-1)"
@@ -207,7 +207,7 @@ def test_a_job_that_runs_past_its_bound_fails_its_step_with_the_alert(
     aws.bind_sagemaker_create(lambda k, params, now: limit + JOB_MARGIN_SECONDS + 1.0 if k == kind else 60.0)
     result = aws.run(arn, {}, name="run-late")
 
-    assert result.path[-2:] == (f"Notify{step}Failed", fail_state) and result.error == fail_state
+    assert result.path[-2:] == ("NotifyFailure", "Failed") and result.error == fail_state
     assert "WriteForecast" not in result.path and kind not in seen
     [alert] = received(sqs, queue_url)
     assert alert["Message"].startswith(f"Forecast execution run-late failed in {step}: States.Timeout")
@@ -233,7 +233,7 @@ def test_a_gate_error_fails_the_run_before_create_model(aws: OfflineAws) -> None
         "Train",
         "QualityGate",
         *lambda_error("QualityGate"),
-        "QualityGateFailed",
+        "Failed",
     )
     assert result.error == "MissingBaselineMetrics"
     assert result.cause == f"QualityGate failed for execution run-9: MissingBaselineMetrics: {message}"
@@ -257,9 +257,10 @@ def test_a_training_job_without_metrics_fails_the_run_in_train(aws: OfflineAws) 
     assert result.path == (
         "GenerateDataset",
         "Train",
-        "TrainJobFailure",
-        "NotifyTrainFailed",
-        "TrainingFailed",
+        "TrainCaught",
+        "ErrorCause",
+        "NotifyFailure",
+        "Failed",
     )
     assert result.cause is not None and "$.FinalMetricDataList" in result.cause
     assert "gate" not in seen and "model" not in seen
@@ -290,7 +291,15 @@ def test_forecast_jobs_do_not_wait_out_other_sagemaker_errors(aws: OfflineAws, k
     result = aws.run(arn, {}, name="run-6")
 
     task, fail = ("Train", "TrainingFailed") if kind == "training" else ("Transform", "TransformFailed")
-    assert result.path[-5:] == (task, f"{task}Quota", f"{task}JobFailure", f"Notify{task}Failed", fail)
+    assert result.path[-6:] == (
+        task,
+        f"{task}Quota",
+        f"{task}Caught",
+        "ErrorCause",
+        "NotifyFailure",
+        "Failed",
+    )
+    assert result.error == fail
     assert result.error == fail and aws.waits == []
     [alert] = received(sqs, queue_url)
     assert "SageMaker.AmazonSageMakerException" in alert["Message"]
@@ -301,14 +310,18 @@ def test_forecast_jobs_do_not_wait_out_other_sagemaker_errors(aws: OfflineAws, k
     [
         (
             "generate",
-            ("GenerateDataset", *lambda_error("GenerateDataset"), "GenerateDatasetFailed"),
+            ("GenerateDataset", *lambda_error("GenerateDataset"), "Failed"),
             "GenerateDatasetFailed",
         ),
-        ("model", ("CreateModel", "NotifyCreateModelFailed", "CreateModelFailed"), "CreateModelFailed"),
-        ("transform", ("Transform", *job_failure("Transform"), "TransformFailed"), "TransformFailed"),
+        (
+            "model",
+            ("CreateModel", "CreateModelCaught", "ErrorCause", "NotifyFailure", "Failed"),
+            "CreateModelFailed",
+        ),
+        ("transform", ("Transform", *job_failure("Transform"), "Failed"), "TransformFailed"),
         (
             "write",
-            ("WriteForecast", *lambda_error("WriteForecast"), "WriteForecastFailed"),
+            ("WriteForecast", *lambda_error("WriteForecast"), "Failed"),
             "WriteForecastFailed",
         ),
     ],
@@ -353,7 +366,7 @@ def test_a_function_error_alerts_and_fails_with_its_error_message(aws: OfflineAw
     aws.bind_lambda(subs[f"{task}FunctionArn"], fail)
     result = aws.run(arn, {}, name="run-7")
 
-    assert result.path[-6:] == (task, *lambda_error(task), f"{task}Failed")
+    assert result.path[-7:] == (task, *lambda_error(task), "Failed")
     assert result.error == f"{task}Failed"
     assert result.cause == f"{task} failed for execution run-7: LookupError: {message}"
     [alert] = received(sqs, queue_url)
@@ -367,9 +380,10 @@ def test_a_lambda_service_error_keeps_its_plain_cause(aws: OfflineAws) -> None:
 
     assert result.path == (
         "GenerateDataset",
-        "GenerateDatasetLambdaError",
-        "NotifyGenerateDatasetFailed",
-        "GenerateDatasetFailed",
+        "GenerateDatasetCaught",
+        "ErrorCause",
+        "NotifyFailure",
+        "Failed",
     )
     assert result.cause is not None
     prefix = "GenerateDataset failed for execution run-8: Lambda.ResourceNotFoundException: "

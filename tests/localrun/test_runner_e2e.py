@@ -90,16 +90,17 @@ def fake_deepar(
     session.aws.bind_sagemaker("transform", transform)
 
 
+def lambda_failure(task: str) -> tuple[str, ...]:
+    """The states from a failed Lambda task's catch to the end: the shared failure path."""
+    return (f"{task}Caught", "ErrorCause", "LambdaErrorJson", "LambdaErrorMessage", "NotifyFailure", "Failed")
+
+
 def gate_failure(run: Any, error: str) -> None:
     assert run.result.path == (
         "GenerateDataset",
         "Train",
         "QualityGate",
-        "QualityGateLambdaError",
-        "QualityGateErrorJson",
-        "QualityGateErrorMessage",
-        "NotifyQualityGateFailed",
-        "QualityGateFailed",
+        *lambda_failure("QualityGate"),
     ), run.result.cause
     assert run.result.error == error
     assert_message_only(run.result.cause)
@@ -202,14 +203,7 @@ def test_not_enough_history_alerts_and_fails_in_generate_dataset(session: Offlin
     session.load_source(short_series(100))
     run = session.forecast()
     assert run is not None
-    assert run.result.path == (
-        "GenerateDataset",
-        "GenerateDatasetLambdaError",
-        "GenerateDatasetErrorJson",
-        "GenerateDatasetErrorMessage",
-        "NotifyGenerateDatasetFailed",
-        "GenerateDatasetFailed",
-    )
+    assert run.result.path == ("GenerateDataset", *lambda_failure("GenerateDataset"))
     assert run.result.error == "GenerateDatasetFailed" and "NotEnoughHistory" in (run.result.cause or "")
     assert_message_only(run.result.cause)
     [alert] = session.alerts()
@@ -225,8 +219,9 @@ def test_training_failure_alerts_and_fails_as_training_failed(session: OfflineSe
     session.load_source(short_series(900))
     run = session.forecast()
     assert run is not None
-    job_failure = ("TrainJobFailure", "TrainJobJson", "TrainJobReason", "NotifyTrainFailed")
-    assert run.result.path == ("GenerateDataset", "Train", *job_failure, "TrainingFailed")
+    job_failure = ("TrainCaught", "ErrorCause", "JobErrorJson", "JobErrorReason", "NotifyFailure", "Failed")
+    assert run.result.path == ("GenerateDataset", "Train", *job_failure)
+    assert run.result.error == "TrainingFailed"
     assert (run.result.cause or "").split(": ", 2)[-1].startswith("ClientError: no (job forecast-train-")
     assert len(session.alerts()) == 1 and forecast_rows(session) == []
 
@@ -241,14 +236,22 @@ def test_create_model_and_transform_failures_end_in_their_fail_states(session: O
     session.aws.bind_sagemaker("model", refuse)
     run = session.forecast()
     assert run is not None
-    assert run.result.path[-3:] == ("CreateModel", "NotifyCreateModelFailed", "CreateModelFailed")
+    assert run.result.path[-5:] == (
+        "CreateModel",
+        "CreateModelCaught",
+        "ErrorCause",
+        "NotifyFailure",
+        "Failed",
+    )
+    assert run.result.error == "CreateModelFailed"
     session.aws.bind_sagemaker("model", session.sagemaker.model)
     session.aws.bind_sagemaker(
         "transform", lambda p: {"TransformJobStatus": "Failed", "FailureReason": "boom"}
     )
     run = session.forecast()
     assert run is not None
-    assert run.result.path[-3:] == ("TransformJobReason", "NotifyTransformFailed", "TransformFailed")
+    assert run.result.path[-3:] == ("JobErrorReason", "NotifyFailure", "Failed")
+    assert run.result.error == "TransformFailed"
     assert "States.TaskFailed: boom (job forecast-transform-" in (run.result.cause or "")
 
 
@@ -265,13 +268,8 @@ def test_database_that_refuses_the_write_fails_as_write_forecast_failed(session:
     session.load_source(short_series(900))
     run = session.forecast()
     assert run is not None
-    assert run.result.path[-5:] == (
-        "WriteForecastLambdaError",
-        "WriteForecastErrorJson",
-        "WriteForecastErrorMessage",
-        "NotifyWriteForecastFailed",
-        "WriteForecastFailed",
-    )
+    assert run.result.path[-6:] == lambda_failure("WriteForecast")
+    assert run.result.error == "WriteForecastFailed"
     assert "ForecastWriteFailed" in (run.result.cause or "") and "writes refused" in (run.result.cause or "")
     assert_message_only(run.result.cause)
     assert forecast_rows(session) == []
