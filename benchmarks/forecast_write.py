@@ -12,10 +12,11 @@ rows/s, round trips and the batched/per-row ratio per latency. The goal: the bat
 at least 20x the per-row one with the latency added; the exit status is 1 when it is not.
 
 ``--scale-series N`` (default 1000) then runs write-forecast's whole path once at scale: a
-manifest and a transform output of N series x 168 steps go through ``forecast_rows`` (the
-Lambda's parser and checks) and the repository, in one transaction, without the proxy; it prints
-the seconds of each part and the process's peak RSS growth, to hold against the function's
-512 MB and 300 s.
+manifest, the transform's two outputs (future and backtest) and the baseline file of N series x
+168 steps go through ``selected_rows`` (the Lambda's parsers, checks and per-series selection;
+the model wins every other series) and the repository, in one transaction, without the proxy;
+it prints the seconds of each part and the process's peak RSS growth, to hold against the
+function's 512 MB and 300 s.
 """
 
 from __future__ import annotations
@@ -174,8 +175,9 @@ def measure(
     return Result(variant, latency_ms, len(rows), seconds, proxy.round_trips)
 
 
-def transform_output(series: int, steps: int) -> tuple[str, str]:
-    """A manifest and a batch-transform output of ``series`` hourly series of ``steps`` points."""
+def run_files(series: int, steps: int) -> Any:
+    """The four files write-forecast reads for ``series`` hourly series of ``steps`` points: the
+    manifest, the future and backtest outputs, and the baseline file (the model wins even series)."""
     manifest = {
         "run_id": "run-scale",
         "freq": "1H",
@@ -184,12 +186,30 @@ def transform_output(series: int, steps: int) -> tuple[str, str]:
             {"id": f"sensor-{i:04d}", "start": "2024-01-01 00:00:00", "length": 672} for i in range(series)
         ],
     }
-    lines = []
-    for i in range(series):
-        mean = [100.0 + i + k / 7 for k in range(steps)]
+
+    def line(mean: list[float]) -> str:
         quantiles = {"0.1": [m - 5 for m in mean], "0.5": mean, "0.9": [m + 5 for m in mean]}
-        lines.append(json.dumps({"quantiles": quantiles, "mean": mean}))
-    return json.dumps(manifest), "\n".join(lines) + "\n"
+        return json.dumps({"quantiles": quantiles, "mean": mean})
+
+    future, backtest, baseline = [], [], []
+    for i in range(series):
+        actual = [100.0 + i + k / 7 for k in range(steps)]
+        future.append(line([100.0 + i + k / 5 for k in range(steps)]))
+        backtest.append(line([a + (0.5 if i % 2 == 0 else 3.0) for a in actual]))
+        naive = [a + 1.0 for a in actual]
+        band = {"0.1": [v - 5 for v in naive], "0.5": naive, "0.9": [v + 5 for v in naive]}
+        ahead = {"0.1": [v - 5 for v in naive], "0.5": naive, "0.9": [v + 5 for v in naive], "mean": naive}
+        baseline.append(
+            json.dumps({"season": 168, "losses": {"168": 1.0}, "actual": actual, "scale": 2.0,
+                        "backtest": band, "future": ahead})
+        )  # fmt: skip
+    rows_module = load("write_forecast", "forecast_rows")
+    return rows_module.RunFiles(
+        manifest=(json.dumps(manifest), "series.json"),
+        future=("\n".join(future) + "\n", "test.json.out"),
+        backtest=("\n".join(backtest) + "\n", "train.json.out"),
+        baseline=("\n".join(baseline) + "\n", "baseline.json"),
+    )
 
 
 def _peak_mib() -> float:
@@ -197,15 +217,16 @@ def _peak_mib() -> float:
 
 
 def scale_run(database: MySQLDatabase, series: int, steps: int = 168) -> None:
-    """write-forecast's parse and write of ``series`` x ``steps`` rows, timed, with peak RSS growth."""
+    """write-forecast's parse, selection and write of ``series`` x ``steps`` rows, timed, with peak
+    RSS growth."""
     rows_module = load("write_forecast", "forecast_rows")
     repository = load("write_forecast", "forecast_repository").MySQLForecastRepository
     before = _peak_mib()
-    manifest_text, forecast_text = transform_output(series, steps)  # the Lambda holds them too
+    files = run_files(series, steps)  # the Lambda holds the four texts too
     start = time.perf_counter()
-    rows = rows_module.forecast_rows(
-        manifest_text, "series.json", forecast_text, "test.json.out", freq="1H", prediction_length=steps,
-        run_id="run-scale",
+    rows, selection = rows_module.selected_rows(
+        files, freq="1H", prediction_length=steps, run_id="run-scale", metric="mean_wQuantileLoss",
+        max_loss_ratio=1.0,
     )  # fmt: skip
     parsed = time.perf_counter()
     written = repository(lambda: database.server.connect(database.name, autocommit=False), "scale").write(
@@ -215,11 +236,14 @@ def scale_run(database: MySQLDatabase, series: int, steps: int = 168) -> None:
     (count,) = database.query("SELECT COUNT(*) FROM `scale`")[0]
     if count != written or written != series * steps:
         sys.exit(f"scale run: {count} rows in the table, {written} written, expected {series * steps}")
-    mib = len(forecast_text) / 2**20
+    sources = selection.figures()["series"]
+    if sources != {"model": (series + 1) // 2, "seasonal-naive": series // 2}:
+        sys.exit(f"scale run: the selection took {sources}, expected the model on every even series")
+    mib = sum(len(text) for text, _ in (files.manifest, files.future, files.backtest, files.baseline)) / 2**20
     print(
-        f"at scale: {series:,} series x {steps} steps = {written:,} rows (transform output {mib:.0f} MiB): "
-        f"parse {parsed - start:.1f} s, write {done - parsed:.1f} s in one transaction, "
-        f"peak RSS +{_peak_mib() - before:.0f} MiB"
+        f"at scale: {series:,} series x {steps} steps = {written:,} rows (four files, {mib:.0f} MiB; "
+        f"series per source {sources}): parse and select {parsed - start:.1f} s, write "
+        f"{done - parsed:.1f} s in one transaction, peak RSS +{_peak_mib() - before:.0f} MiB"
     )
 
 
