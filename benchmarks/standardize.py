@@ -39,409 +39,58 @@ beside a probe of how fast the machine writes 1 GiB through the page cache and w
 ``--quick`` (20 MB, one run, no settling) enforces only the accuracy goal: at that size start-up
 time dominates the timings.
 
-One script of about 750 lines on purpose: ``make bench`` runs it by path, with no package of its
-own to import from, and its sections (data, variants, measurement, accuracy, report) read top to
-bottom as the benchmark's method.
+The method reads in four modules: ``standardize_variants.py`` (the variants and the records of
+results), ``standardize_runs.py`` (the data and the measurement), ``standardize_accuracy.py`` and
+this one (the goals, the report and the command line).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import math
-import mmap
 import os
 import platform
 import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 
-ROOT = Path(__file__).resolve().parents[1]
-PROGRAM = ROOT / "processing" / "standardize"  # the package, run as the container runs it
-DATA_DIR = Path(__file__).resolve().parent / "data"
-GENERATOR_VERSION = 1
+if str(Path(__file__).resolve().parents[1]) not in sys.path:  # run by path, as make bench does
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-PEAK_LIMIT_MIB = 512.0
-PEAK_GROWTH_LIMIT = 1.1
-ULP_LIMIT = 4.0
-#: A peer this many times slower than the engine in the first round is not run again.
-SLOW_PEER_FACTOR = 2.0
-
-# --------------------------------------------------------------------------- variants
-# Each peer is run as ``python -c CODE SRC DST`` and writes what the engine writes: numeric
-# columns (a number type, name not ``id`` or ``*_id``, the engine's is_id_name) as z-scores
-# with the population std, z = 0 where std <= 4 eps |mean| (the engine's constant column),
-# missing cells empty, every other column unchanged, in the header's order.
-
-COPY_CODE = "import sys, polars as pl; pl.scan_csv(sys.argv[1]).sink_csv(sys.argv[2])"
-
-DUCKDB_CODE = """
-import sys
-import duckdb
-src, dst = sys.argv[1], sys.argv[2]
-con = duckdb.connect()
-con.execute("SET enable_progress_bar = false")
-# Numbers are integers or doubles; anything else, ISO timestamps included, stays text.
-scan = "read_csv(?, auto_type_candidates = ['BIGINT', 'DOUBLE', 'VARCHAR'])"
-columns = [(n, t) for n, t, *_ in con.execute(f"DESCRIBE SELECT * FROM {scan}", [src]).fetchall()]
-def q(name):
-    return '"' + name.replace('"', '""') + '"'
-def is_id(name):
-    return name.lower() == "id" or name.lower().endswith("_id")
-num = [n for n, t in columns if t in ("BIGINT", "DOUBLE") and not is_id(n)]
-means = stds = ()
-if num:  # two passes: the mean, then the population std over x - mean
-    means = con.execute(f"SELECT {', '.join(f'avg({q(c)})' for c in num)} FROM {scan}", [src]).fetchone()
-    sql = ", ".join(f"sqrt(avg(({q(c)} - ?::DOUBLE) ^ 2))" for c in num)
-    stds = con.execute(f"SELECT {sql} FROM {scan}", [*means, src]).fetchone()
-stats = dict(zip(num, zip(means, stds)))
-select, params = [], []
-for name, _ in columns:
-    mean, std = stats.get(name, (None, None))
-    if name not in stats or mean is None:
-        select.append(q(name))
-    elif std <= 4 * 2.0**-52 * abs(mean):
-        select.append(f"CASE WHEN {q(name)} IS NULL THEN NULL ELSE 0.0 END AS {q(name)}")
-    else:
-        select.append(f"({q(name)} - ?::DOUBLE) / ?::DOUBLE AS {q(name)}")
-        params += [mean, std]
-target = "'" + dst.replace("'", "''") + "'"
-con.execute(f"COPY (SELECT {', '.join(select)} FROM {scan}) TO {target} (FORMAT csv, HEADER)", [*params, src])
-"""
-
-PANDAS_CODE = """
-import sys
-import pandas as pd
-# date_format: pyarrow then tries only this strptime format, which no value matches, so ISO
-# timestamps stay text and pass through unchanged (by default pyarrow parses them).
-df = pd.read_csv(sys.argv[1], engine="pyarrow", dtype_backend="pyarrow", date_format="%%not-a-date")
-for c in df.select_dtypes("number").columns:
-    if c.lower() == "id" or c.lower().endswith("_id"):
-        continue
-    x = df[c]
-    mean, std = x.mean(), x.std(ddof=0)
-    if pd.isna(mean):
-        continue
-    if std <= 4 * 2.0**-52 * abs(mean):
-        df[c] = pd.Series(0.0, index=df.index).where(x.notna())
-    else:
-        df[c] = (x - mean) / std
-df.to_csv(sys.argv[2], index=False)
-"""
-
-POLARS_CODE = """
-import sys
-import polars as pl
-df = pl.read_csv(sys.argv[1])
-def is_id(name):
-    return name.lower() == "id" or name.lower().endswith("_id")
-num = [c for c, t in df.schema.items() if t.is_numeric() and not is_id(c)]
-x = [pl.col(c).cast(pl.Float64) for c in num]
-means = [e.mean().alias(f"m{i}") for i, e in enumerate(x)]
-stats = df.select(means + [e.std(ddof=0).alias(f"s{i}") for i, e in enumerate(x)])
-exprs = []
-for i, (c, e) in enumerate(zip(num, x)):
-    mean, std = stats[f"m{i}"][0], stats[f"s{i}"][0]
-    if mean is None:
-        continue
-    if std <= 4 * 2.0**-52 * abs(mean):
-        exprs.append(pl.when(e.is_null()).then(None).otherwise(pl.lit(0.0)).alias(c))
-    else:
-        exprs.append(((e - mean) / std).alias(c))
-df.with_columns(exprs).write_csv(sys.argv[2])
-"""
-
-
-@dataclass(frozen=True)
-class Variant:
-    """A program of the benchmark: ``python -c code SRC DST``, or the engine when code is None.
-
-    memory_factor: input multiples it holds in memory (0: bounded, never skipped).
-    """
-
-    name: str
-    code: str | None
-    peer: bool = True
-    memory_factor: float = 0.0
-
-
-ENGINE = Variant("standardize", None, peer=False)
-PEERS = (
-    Variant("duckdb", DUCKDB_CODE),
-    # Peaks measured here: pandas 5.5x the input at 100 MB, polars eager 1.6x at 1 GB.
-    Variant("pandas pyarrow", PANDAS_CODE, memory_factor=7.0),
-    Variant("polars eager", POLARS_CODE, memory_factor=2.5),
+from benchmarks.standardize_accuracy import (
+    accuracy,
+    make_reference,
+    worst,
+    z_errors,
 )
-COPY = Variant("polars copy", COPY_CODE, peer=False)
-VARIANTS = (ENGINE, *PEERS, COPY)
-Z_VARIANTS = (ENGINE, *PEERS)
-
-
-def is_id_name(name: str) -> bool:
-    """The engine's id rule: ``id`` or a name ending in ``_id``, case-insensitive."""
-    return name.lower() == "id" or name.lower().endswith("_id")
-
-
-# --------------------------------------------------------------------------- results
-
-
-@dataclass(frozen=True)
-class Run:
-    wall: float
-    cpu: float
-    peak_mib: float
-
-
-#: column -> (worst z error in ulp, worst |dz|)
-Errors = dict[str, tuple[float, float]]
-
-
-@dataclass
-class Row:
-    """One variant at one size: its runs, output size and first run's worst errors (NaN: none)."""
-
-    size_gb: float
-    variant: str
-    runs: list[Run] = field(default_factory=list)
-    out_bytes: int = 0
-    ulp: float = math.nan
-    dz: float = math.nan
-    skipped: str = ""
-
-    @property
-    def peer(self) -> bool:
-        return self.variant in {p.name for p in PEERS}
-
-    @property
-    def wall(self) -> float:
-        return min((r.wall for r in self.runs), default=math.nan)
-
-    @property
-    def cpu(self) -> float:
-        return min((r.cpu for r in self.runs), default=math.nan)
-
-    @property
-    def peak(self) -> float:
-        return max((r.peak_mib for r in self.runs), default=math.nan)
-
-
-@dataclass(frozen=True)
-class Accuracy:
-    """The accuracy file's errors per variant, and the engine's mean and std errors in ulp."""
-
-    rows: int
-    errors: dict[str, Errors]
-    engine_stats: dict[str, tuple[float, float]]
-
-
-@dataclass(frozen=True)
-class Goal:
-    name: str
-    measured: float
-    limit: float
-    unit: str
-    ok: bool
-    enforced: bool = True
-
-    @property
-    def verdict(self) -> str:
-        if math.isnan(self.measured):
-            return "not measured" + ("" if self.enforced else " (info)")
-        if self.enforced:
-            return "PASS" if self.ok else "FAIL"
-        return ("ok" if self.ok else "missed") + " (info)"
-
-
-# --------------------------------------------------------------------------- data
-
-
-def write_bench_csv(path: Path, size_bytes: int, full_precision: bool = False, seed: int = 42) -> int:
-    """The benchmark file: returns its row count. Floats get 6 decimals, or 17 digits."""
-    rng = np.random.default_rng(seed)
-    start, chunk = 0, max(1000, min(200_000, size_bytes // 2400))
-    tmp = path.with_suffix(".partial")
-    with open(tmp, "wb") as fh:
-        while fh.tell() < size_bytes:
-            index = np.arange(start, start + chunk)
-            columns: dict[str, object] = {
-                "id": index,
-                "ts": np.datetime_as_string(np.datetime64("2024-01-01T00:00:00") + index.astype("m8[s]")),
-            }
-            for j in range(20):
-                values = 1e9 + rng.standard_normal(chunk) if j == 0 else rng.normal(10.0 * j, 1.0 + j, chunk)
-                values[rng.random(chunk) < 0.01] = np.nan
-                columns[f"x{j:02d}"] = values
-            frame = pl.DataFrame(columns).with_columns(pl.selectors.float().fill_nan(None))
-            frame.write_csv(fh, include_header=start == 0, float_precision=None if full_precision else 6)
-            start += chunk
-    tmp.replace(path)
-    return start
-
-
-def write_accuracy_csv(path: Path, rows: int, seed: int = 7) -> None:
-    """Columns that stress the statistics: large offsets, tiny spreads, constants, integers."""
-    rng = np.random.default_rng(seed)
-    noise = rng.standard_normal
-    columns = {
-        "id": np.arange(rows),
-        "offset_1e9": 1e9 + noise(rows),
-        "offset_1e12": 1e12 + noise(rows),
-        "offset_neg_1e12": -1e12 + 10 * noise(rows),
-        "standard": noise(rows),
-        "small_mean_wide": 1e-3 + 1e3 * noise(rows),
-        "tiny_spread": 5.0 + 1e-9 * noise(rows),
-        "lognormal": rng.lognormal(0.0, 2.0, rows),
-        "integers": rng.integers(-(10**9), 10**9, rows).astype(np.float64),
-        "constant": np.full(rows, 0.1),
-    }
-    for name, values in columns.items():
-        if name != "id":
-            values[rng.random(rows) < 0.01] = np.nan
-    pl.DataFrame(columns).with_columns(pl.selectors.float().fill_nan(None)).write_csv(path)
-
-
-def dataset(size_gb: float, full_precision: bool) -> tuple[Path, int]:
-    """Cached benchmark file of about size_gb GB and its row count."""
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
-    shape = "full" if full_precision else "6dp"
-    path = DATA_DIR / f"bench_{size_gb:g}gb_{shape}_v{GENERATOR_VERSION}.csv"
-    rows_file = path.with_suffix(".rows")
-    if not (path.exists() and rows_file.exists()):
-        print(f"generating {path.name} ...", flush=True)
-        rows_file.write_text(str(write_bench_csv(path, int(size_gb * 1e9), full_precision)))
-    return path, int(rows_file.read_text())
-
-
-def warm(path: Path) -> None:
-    """Read the file once so that every variant starts from the page cache."""
-    with open(path, "rb", buffering=0) as fh:
-        while fh.read(64 << 20):
-            pass
-
-
-# --------------------------------------------------------------------------- measurement
-
-
-#: Runs argv[2:] and writes "status wall cpu maxrss_kib" to argv[1]. A child's ru_maxrss counts
-#: the memory of the process that spawned it (its hiwater is recorded at exec, even with vfork),
-#: so the commands are started from this small interpreter, never from the benchmark's own,
-#: which holds the reference z-scores (about 1.3 GB at 2 GB).
-LAUNCHER_CODE = """
-import os, resource, sys, time
-before = resource.getrusage(resource.RUSAGE_CHILDREN)
-start = time.perf_counter()
-_, status, usage = os.wait4(os.posix_spawn(sys.argv[2], sys.argv[2:], os.environ), 0)
-wall = time.perf_counter() - start
-after = resource.getrusage(resource.RUSAGE_CHILDREN)
-cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-with open(sys.argv[1], "w") as fh:
-    fh.write(f"{os.waitstatus_to_exitcode(status)} {wall!r} {cpu!r} {usage.ru_maxrss}")
-"""
-
-
-def measure(cmd: Sequence[str], log: Path) -> Run:
-    """Run cmd (cmd[0] an absolute path) through LAUNCHER_CODE: its wall, CPU and peak RSS.
-
-    CPU from ``getrusage(RUSAGE_CHILDREN)`` before and after, peak from ``os.wait4``; stderr goes
-    to log, and a failure stops the benchmark with its tail.
-    """
-    result = log.with_suffix(".run")
-    with open(log, "wb") as err:
-        launcher = [sys.executable, "-S", "-c", LAUNCHER_CODE, str(result), *cmd]
-        subprocess.run(launcher, stdout=subprocess.DEVNULL, stderr=err, check=True)
-    code, wall, cpu, maxrss = result.read_text().split()
-    result.unlink()
-    if int(code) != 0:
-        sys.exit(f"{log.stem} failed with {code}:\n{log.read_text(errors='replace')[-3000:]}")
-    return Run(wall=float(wall), cpu=float(cpu), peak_mib=int(maxrss) / 1024)
-
-
-def command(variant: Variant, src: Path, work: Path) -> tuple[list[str], Path]:
-    """The variant's command on src, and the CSV it writes, under ``work/out`` (made empty)."""
-    out = work / "out"
-    shutil.rmtree(out, ignore_errors=True)
-    if variant.code is not None:
-        out.mkdir(parents=True)
-        dst = out / f"{variant.name.replace(' ', '_')}.csv"
-        return [sys.executable, "-c", variant.code, str(src), str(dst)], dst
-    inp = work / "input"
-    shutil.rmtree(inp, ignore_errors=True)
-    inp.mkdir(parents=True)
-    (inp / src.name).symlink_to(src.resolve())
-    return [sys.executable, str(PROGRAM), "--input", str(inp), "--output", str(out)], out / src.name
-
-
-def run_variant(variant: Variant, src: Path, work: Path) -> tuple[Run, Path]:
-    """Run the variant on src: its measurement and its output (delete ``work/out`` after use)."""
-    cmd, dst = command(variant, src, work)
-    return measure(cmd, work / f"{variant.name.replace(' ', '_')}.log"), dst
-
-
-def engine_rows(dst: Path) -> int:
-    """Rows the engine reports in the stats file next to its output dst."""
-    return int(pl.read_json(dst.parent / "stats" / f"{dst.stem}.json")["rows"][0])
-
-
-@dataclass(frozen=True)
-class WriteSpeed:
-    """GB/s of writing `mib` MiB into the page cache, and with direct I/O (None: not supported)."""
-
-    mib: int
-    buffered: float
-    direct: float | None
-
-
-def write_speed(work: Path, settle: float, mib: int = 1024) -> WriteSpeed:
-    """How fast this machine writes a file, each way started `settle` s after the last deletion.
-
-    A probe of the machine, not of the engine: where the page cache is much slower than direct
-    I/O, freed memory is expensive to write into again (see benchmarks/README.md).
-    """
-    block = mmap.mmap(-1, 8 << 20)  # page-aligned (as O_DIRECT needs) and zeroed
-    work.mkdir(parents=True, exist_ok=True)
-    target = work / "write_probe.bin"
-
-    def timed(flags: int) -> float:
-        time.sleep(settle)
-        try:  # the file may exist even when opening it fails (O_DIRECT refused after O_CREAT)
-            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | flags, 0o644)
-            try:
-                start = time.perf_counter()
-                for _ in range(mib * (1 << 20) // len(block)):
-                    os.write(fd, block)
-                return mib * (1 << 20) / 1e9 / (time.perf_counter() - start)
-            finally:
-                os.close(fd)
-        finally:
-            target.unlink(missing_ok=True)
-
-    with block:
-        buffered = timed(0)
-        direct = None
-        with contextlib.suppress(AttributeError, OSError):  # no O_DIRECT here, or not on this file system
-            direct = timed(os.O_DIRECT)
-    return WriteSpeed(mib, buffered, direct)
-
-
-def memory_shortfall(variant: Variant, src: Path) -> str:
-    """Why the variant does not fit MemAvailable on src (memory_factor x its size), or ""."""
-    meminfo = Path("/proc/meminfo")
-    if not variant.memory_factor or not meminfo.exists():
-        return ""
-    fields = dict(line.split(":", 1) for line in meminfo.read_text().splitlines() if ":" in line)
-    available = int(fields["MemAvailable"].split()[0]) * 1024
-    needed = variant.memory_factor * src.stat().st_size
-    if needed <= available:
-        return ""
-    return f"needs ~{needed / 1e9:.1f} GB, {available / 1e9:.1f} GB available"
+from benchmarks.standardize_runs import (
+    WriteSpeed,
+    dataset,
+    engine_rows,
+    memory_shortfall,
+    run_variant,
+    warm,
+    write_speed,
+)
+from benchmarks.standardize_variants import (
+    COPY,
+    DATA_DIR,
+    ENGINE,
+    PEAK_GROWTH_LIMIT,
+    PEAK_LIMIT_MIB,
+    PEERS,
+    SLOW_PEER_FACTOR,
+    ULP_LIMIT,
+    VARIANTS,
+    Z_VARIANTS,
+    Accuracy,
+    Goal,
+    Row,
+)
 
 
 def bench_size(size_gb: float, repeats: int, work: Path, full_precision: bool, settle: float) -> list[Row]:
@@ -474,115 +123,6 @@ def bench_size(size_gb: float, repeats: int, work: Path, full_precision: bool, s
         engine_wall = rows[ENGINE.name].wall
         once |= {p.name for p in PEERS if rows[p.name].wall > SLOW_PEER_FACTOR * engine_wall}
     return list(rows.values())
-
-
-# --------------------------------------------------------------------------- accuracy
-
-
-def reference(values: np.ndarray) -> tuple[float, float]:
-    """Corrected two-pass mean and population std with math.fsum (see the module docstring)."""
-    xs = values.tolist()
-    n = len(xs)
-    total = math.fsum(xs)
-    residual = math.fsum([*xs, -total])  # exact sum = total + residual (up to one rounding)
-    mean = float((Fraction(total) + Fraction(residual)) / n)
-    d = values - mean
-    var = (math.fsum((d * d).tolist()) - math.fsum(d.tolist()) ** 2 / n) / n
-    std = math.sqrt(max(var, 0.0))
-    return mean, 0.0 if std <= 4 * 2.0**-52 * abs(mean) else std
-
-
-def ulp_errors(got: np.ndarray, want: np.ndarray) -> np.ndarray:
-    """|got - want| in ulp of want (``np.spacing``), per value.
-
-    0 where both are missing (NaN); inf where only one is, or where got is infinite.
-    """
-    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        err = np.abs(got - want) / np.spacing(np.abs(want))
-    return _mark_missing(err, got, want)
-
-
-def abs_errors(got: np.ndarray, want: np.ndarray) -> np.ndarray:
-    """|got - want| per value, with ulp_errors' rules for missing and infinite values."""
-    with np.errstate(invalid="ignore"):
-        return _mark_missing(np.abs(got - want), got, want)
-
-
-def _mark_missing(err: np.ndarray, got: np.ndarray, want: np.ndarray) -> np.ndarray:
-    gone, absent = np.isnan(got), np.isnan(want)
-    err[gone != absent] = np.inf
-    err[gone & absent] = 0.0
-    err[np.isinf(got)] = np.inf
-    return err
-
-
-@dataclass(frozen=True)
-class Reference:
-    """A file's header and rows, and per numeric column its fsum mean, std and z (NaN: missing)."""
-
-    header: tuple[str, ...]
-    rows: int
-    stats: dict[str, tuple[float, float]]
-    z: dict[str, np.ndarray]
-
-
-def make_reference(src: Path) -> Reference:
-    """The fsum reference of every numeric column of src (numbers, not ids; as the engine decides)."""
-    frame = pl.read_csv(src, infer_schema_length=10_000)
-    numeric = [c for c, t in frame.schema.items() if t.is_numeric() and not is_id_name(c)]
-    stats, zs = {}, {}
-    for name in numeric:
-        x = frame[name].cast(pl.Float64).to_numpy()
-        present = ~np.isnan(x)
-        mean, std = reference(x[present])
-        z = np.full_like(x, np.nan)
-        z[present] = 0.0 if std == 0 else (x[present] - mean) / std
-        stats[name], zs[name] = (mean, std), z
-    return Reference(tuple(frame.columns), frame.height, stats, zs)
-
-
-def z_errors(ref: Reference, out: Path, variant: str) -> Errors:
-    """(worst ulp, worst |dz|) per numeric column of out against ref; exits when its shape differs."""
-    frame = pl.read_csv(out, infer_schema_length=0, schema_overrides={c: pl.Float64 for c in ref.z})
-    if tuple(frame.columns) != ref.header or frame.height != ref.rows:
-        sys.exit(f"{variant} wrote {frame.columns} x {frame.height} rows, expected {ref.header} x {ref.rows}")
-    result = {}
-    for name, want in ref.z.items():
-        got = frame[name].to_numpy()
-        result[name] = (
-            float(np.max(ulp_errors(got, want), initial=0.0)),
-            float(np.max(abs_errors(got, want), initial=0.0)),
-        )
-    return result
-
-
-def worst(errors: Errors) -> tuple[float, float]:
-    """The worst ulp and the worst |dz| over the columns."""
-    return max((e[0] for e in errors.values()), default=0.0), max(
-        (e[1] for e in errors.values()), default=0.0
-    )
-
-
-def accuracy(rows: int, work: Path) -> Accuracy:
-    """Every z-variant once on the accuracy file; the engine's mean and std from its stats file."""
-    work.mkdir(parents=True, exist_ok=True)
-    src = work / "accuracy.csv"
-    write_accuracy_csv(src, rows)
-    ref = make_reference(src)
-    errors: dict[str, Errors] = {}
-    engine_stats: dict[str, tuple[float, float]] = {}
-    for v in Z_VARIANTS:
-        _, dst = run_variant(v, src, work)
-        errors[v.name] = z_errors(ref, dst, v.name)
-        if v is ENGINE:
-            stats = pl.read_json(dst.parent / "stats" / f"{dst.stem}.json")["columns"][0]
-            for name, (mean, std) in ref.stats.items():
-                got_mean, got_std = stats[name]["mean"], stats[name]["std"]
-                std_ulp = abs(got_std - std) / math.ulp(std) if std else (0.0 if got_std == 0 else math.inf)
-                engine_stats[name] = (abs(got_mean - mean) / math.ulp(mean), std_ulp)
-        shutil.rmtree(work / "out")
-    src.unlink()
-    return Accuracy(rows, errors, engine_stats)
 
 
 # --------------------------------------------------------------------------- report
