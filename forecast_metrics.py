@@ -75,6 +75,14 @@ MODEL_BACKTEST_LOSS, BASELINE_BACKTEST_LOSS = "ModelBacktestLoss", "BaselineBack
 _WEEK, _DAY = timedelta(days=7), timedelta(days=1)
 
 
+def finite(value: object) -> float | None:
+    """``value`` as a float if it is a finite number (not a bool), else ``None``: figures go into
+    JSON, where NaN and infinity (overflowed sums included) have no place."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
 def _present(value: Value) -> bool:
     return value is not None and not math.isnan(value)
 
@@ -238,6 +246,19 @@ class Accuracy:
                 low, high = quantiles[levels[0]][t], quantiles[levels[-1]][t]
                 self.banded += 1
                 self.covered += int(low <= y <= high)  # type: ignore[operator]
+
+    def merge(self, other: Accuracy) -> None:
+        """Add ``other``'s sums (the same quantiles) to these: the figures of both windows at once."""
+        if tuple(other.quantiles) != tuple(self.quantiles):
+            raise ValueError(f"cannot merge quantiles {other.quantiles} into {self.quantiles}")
+        self.points += other.points
+        self.squared_error += other.squared_error
+        self.absolute_error += other.absolute_error
+        self.absolute_actual += other.absolute_actual
+        self.banded += other.banded
+        self.covered += other.covered
+        for q, loss in other.quantile_loss.items():
+            self.quantile_loss[q] += loss
 
     def metrics(self) -> dict[str, object]:
         """``{"RMSE", "MAE", "wQuantileLoss": {q: loss}, "mean_wQuantileLoss", "coverage", "points"}``."""

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -48,6 +47,7 @@ from forecast_metrics import (
     SELECTION_METRICS,
     Accuracy,
     Value,
+    finite,
     mase,
     probabilistic_seasonal_naive,
     season_candidates,
@@ -92,28 +92,23 @@ def parse_quantiles(raw: str) -> tuple[str, ...]:
     return tuple(keys)
 
 
-def _finite(value: object) -> float | None:
-    """``value`` as a float if it is a finite number, else ``None`` (overflowed sums included)."""
-    return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
-
-
 def figures_of(accuracy: Accuracy) -> dict[str, Any]:
     """``{"RMSE", "MAE", "wQuantileLoss": {q: loss}, "mean_wQuantileLoss", "coverage"}`` of
     ``accuracy``, each a finite float or ``None``."""
     metrics = accuracy.metrics()
     losses: dict[str, object] = metrics["wQuantileLoss"]  # type: ignore[assignment]
     return {
-        "RMSE": _finite(metrics["RMSE"]),
-        "MAE": _finite(metrics["MAE"]),
-        "wQuantileLoss": {q: _finite(loss) for q, loss in losses.items()},
-        "mean_wQuantileLoss": _finite(metrics["mean_wQuantileLoss"]),
-        "coverage": _finite(metrics["coverage"]),
+        "RMSE": finite(metrics["RMSE"]),
+        "MAE": finite(metrics["MAE"]),
+        "wQuantileLoss": {q: finite(loss) for q, loss in losses.items()},
+        "mean_wQuantileLoss": finite(metrics["mean_wQuantileLoss"]),
+        "coverage": finite(metrics["coverage"]),
     }
 
 
 def _values(values: Sequence[Value]) -> list[float | None]:
     """``values`` for JSON: a missing (``None`` or NaN) or non-finite value is ``None``."""
-    return [_finite(v) for v in values]
+    return [finite(v) for v in values]
 
 
 @dataclass(frozen=True)
@@ -168,7 +163,7 @@ class BaselineScorer:
             losses[str(season)] = selection_loss(scored, self.metric)
         found = [(loss, -int(season)) for season, loss in losses.items() if loss is not None]
         season = -min(found)[1] if found else int(next(iter(losses)))
-        return season, {key: _finite(loss) for key, loss in losses.items()}
+        return season, {key: finite(loss) for key, loss in losses.items()}
 
     def add(self, target: Sequence[Value], *, overall: bool = True) -> tuple[dict[str, Any], dict[str, Any]]:
         """Score the next target's last ``prediction_length`` points; returns its figures and its
@@ -197,11 +192,11 @@ class BaselineScorer:
             accuracy.add(window, point, bands)
             if overall:
                 self._total.add(window, point, bands)
-            score = _finite(mase(window, point, history, season))
+            score = finite(mase(window, point, history, season))
             if score is not None and overall:
                 self._mases.append(score)
             line.update(
-                scale=_finite(seasonal_scale(history, season)),
+                scale=finite(seasonal_scale(history, season)),
                 backtest={q: _values(bands[q]) for q in FORECAST_QUANTILES},
             )
         future, future_bands = probabilistic_seasonal_naive(target, horizon, season, FORECAST_QUANTILES)
@@ -234,7 +229,7 @@ class BaselineScorer:
             "metric": self.metric,
             "season": seasons.pop() if len(seasons) == 1 else None,
             **figures_of(total),
-            "MASE": _finite(sum(mases) / len(mases)) if mases else None,
+            "MASE": finite(sum(mases) / len(mases)) if mases else None,
             "points": total.points,
         }
         return Baseline(tuple(self._series), overall)

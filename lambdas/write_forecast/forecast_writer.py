@@ -29,7 +29,7 @@ from urllib.parse import urlparse
 from forecast_repository import ForecastRepository, MySQLForecastRepository
 from forecast_rows import ConfigurationError, MalformedForecast, RunFiles, selected_rows
 from mysql_connection import TlsSettings, connection_factory, get_db_secret
-from quality_gate import GateSettings, evaluate, finite
+from quality_gate import GateSettings, evaluate
 from run_history import (
     ACCEPTED,
     DISABLED,
@@ -40,8 +40,9 @@ from run_history import (
     validate_table_name,
 )
 from run_metrics import DEFAULT_ENVIRONMENT, emf_document
-from selection import BASELINE, MODEL, UNSCORED, Selection
+from selection import BASELINE, MODEL, UNSCORED
 
+from forecast_metrics import finite
 from pipeline_rules import Environment, check_execution_name, check_setting, freq_step
 
 LOG = logging.getLogger(__name__)
@@ -292,12 +293,11 @@ def write_forecast(
     figures = selection.figures()
     written = repository_for(settings.table).write(rows, _with_selection(run, figures))
     emit(json.dumps(emf_document(figures, settings.environment, run_id, int(time.time() * 1000))))
-    _log_selection(run_id, written, settings.table, selection)
+    _log_selection(run_id, written, settings.table, figures)
     return {"rows": written, "selection": figures}
 
 
-def _log_selection(run_id: str, written: int, table: str, selection: Selection) -> None:
-    figures = selection.figures()
+def _log_selection(run_id: str, written: int, table: str, figures: Mapping[str, Any]) -> None:
     LOG.info(
         "run %s: wrote %d forecast rows to %s; series on the model %d, on the baseline %d (%s); "
         "backtest %s: model %s, baseline %s, written %s",

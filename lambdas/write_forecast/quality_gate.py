@@ -22,7 +22,7 @@ from typing import Any
 
 from run_history import DISABLED, PER_SERIES
 
-from forecast_metrics import SELECTION_METRICS, check_selection_metric
+from forecast_metrics import SELECTION_METRICS, check_selection_metric, finite
 from pipeline_rules import ConfigurationError, Environment
 
 GATE_MODES = ("enabled", "disabled")
@@ -92,13 +92,6 @@ class GateResult:
             "loss_ratio": self.loss_ratio,
             "max_loss_ratio": self.max_loss_ratio,
         }
-
-
-def finite(value: Any) -> float | None:
-    """``value`` as a float if it is a finite number (not a bool), else None."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        return None
-    return float(value)
 
 
 def final_metrics(metrics: Any) -> dict[str, Any]:

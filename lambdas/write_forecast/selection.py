@@ -33,7 +33,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from forecast_metrics import FORECAST_QUANTILES, SELECTION_METRICS, Accuracy, Value, selection_loss
+from forecast_metrics import FORECAST_QUANTILES, SELECTION_METRICS, Accuracy, Value, finite, selection_loss
 
 MODEL, BASELINE = "model", "seasonal-naive"
 SOURCES = (MODEL, BASELINE)
@@ -162,21 +162,6 @@ def choose(
     return choice, model_score, baseline_score
 
 
-def _merge(total: Accuracy, part: Accuracy) -> None:
-    total.points += part.points
-    total.squared_error += part.squared_error
-    total.absolute_error += part.absolute_error
-    total.absolute_actual += part.absolute_actual
-    total.banded += part.banded
-    total.covered += part.covered
-    for q, loss in part.quantile_loss.items():
-        total.quantile_loss[q] += loss
-
-
-def _finite(value: object) -> float | None:
-    return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
-
-
 @dataclass
 class Selection:
     """The choices of one run, in series order, and the backtest figures of the model, the baseline
@@ -196,9 +181,9 @@ class Selection:
         self.choices.append(choice)
         if model is None or baseline is None:
             return
-        _merge(self.model, model)
-        _merge(self.baseline, baseline)
-        _merge(self.written, model if choice.source == MODEL else baseline)
+        self.model.merge(model)
+        self.baseline.merge(baseline)
+        self.written.merge(model if choice.source == MODEL else baseline)
         if scale:
             for name, score in ((MODEL, model), (BASELINE, baseline)):
                 self.mases[name].append(score.absolute_error / score.points / scale)
@@ -223,12 +208,12 @@ class Selection:
             mases = self.mases[name]
             loss = metrics.get(self.metric)
             return {
-                "loss": _finite(loss),
-                "wQuantileLoss": {q: _finite(v) for q, v in losses.items()},
-                "mean_wQuantileLoss": _finite(metrics["mean_wQuantileLoss"]),
-                "MAE": _finite(metrics["MAE"]),
-                "MASE": _finite(sum(mases) / len(mases)) if mases else None,
-                "coverage": _finite(metrics["coverage"]),
+                "loss": finite(loss),
+                "wQuantileLoss": {q: finite(v) for q, v in losses.items()},
+                "mean_wQuantileLoss": finite(metrics["mean_wQuantileLoss"]),
+                "MAE": finite(metrics["MAE"]),
+                "MASE": finite(sum(mases) / len(mases)) if mases else None,
+                "coverage": finite(metrics["coverage"]),
                 "points": accuracy.points,
             }
 

@@ -302,3 +302,22 @@ def test_the_line_holds_both_windows_at_the_written_quantiles() -> None:
     assert line["future"]["0.1"] == [p + min(fm.empirical_quantile(errors, 0.1), 0.0) for p in point]
     assert line["future"]["mean"] == pytest.approx([p + sum(errors) / len(errors) for p in point])
     json.dumps(line, allow_nan=False)
+
+
+def test_merged_sums_are_the_sums_of_both_windows_scored_at_once() -> None:
+    first, second, both = (fm.Accuracy(quantiles=("0.1", "0.5")) for _ in range(3))
+    bands = {"0.1": [0.0, 1.0], "0.5": [1.0, 2.0]}
+    first.add([1.0, 3.0], [1.0, 2.0], bands)
+    second.add([5.0, None], [4.0, 2.0], bands)
+    both.add([1.0, 3.0, 5.0, None], [1.0, 2.0, 4.0, 2.0], {q: v + v for q, v in bands.items()})
+    first.merge(second)
+    assert first.metrics() == both.metrics()
+    with pytest.raises(ValueError, match="cannot merge quantiles"):
+        first.merge(fm.Accuracy(quantiles=("0.9",)))
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [(2, 2.0), (1.5, 1.5), (True, None), (math.inf, None), ("1", None)]
+)
+def test_finite_keeps_finite_numbers_only(value: object, expected: float | None) -> None:
+    assert fm.finite(value) == expected
