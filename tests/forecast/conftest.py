@@ -29,6 +29,7 @@ import mysql_connection  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 from localrun.lambdas import load, reset_clients  # noqa: E402
+from tests.forecast.generate_dataset_support import BUCKET as GENERATE_DATASET_BUCKET  # noqa: E402
 from tests.forecast.write_forecast_support import (  # noqa: E402
     BUCKET,
     MODEL_WINS,
@@ -84,3 +85,12 @@ def s3_and_secret(aws: None, mysql_database: MySQLDatabase, monkeypatch: pytest.
     for name, value in mysql_database.server.tls_environment().items():
         monkeypatch.setenv(name, value)
     return s3
+
+
+@pytest.fixture
+def s3() -> Iterator[Any]:
+    """An emulated S3 with generate-dataset's test bucket (modules with their own bucket define their own)."""
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=GENERATE_DATASET_BUCKET)
+        yield client

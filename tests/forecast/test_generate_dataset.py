@@ -9,16 +9,13 @@ from __future__ import annotations
 import gzip
 import json
 import re
-from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
-import boto3
 import dataset
 import dataset_config
 import pytest
 import run_paths
-from moto import mock_aws
 
 from tests.forecast.generate_dataset_support import (
     BUCKET,
@@ -34,15 +31,6 @@ from tests.forecast.generate_dataset_support import (
     read_manifest,
     run,
 )
-
-
-@pytest.fixture
-def s3() -> Iterator[Any]:
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
-        yield client
-
 
 # --------------------------------------------------------------------------- handler and contract
 

@@ -4,29 +4,17 @@ the manifest's per-series ones, and the baseline file."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from tests.forecast.generate_dataset_support import (
-    BUCKET,
     hourly,
     put,
     read_manifest,
     run,
 )
-
-
-@pytest.fixture
-def s3() -> Iterator[Any]:
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
-        yield client
-
 
 # --------------------------------------------------------------------------- seasonal-naive baseline
 

@@ -4,34 +4,20 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import Any
 
-import boto3
 import csv_input
 import dataset
 import dataset_config
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from moto import mock_aws
 
 from pipeline_rules import MAX_FORECAST_NAME_PREFIX
 from tests.forecast.generate_dataset_support import (
-    BUCKET,
     NAME,
     env,
 )
-
-
-@pytest.fixture
-def s3() -> Iterator[Any]:
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
-        yield client
-
 
 # --------------------------------------------------------------------------- configuration
 

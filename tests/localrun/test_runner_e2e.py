@@ -334,7 +334,7 @@ def test_a_real_hourly_series_is_written_from_the_candidate_that_won_its_backtes
         assert session.database is not None
         [record] = session.database.read_runs(session.env.forecast.database.forecast_table)  # type: ignore[union-attr]
         model, baseline = record["model_backtest_loss"], record["baseline_backtest_loss"]
-        assert record["written_backtest_loss"] == min(model, baseline) if model != baseline else model
+        assert record["written_backtest_loss"] == min(model, baseline)
         source = "model" if model <= baseline else "seasonal-naive"
         assert {r["source"] for r in rows} == {source}
         assert (record["series_model"], record["series_baseline"]) == (
