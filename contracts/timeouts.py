@@ -11,7 +11,7 @@ are written into the ASL itself, here, for the stacks and the offline runner ali
 - a request-response call (``createModel``, ``sns:publish``): :data:`REQUEST_SECONDS`;
 - the execution: the longest legitimate run, that is each Task's bound once (a retried attempt is
   one that failed fast: throttling, a rejected call), every retry's longest backoff, every quota
-  wait that ``quotaRetry`` allows, plus :data:`EXECUTION_MARGIN_SECONDS`.
+  wait that ``quotaRetry`` allows each job, plus :data:`EXECUTION_MARGIN_SECONDS`.
 
 A task that times out fails with ``States.Timeout``, which each step's ``States.ALL`` catcher takes
 to the same failure and alert as any other failure of that step.
@@ -65,6 +65,21 @@ def _longest_backoff(retrier: Mapping[str, Any]) -> float:
     return sum(min(interval * rate**k, cap) for k in range(int(retrier.get("MaxAttempts", 3))))
 
 
+def quota_jobs(definition: Mapping[str, Any]) -> set[str]:
+    """The jobs that wait out the SageMaker quota: where each quota ``Wait`` (one with
+    ``SecondsPath``) leads back to, directly or through a Choice; each job counts its waits."""
+    every = dict(states(definition))
+    jobs: set[str] = set()
+    for state in every.values():
+        if state["Type"] == "Wait" and "SecondsPath" in state:
+            after = every[state["Next"]]
+            if after["Type"] == "Choice":
+                jobs.update(choice["Next"] for choice in after["Choices"])
+            else:
+                jobs.add(state["Next"])
+    return jobs
+
+
 def with_timeouts(
     definition: Mapping[str, Any], task_timeouts: Mapping[str, int], quota_retry: QuotaRetryConfig
 ) -> dict[str, Any]:
@@ -87,7 +102,6 @@ def with_timeouts(
         else:
             raise ValueError(f"Task {name} ({state['Resource']}) has no time bound in contracts/timeouts.py")
         total += state["TimeoutSeconds"] + sum(_longest_backoff(r) for r in state.get("Retry", []))
-    quota_waits = sum(1 for _, state in states(out) if state["Type"] == "Wait" and "SecondsPath" in state)
-    total += quota_waits * sum(high for _, high in quota_retry.windows())
+    total += len(quota_jobs(out)) * sum(high for _, high in quota_retry.windows())
     out["TimeoutSeconds"] = int(total)
     return out

@@ -13,6 +13,7 @@ from config import QuotaRetryConfig, StandardizeConfig
 from contracts.asl import asl_text, check_substitutions, intrinsic_string, placeholders, render
 from contracts.container import container_contract
 from contracts.substitutions import standardize_substitutions
+from contracts.timeouts import quota_jobs
 from tests.infra.quota import QUOTA_LOOPS, assert_quota_loop, quota_waits
 
 
@@ -160,7 +161,11 @@ def test_only_lambda_task_errors_have_their_cause_parsed_as_json(machine: str) -
     if machine == "forecast":  # one shared failure path: ErrorCause decides, entered from each step's Pass
         assert parsers == {"LambdaErrorJson", "JobErrorJson"}
         assert sources["LambdaErrorJson"] == sources["JobErrorJson"] == {"ErrorCause"}
-        assert sources["ErrorCause"] == {n for n in states if n.endswith("Caught")}
+        job_caught = {f"{job}Caught" for job in jobs}
+        assert sources["ErrorCause"] == {n for n in states if n.endswith("Caught")} - job_caught | {
+            "QuotaCheck"
+        }
+        assert sources["QuotaCheck"] == job_caught, "a job's errors pass the quota check first"
         return
     assert {f"{task}ErrorJson" for task in lambdas} | {f"{task}JobJson" for task in jobs} == parsers
     for task in jobs:
@@ -278,14 +283,9 @@ def test_forecast_tasks_retry_and_catch_into_one_failure_path_with_the_steps_nam
     for task in ["GenerateDataset", "Train", "QualityGate", "CreateModel", "Transform", "WriteForecast"]:
         state = states[task]
         assert state["Retry"] and state["Retry"][0]["BackoffRate"] >= 2
-        *quota, catch = state["Catch"]
+        [catch] = state["Catch"]
         assert catch["ErrorEquals"] == ["States.ALL"] and catch["ResultPath"] == "$.error"
         assert catch["Next"] == f"{task}Caught"
-        if task in FORECAST_JOBS:  # a quota error waits, any other error fails the same way
-            assert [c["Next"] for c in quota] == [f"{task}Quota"]
-            assert states[f"{task}Quota"]["Default"] == f"{task}Caught"
-        else:
-            assert quota == []
         caught = states[f"{task}Caught"]
         expected: dict[str, str] = {"step": task}
         if task == "QualityGate":
@@ -298,7 +298,7 @@ def test_forecast_tasks_retry_and_catch_into_one_failure_path_with_the_steps_nam
             "Pass",
             expected,
             "$.failure",
-            "ErrorCause",
+            "QuotaCheck" if task in FORECAST_JOBS else "ErrorCause",
         )
 
 
@@ -384,31 +384,34 @@ def definition_of(machine: str, quota_retry: QuotaRetryConfig | None = None) -> 
     return forecast_definition(quota_retry=quota_retry)
 
 
-@pytest.mark.parametrize(("machine", "task", "counter", "failed"), QUOTA_LOOPS)
+@pytest.mark.parametrize(("machine", "prefix", "counter"), QUOTA_LOOPS)
 def test_a_job_past_the_quota_waits_and_tries_again_while_any_other_error_fails(
-    machine: str, task: str, counter: str, failed: str
+    machine: str, prefix: str, counter: str
 ) -> None:
     states = definition_of(machine)["States"]
-    assert_quota_loop(states, task, counter, failed, QuotaRetryConfig())
+    assert_quota_loop(states, machine, QuotaRetryConfig())
 
 
-@pytest.mark.parametrize(("machine", "task", "counter", "failed"), QUOTA_LOOPS)
-def test_quota_waits_are_the_configured_windows(machine: str, task: str, counter: str, failed: str) -> None:
-    _, highs = quota_waits(definition_of(machine)["States"], task)
+@pytest.mark.parametrize(("machine", "prefix", "counter"), QUOTA_LOOPS)
+def test_quota_waits_are_the_configured_windows(machine: str, prefix: str, counter: str) -> None:
+    _, highs = quota_waits(definition_of(machine)["States"], prefix)
     assert len(highs) == 51 and highs[0] == 60 and max(highs) == 900 and sum(highs) <= 43200
     custom = QuotaRetryConfig(10, 3.0, 100, 500)
     states = definition_of(machine, custom)["States"]
-    assert_quota_loop(states, task, counter, failed, custom)
-    assert quota_waits(states, task) == ([5, 15, 45, 50, 50, 50], [10, 30, 90, 100, 100, 100])
+    assert_quota_loop(states, machine, custom)
+    assert quota_waits(states, prefix) == ([5, 15, 45, 50, 50, 50], [10, 30, 90, 100, 100, 100])
 
 
 def test_only_the_jobs_wait_out_the_quota() -> None:
     for machine, tasks in (("standardize", {"Standardize"}), ("forecast", {"Train", "Transform"})):
-        states = definition_of(machine)["States"]
-        waiting = {name.removesuffix("QuotaWait") for name, s in states.items() if s["Type"] == "Wait"}
-        assert waiting == tasks
+        definition = definition_of(machine)
+        assert quota_jobs(definition) == tasks
+        waits = [name for name, s in definition["States"].items() if s["Type"] == "Wait"]
+        assert len(waits) == 1, "one quota loop per machine"
         for name in tasks:
-            assert states[name]["Resource"].endswith(".sync"), "only Create*Job.sync tasks hit the quota"
+            assert definition["States"][name]["Resource"].endswith(".sync"), (
+                "only Create*Job.sync tasks hit the quota"
+            )
 
 
 def _lambda_tasks(states: dict[str, Any]) -> dict[str, dict[str, Any]]:

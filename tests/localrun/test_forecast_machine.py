@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from config import load_env, read_cdk_context
+from config import QuotaRetryConfig, load_env, read_cdk_context
 from contracts.asl import render
 from contracts.substitutions import forecast_substitutions
 from contracts.timeouts import JOB_MARGIN_SECONDS, forecast_task_timeouts, with_timeouts
@@ -59,12 +60,16 @@ def lambda_error(task: str) -> tuple[str, ...]:
 def job_failure(task: str) -> tuple[str, ...]:
     """The states between a failed SageMaker job and its Fail state: the cause becomes the job's
     FailureReason and name, then the alert."""
-    return (f"{task}Caught", "ErrorCause", "JobErrorJson", "JobErrorReason", "NotifyFailure")
+    return (f"{task}Caught", "QuotaCheck", "ErrorCause", "JobErrorJson", "JobErrorReason", "NotifyFailure")
 
 
-def forecast(aws: OfflineAws, env_name: str) -> tuple[str, dict[str, str], Any, str]:
+def forecast(
+    aws: OfflineAws, env_name: str, quota_retry: QuotaRetryConfig | None = None
+) -> tuple[str, dict[str, str], Any, str]:
     """Create the forecast state machine of ``env_name`` with an SNS topic read through SQS."""
     env = load_env(env_name, read_cdk_context())
+    if quota_retry is not None:
+        env = replace(env, quota_retry=quota_retry)
     partition, region = env.partition, env.region
     topic = aws.client("sns").create_topic(Name="alerts")["TopicArn"]
     sqs, queue_url = sqs_subscription(aws, topic)
@@ -258,6 +263,7 @@ def test_a_training_job_without_metrics_fails_the_run_in_train(aws: OfflineAws) 
         "GenerateDataset",
         "Train",
         "TrainCaught",
+        "QuotaCheck",
         "ErrorCause",
         "NotifyFailure",
         "Failed",
@@ -277,10 +283,34 @@ def test_forecast_jobs_wait_out_the_quota(aws: OfflineAws) -> None:
 
     assert result.succeeded, (result.error, result.cause)
     assert create.calls == ["training"] * 3 + ["transform"] * 2
-    assert [w.state for w in aws.waits] == ["TrainQuotaWait", "TrainQuotaWait", "TransformQuotaWait"]
+    assert [w.state for w in aws.waits] == ["QuotaWait"] * 3
     assert result.path.count("Train") == 3 and result.path.count("Transform") == 2
     assert result.path.count("CreateModel") == 1
     assert result.output["written"]["rows"] == 168 and received(sqs, queue_url) == []
+
+
+def test_each_forecast_job_has_the_configured_waits_of_its_own(aws: OfflineAws) -> None:
+    """The loop is shared, its count is not: with two waits allowed, training may use both and
+    the transform both again; a third rejection of either fails that step with the quota error."""
+    two_waits = QuotaRetryConfig(60, 2.0, 900, 180)
+    assert len(list(two_waits.windows())) == 2
+    arn, subs, sqs, queue_url = forecast(aws, "dev", two_waits)
+    bind_forecast(aws, subs, {})
+    create = Rejecting({"training": 2, "transform": 2})
+    aws.bind_sagemaker_create(create)
+    result = aws.run(arn, {}, name="run-7")
+    assert result.succeeded, (result.error, result.cause)
+    assert create.calls == ["training"] * 3 + ["transform"] * 3 and len(aws.waits) == 4
+
+    for kind, error in (("training", "TrainingFailed"), ("transform", "TransformFailed")):
+        aws.waits.clear()
+        create = Rejecting({kind: 3})
+        aws.bind_sagemaker_create(create)
+        result = aws.run(arn, {}, name=f"run-8-{kind}")
+        assert result.error == error and create.calls.count(kind) == 3 and len(aws.waits) == 2
+        assert result.path[-4:] == ("QuotaCheck", "ErrorCause", "NotifyFailure", "Failed")
+        [alert] = received(sqs, queue_url)
+        assert "ResourceLimitExceeded" in alert["Message"], alert["Message"]
 
 
 @pytest.mark.parametrize("kind", ["training", "transform"])
@@ -293,8 +323,8 @@ def test_forecast_jobs_do_not_wait_out_other_sagemaker_errors(aws: OfflineAws, k
     task, fail = ("Train", "TrainingFailed") if kind == "training" else ("Transform", "TransformFailed")
     assert result.path[-6:] == (
         task,
-        f"{task}Quota",
         f"{task}Caught",
+        "QuotaCheck",
         "ErrorCause",
         "NotifyFailure",
         "Failed",

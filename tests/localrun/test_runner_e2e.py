@@ -219,7 +219,15 @@ def test_training_failure_alerts_and_fails_as_training_failed(session: OfflineSe
     session.load_source(short_series(900))
     run = session.forecast()
     assert run is not None
-    job_failure = ("TrainCaught", "ErrorCause", "JobErrorJson", "JobErrorReason", "NotifyFailure", "Failed")
+    job_failure = (
+        "TrainCaught",
+        "QuotaCheck",
+        "ErrorCause",
+        "JobErrorJson",
+        "JobErrorReason",
+        "NotifyFailure",
+        "Failed",
+    )
     assert run.result.path == ("GenerateDataset", "Train", *job_failure)
     assert run.result.error == "TrainingFailed"
     assert (run.result.cause or "").split(": ", 2)[-1].startswith("ClientError: no (job forecast-train-")
