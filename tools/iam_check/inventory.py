@@ -27,6 +27,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tools import json_format
 from tools.iam_check.operations import Request
 
 INVENTORY = Path(__file__).resolve().parent / "inventory.json"
@@ -62,7 +63,7 @@ def write(inventory: Inventory, path: Path = INVENTORY) -> None:
         "aws": [r.as_json() for r in inventory.aws],
         "unused": dict(inventory.unused),
     }
-    path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    path.write_text(json_format.dumps(data), encoding="utf-8")
 
 
 def merge(lines: Iterable[str], path: Path = INVENTORY) -> int:
