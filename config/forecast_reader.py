@@ -10,9 +10,6 @@ from pathlib import Path
 import pipeline_rules
 from config.model import (
     DATABASE_TLS_MODES,
-    LAMBDA_MEMORY_MB,
-    LAMBDA_TIMEOUT_SECONDS,
-    MAX_ROTATION_DAYS,
     DatabaseConfig,
     DeepArConfig,
     ForecastConfig,
@@ -72,7 +69,7 @@ def _database(reader: SettingReader) -> DatabaseConfig:
     reader.reject_unknown({camel_case(f.name) for f in fields(DatabaseConfig)})
     config = DatabaseConfig(
         host=reader.string("host", pattern=HOST_PATTERN),
-        port=reader.integer("port", DatabaseConfig.port, 1, 65535),
+        port=reader.ranged(DatabaseConfig, "port"),
         database=reader.string("database", rule=_identifier),
         source_table=reader.string("sourceTable", rule=_identifier),
         timestamp_column=reader.string("timestampColumn", rule=_identifier),
@@ -85,7 +82,7 @@ def _database(reader: SettingReader) -> DatabaseConfig:
         tls=reader.string("tls", DatabaseConfig.tls),
         ca_bundle=reader.optional_string("caBundle"),
         rotation=_rotation(reader.child("rotation")),
-        max_connections=reader.optional_integer("maxConnections", DatabaseConfig.max_connections, 1, 100),
+        max_connections=reader.ranged(DatabaseConfig, "max_connections"),
     )
     _check_tls(reader, config)
     try:  # the Glue job's and generate-dataset's rule: distinct columns (case-insensitively)
@@ -129,7 +126,7 @@ def _rotation(reader: SettingReader) -> RotationConfig:
     reader.reject_unknown({camel_case(f.name) for f in fields(RotationConfig)})
     return RotationConfig(
         enabled=reader.boolean("enabled", RotationConfig.enabled),
-        schedule_days=reader.integer("scheduleDays", RotationConfig.schedule_days, 1, MAX_ROTATION_DAYS),
+        schedule_days=reader.ranged(RotationConfig, "schedule_days"),
     )
 
 
@@ -158,32 +155,26 @@ def _deepar(reader: SettingReader) -> DeepArConfig:
     d = DeepArConfig()
     return DeepArConfig(
         time_freq=reader.string("timeFreq", d.time_freq, rule=pipeline_rules.freq_step),
-        prediction_length=reader.integer("predictionLength", d.prediction_length, 1, 100_000),
-        context_length=reader.integer("contextLength", d.context_length, 1, 100_000),
-        epochs=reader.integer("epochs", d.epochs, 1, 100_000),
-        mini_batch_size=reader.integer("miniBatchSize", d.mini_batch_size, 1, 100_000),
-        learning_rate=reader.number("learningRate", d.learning_rate, 1e-6, 1.0),
-        early_stopping_patience=reader.integer(
-            "earlyStoppingPatience", d.early_stopping_patience, 1, 100_000
-        ),
-        num_cells=reader.integer("numCells", d.num_cells, 1, 200),
-        num_layers=reader.integer("numLayers", d.num_layers, 1, 8),
+        prediction_length=reader.ranged(DeepArConfig, "prediction_length"),
+        context_length=reader.ranged(DeepArConfig, "context_length"),
+        epochs=reader.ranged(DeepArConfig, "epochs"),
+        mini_batch_size=reader.ranged(DeepArConfig, "mini_batch_size"),
+        learning_rate=reader.ranged(DeepArConfig, "learning_rate"),
+        early_stopping_patience=reader.ranged(DeepArConfig, "early_stopping_patience"),
+        num_cells=reader.ranged(DeepArConfig, "num_cells"),
+        num_layers=reader.ranged(DeepArConfig, "num_layers"),
         likelihood=reader.string("likelihood", d.likelihood, LIKELIHOOD_PATTERN),
         training_instance_type=reader.api_enum(
             "trainingInstanceType", d.training_instance_type, TRAINING_INSTANCE_TYPES
         ),
-        training_instance_count=reader.integer("trainingInstanceCount", d.training_instance_count, 1, 100),
-        training_volume_size_gb=reader.integer("trainingVolumeSizeGb", d.training_volume_size_gb, 1, 16384),
-        training_max_runtime_seconds=reader.integer(
-            "trainingMaxRuntimeSeconds", d.training_max_runtime_seconds, 60, 2_419_200
-        ),
+        training_instance_count=reader.ranged(DeepArConfig, "training_instance_count"),
+        training_volume_size_gb=reader.ranged(DeepArConfig, "training_volume_size_gb"),
+        training_max_runtime_seconds=reader.ranged(DeepArConfig, "training_max_runtime_seconds"),
         transform_instance_type=reader.api_enum(
             "transformInstanceType", d.transform_instance_type, TRANSFORM_INSTANCE_TYPES
         ),
-        transform_instance_count=reader.integer("transformInstanceCount", d.transform_instance_count, 1, 100),
-        transform_max_runtime_seconds=reader.integer(
-            "transformMaxRuntimeSeconds", d.transform_max_runtime_seconds, 60, 2_419_200
-        ),
+        transform_instance_count=reader.ranged(DeepArConfig, "transform_instance_count"),
+        transform_max_runtime_seconds=reader.ranged(DeepArConfig, "transform_max_runtime_seconds"),
     )
 
 
@@ -192,17 +183,16 @@ def _quality_gate(reader: SettingReader) -> QualityGateConfig:
     d = QualityGateConfig()
     return QualityGateConfig(
         enabled=reader.boolean("enabled", d.enabled),
-        max_loss_ratio=reader.number("maxLossRatio", d.max_loss_ratio, 0.01, 100.0),
+        max_loss_ratio=reader.ranged(QualityGateConfig, "max_loss_ratio"),
         metric=reader.string("metric", d.metric, rule=check_selection_metric),
     )
 
 
 def _generate_dataset(reader: SettingReader) -> GenerateDatasetConfig:
     reader.reject_unknown({camel_case(f.name) for f in fields(GenerateDatasetConfig)})
-    d = GenerateDatasetConfig()
     return GenerateDatasetConfig(
-        memory_mb=reader.integer("memoryMb", d.memory_mb, *LAMBDA_MEMORY_MB),
-        timeout_seconds=reader.integer("timeoutSeconds", d.timeout_seconds, *LAMBDA_TIMEOUT_SECONDS),
+        memory_mb=reader.ranged(GenerateDatasetConfig, "memory_mb"),
+        timeout_seconds=reader.ranged(GenerateDatasetConfig, "timeout_seconds"),
     )
 
 
@@ -226,7 +216,7 @@ def read_forecast(reader: SettingReader) -> ForecastConfig:
         glue_worker_type=reader.string(
             "glueWorkerType", ForecastConfig.glue_worker_type, GLUE_WORKER_PATTERN
         ),
-        glue_workers=reader.integer("glueWorkers", ForecastConfig.glue_workers, 2, 299),
+        glue_workers=reader.ranged(ForecastConfig, "glue_workers"),
     )
     _check_rotation(reader, config)
     return config

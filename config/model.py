@@ -1,17 +1,34 @@
 """The typed, frozen settings of an environment: one dataclass per section of ``cdk.json``'s
 environment (standardize, network, database, deepar, forecast, logs, quota retry), each field with
-its default, and the constants their checks use. :mod:`config.reader` builds them from ``cdk.json``.
+its default (and a number's range, :func:`ranged`), and the constants their checks use.
+:mod:`config.reader` builds them from ``cdk.json``.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 import pipeline_rules
 from config.paths import ROOT
 from forecast_metrics import FORECAST_QUANTILES, SELECTION_METRICS
+
+#: The ``metadata`` key of a numeric setting's closed range.
+RANGE = "range"
+
+
+def ranged(default: Any, low: float, high: float) -> Any:
+    """A numeric field's default and the closed range ``[low, high]`` a setting must lie in: the
+    reader checks the range, and the configuration reference prints it, from this one place."""
+    return field(default=default, metadata={RANGE: (low, high)})
+
+
+def setting_range(cls: type, name: str) -> tuple[float, float] | None:
+    """The range of ``cls``'s field ``name``, or None for a field without one."""
+    found = {f.name: f for f in fields(cls)}[name].metadata.get(RANGE)
+    return None if found is None else (found[0], found[1])
 
 
 class ConfigError(ValueError):
@@ -51,16 +68,16 @@ class StandardizeConfig:
     output_prefix: str = "prediction-data/"
     job_name_prefix: str = "standardize"
     instance_type: str = "ml.t3.medium"
-    instance_count: int = 1
-    volume_size_gb: int = 30
-    max_runtime_seconds: int = 3600
+    instance_count: int = ranged(1, 1, 100)
+    volume_size_gb: int = ranged(30, 1, 16384)
+    max_runtime_seconds: int = ranged(3600, 60, 432000)
     image_uri: str | None = None
     exclude_columns: tuple[str, ...] = ()
     include_columns: tuple[str, ...] = ()
     #: The trigger function's reserved concurrency: a burst of uploads waits in Lambda's
     #: asynchronous queue (and then the failure queue) instead of taking the account's concurrency.
     #: None reserves nothing (an account may reserve only what leaves 100 unreserved).
-    trigger_concurrency: int | None = 10
+    trigger_concurrency: int | None = ranged(10, 1, 1000)
 
 
 @dataclass(frozen=True)
@@ -98,7 +115,7 @@ class RotationConfig:
     """
 
     enabled: bool = False
-    schedule_days: int = 30
+    schedule_days: int = ranged(30, 1, MAX_ROTATION_DAYS)
 
 
 @dataclass(frozen=True)
@@ -120,7 +137,7 @@ class DatabaseConfig:
     source_table: str
     timestamp_column: str
     value_column: str
-    port: int = 3306
+    port: int = ranged(3306, 1, 65535)
     series_column: str | None = None
     forecast_table: str = "forecast"
     secret_arn: str | None = None
@@ -129,7 +146,7 @@ class DatabaseConfig:
     rotation: RotationConfig = field(default_factory=RotationConfig)
     #: write-forecast's reserved concurrency, so the app holds at most this many MySQL connections
     #: (the quality gate and the write are the same function); None reserves nothing.
-    max_connections: int | None = 2
+    max_connections: int | None = ranged(2, 1, 100)
 
     @property
     def ca_bundle_path(self) -> Path | None:
@@ -148,24 +165,24 @@ class DeepArConfig:
     """
 
     time_freq: str = "1H"
-    prediction_length: int = 168
-    context_length: int = 672
-    epochs: int = 400
-    mini_batch_size: int = 256
-    learning_rate: float = 1e-3
-    early_stopping_patience: int = 40
-    num_cells: int = 40
-    num_layers: int = 2
+    prediction_length: int = ranged(168, 1, 100_000)
+    context_length: int = ranged(672, 1, 100_000)
+    epochs: int = ranged(400, 1, 100_000)
+    mini_batch_size: int = ranged(256, 1, 100_000)
+    learning_rate: float = ranged(1e-3, 1e-6, 1.0)
+    early_stopping_patience: int = ranged(40, 1, 100_000)
+    num_cells: int = ranged(40, 1, 200)
+    num_layers: int = ranged(2, 1, 8)
     likelihood: str = "student-T"
     training_instance_type: str = "ml.c5.2xlarge"
-    training_instance_count: int = 1
-    training_volume_size_gb: int = 30
-    training_max_runtime_seconds: int = 86400
+    training_instance_count: int = ranged(1, 1, 100)
+    training_volume_size_gb: int = ranged(30, 1, 16384)
+    training_max_runtime_seconds: int = ranged(86400, 60, 2_419_200)
     transform_instance_type: str = "ml.c5.xlarge"
-    transform_instance_count: int = 1
+    transform_instance_count: int = ranged(1, 1, 100)
     #: Batch transform jobs have no runtime limit of their own: the Transform task stops the job
     #: after this (plus contracts.timeouts.JOB_MARGIN_SECONDS).
-    transform_max_runtime_seconds: int = 7200
+    transform_max_runtime_seconds: int = ranged(7200, 60, 2_419_200)
 
     def hyperparameters(self) -> dict[str, str]:
         """The ``HyperParameters`` of the training job (SageMaker wants strings)."""
@@ -194,7 +211,7 @@ class QualityGateConfig:
     """
 
     enabled: bool = True
-    max_loss_ratio: float = 1.0
+    max_loss_ratio: float = ranged(1.0, 0.01, 100.0)
     metric: str = SELECTION_METRICS[0]
 
 
@@ -215,8 +232,8 @@ class GenerateDatasetConfig:
     in docs/limits.md, the measurements in benchmarks/README.md (``generate_dataset.py``).
     """
 
-    memory_mb: int = 1024
-    timeout_seconds: int = 300
+    memory_mb: int = ranged(1024, *LAMBDA_MEMORY_MB)
+    timeout_seconds: int = ranged(300, *LAMBDA_TIMEOUT_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -239,7 +256,7 @@ class ForecastConfig:
     work_prefix: str = "forecast/"
     name_prefix: str = "forecast"
     glue_worker_type: str = "G.1X"
-    glue_workers: int = 2
+    glue_workers: int = ranged(2, 2, 299)
 
     @property
     def etl_table_prefix(self) -> str:
@@ -291,10 +308,10 @@ class QuotaRetryConfig:
     all, which is 51 waits and about 9 h of waiting on average.
     """
 
-    first_wait_seconds: int = 60
-    backoff_rate: float = 2.0
-    max_wait_seconds: int = 900
-    max_total_wait_seconds: int = 43200
+    first_wait_seconds: int = ranged(60, 1, 3600)
+    backoff_rate: float = ranged(2.0, 1.0, 10.0)
+    max_wait_seconds: int = ranged(900, 1, 86400)
+    max_total_wait_seconds: int = ranged(43200, 1, MAX_EXECUTION_SECONDS)
 
     def windows(self) -> tuple[tuple[int, int], ...]:
         """``(shortest, longest)`` seconds of each wait in turn; the longest add up to at most the total."""

@@ -21,7 +21,6 @@ from config.forecast_reader import read_forecast
 from config.model import (
     LOG_RETENTION_DAYS,
     LOGS_WITHOUT_KMS,
-    MAX_EXECUTION_SECONDS,
     MAX_QUOTA_ATTEMPTS,
     STATE_MACHINE_LOG_LEVELS,
     ConfigError,
@@ -49,7 +48,7 @@ CDK_JSON = ROOT / "cdk.json"
 
 def _one_processing_instance(reader: SettingReader) -> int:
     """``standardize.instanceCount``: 1, the only meaningful value (see :class:`StandardizeConfig`)."""
-    count = reader.integer("instanceCount", StandardizeConfig.instance_count, 1, 100)
+    count = reader.ranged(StandardizeConfig, "instance_count")
     if count != 1:
         raise reader.fail(
             "instanceCount",
@@ -72,12 +71,12 @@ def _standardize(reader: SettingReader) -> StandardizeConfig:
         job_name_prefix=prefix,
         instance_type=reader.api_enum("instanceType", d.instance_type, PROCESSING_INSTANCE_TYPES),
         instance_count=_one_processing_instance(reader),
-        volume_size_gb=reader.integer("volumeSizeGb", d.volume_size_gb, 1, 16384),
-        max_runtime_seconds=reader.integer("maxRuntimeSeconds", d.max_runtime_seconds, 60, 432000),
+        volume_size_gb=reader.ranged(StandardizeConfig, "volume_size_gb"),
+        max_runtime_seconds=reader.ranged(StandardizeConfig, "max_runtime_seconds"),
         image_uri=image_uri,
         exclude_columns=reader.environment_list("excludeColumns"),
         include_columns=reader.environment_list("includeColumns"),
-        trigger_concurrency=reader.optional_integer("triggerConcurrency", d.trigger_concurrency, 1, 1000),
+        trigger_concurrency=reader.ranged(StandardizeConfig, "trigger_concurrency"),
     )
 
 
@@ -105,15 +104,12 @@ def _logs(reader: SettingReader) -> LogsConfig:
 
 def _quota_retry(reader: SettingReader) -> QuotaRetryConfig:
     reader.reject_unknown({camel_case(f.name) for f in fields(QuotaRetryConfig)})
-    d = QuotaRetryConfig()
-    first = reader.integer("firstWaitSeconds", d.first_wait_seconds, 1, 3600)
+    first = reader.ranged(QuotaRetryConfig, "first_wait_seconds")
     config = QuotaRetryConfig(
         first_wait_seconds=first,
-        backoff_rate=reader.number("backoffRate", d.backoff_rate, 1.0, 10.0),
-        max_wait_seconds=reader.integer("maxWaitSeconds", d.max_wait_seconds, first, 86400),
-        max_total_wait_seconds=reader.integer(
-            "maxTotalWaitSeconds", d.max_total_wait_seconds, first, MAX_EXECUTION_SECONDS
-        ),
+        backoff_rate=reader.ranged(QuotaRetryConfig, "backoff_rate"),
+        max_wait_seconds=reader.ranged(QuotaRetryConfig, "max_wait_seconds", low=first),
+        max_total_wait_seconds=reader.ranged(QuotaRetryConfig, "max_total_wait_seconds", low=first),
     )
     waits = len(config.windows())
     if waits > MAX_QUOTA_ATTEMPTS:

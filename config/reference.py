@@ -18,7 +18,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any
 
-from config.model import EnvConfig, ForecastConfig
+from config.model import EnvConfig, ForecastConfig, setting_range
 from config.paths import ROOT
 
 DOCUMENT = ROOT / "docs" / "configuration.md"
@@ -70,7 +70,8 @@ ENVIRONMENT_ROWS = (
         ("quotaRetry.firstWaitSeconds", ".backoffRate", ".maxWaitSeconds"),
         (
             "a SageMaker job past the account's quota (`ResourceLimitExceeded`) waits and is created "
-            "again; wait k is random between half and all of min(first x rate^k, max) seconds"
+            "again; wait k is random between half and all of min(first x rate^k, max) seconds; max is at "
+            "least first"
         ),
     ),
     Row(
@@ -144,7 +145,7 @@ ENVIRONMENT_ROWS = (
     Row(
         ("standardize.triggerConcurrency",),
         (
-            "the trigger's reserved concurrency (1 to 1000, or `null` for none): a larger burst waits in "
+            "the trigger's reserved concurrency (`null` for none): a larger burst waits in "
             "Lambda's queue ([limits.md](limits.md))"
         ),
     ),
@@ -205,14 +206,14 @@ FORECAST_ROWS = (
         ("database.maxConnections",),
         (
             "write-forecast's reserved concurrency, so the app holds at most this many MySQL connections "
-            "(1 to 100, or `null` for none; see [limits.md](limits.md))"
+            "(`null` for none; see [limits.md](limits.md))"
         ),
     ),
     Row(
         ("database.rotation.enabled", ".scheduleDays"),
         (
-            "Secrets Manager rotates the password of the secret the app creates every `scheduleDays` (1 "
-            "to 1000) days, in the configured VPC: needs `network.vpcId`, and no `database.secretArn` "
+            "Secrets Manager rotates the password of the secret the app creates every `scheduleDays` "
+            "days, in the configured VPC: needs `network.vpcId`, and no `database.secretArn` "
             "(see [Secret rotation](secret-rotation.md))"
         ),
     ),
@@ -255,7 +256,7 @@ FORECAST_ROWS = (
     Row(
         ("generateDataset.memoryMb", ".timeoutSeconds"),
         (
-            "the generate-dataset function's memory (128 to 10240 MB) and time limit (1 to 900 s); a "
+            "the generate-dataset function's memory (MB) and time limit (seconds); a "
             "larger input fails early as `InputTooLarge`, naming the setting "
             "([limits.md](limits.md#generate-dataset-memory-and-time))"
         ),
@@ -264,7 +265,7 @@ FORECAST_ROWS = (
         ("qualityGate.enabled", ".maxLossRatio", ".metric"),
         (
             "per-series selection: each series is written from the model when its backtest loss on "
-            "`metric` (`mean_wQuantileLoss`, `MAE` or `RMSE`) is at most `maxLossRatio` (0.01 to 100) "
+            "`metric` (`mean_wQuantileLoss`, `MAE` or `RMSE`) is at most `maxLossRatio` "
             "times the seasonal-naive baseline's, else from the baseline; `enabled: false` writes every "
             "series from the model (see [Forecast quality](forecast-quality.md))"
         ),
@@ -283,13 +284,11 @@ FORECAST_ROWS = (
     ),
     Row(
         ("deepar.trainingInstanceCount", ".trainingVolumeSizeGb", ".transformInstanceCount"),
-        "the training job's instances (1 to 100) and volume (1 to 16384 GB), and the batch transform's "
-        "instances (1 to 100)",
+        "the training job's instances and volume (GB), and the batch transform's instances",
     ),
     Row(
         ("glueWorkerType", "glueWorkers"),
-        "the Glue ETL job's worker type (`G.025X`, `G.1X`, `G.2X`, `G.4X`, `G.8X` or `Z.2X`) and count "
-        "(2 to 299)",
+        "the Glue ETL job's worker type (`G.025X`, `G.1X`, `G.2X`, `G.4X`, `G.8X` or `Z.2X`) and count",
     ),
     Row(
         ("etlPrefix", "workPrefix", "namePrefix"),
@@ -342,6 +341,21 @@ def default_of(root: type, path: str) -> str:
     return _value(value)
 
 
+def range_of(root: type, path: str) -> str:
+    """The range of the numeric setting at ``path`` below ``root`` (``config.model.ranged``), as
+    text, or ``-`` for a setting without one."""
+    cls: Any = root
+    *sections, key = path.split(".")
+    for part in sections:
+        cls = typing.get_type_hints(cls)[_snake(part)]
+        cls = next(arg for arg in typing.get_args(cls) or (cls,) if dataclasses.is_dataclass(arg))
+    found = setting_range(cls, _snake(key))
+    if found is None:
+        return "-"
+    low, high = found
+    return f"{low:g} to {high:g}" if isinstance(low, float) or isinstance(high, float) else f"{low} to {high}"
+
+
 def _full_keys(row: Row) -> list[str]:
     first = row.keys[0]
     section = first.rsplit(".", 1)[0] + "." if "." in first else ""
@@ -350,11 +364,13 @@ def _full_keys(row: Row) -> list[str]:
 
 def render_table(rows: tuple[Row, ...], root: type) -> str:
     """The Markdown table of ``rows``, defaults derived from ``root``'s dataclasses."""
-    lines = ["| setting | default | meaning |", "| --- | --- | --- |"]
+    lines = ["| setting | default | range | meaning |", "| --- | --- | --- | --- |"]
     for row in rows:
         keys = ", ".join(f"`{key}`" for key in row.keys)
         default = row.default or ", ".join(default_of(root, key) for key in _full_keys(row))
-        lines.append(f"| {keys} | {default} | {row.meaning} |")
+        ranges = [range_of(root, key) for key in _full_keys(row)]
+        shown = "-" if set(ranges) == {"-"} else ", ".join(ranges)
+        lines.append(f"| {keys} | {default} | {shown} | {row.meaning} |")
     return "\n".join(lines)
 
 

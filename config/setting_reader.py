@@ -6,13 +6,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import MISSING, fields
 from typing import Any
 
 import pipeline_rules
 from config import api_shapes
-from config.model import (
-    ConfigError,
-)
+from config.model import ConfigError, setting_range
 from pipeline_rules import RuleError
 
 ACCOUNT_PATTERN = re.compile(r"^\d{12}$")
@@ -104,6 +103,25 @@ class SettingReader:
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise self.fail(key, f"must be an integer from {low} to {high}, got {value!r}")
         return value
+
+    def ranged(self, cls: type, name: str, *, low: float | None = None) -> Any:
+        """``cls``'s numeric field ``name``, under its camel-case key, with the field's default and
+        within its range (:func:`config.model.ranged`); ``low`` raises the floor where it depends on
+        another setting. A field typed ``... | None`` is off with ``null``."""
+        field = {f.name: f for f in fields(cls)}[name]
+        found = setting_range(cls, name)
+        if found is None:
+            raise TypeError(f"{cls.__name__}.{name} has no range (declare it with config.model.ranged)")
+        floor, high = found
+        floor = floor if low is None else low
+        key, kind, default = camel_case(name), str(field.type), field.default
+        if default is MISSING:
+            raise TypeError(f"{cls.__name__}.{name} has no default (declare it with config.model.ranged)")
+        if kind.startswith("float"):
+            return self.number(key, default, floor, high)
+        if kind.endswith("| None"):
+            return self.optional_integer(key, default, int(floor), int(high))
+        return self.integer(key, default, int(floor), int(high))
 
     def api_enum(self, key: str, default: str, api: tuple[str, str]) -> str:
         """A value of an API's enum (``(operation, shape)`` in botocore's SageMaker model)."""
