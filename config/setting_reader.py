@@ -58,11 +58,11 @@ def camel_case(name: str) -> str:
 class SettingReader:
     """Reads one JSON object of settings and reports errors with their full setting path."""
 
-    def __init__(self, env: str, data: Mapping[str, Any], path: str) -> None:
-        self.env, self.data, self.path = env, data, path
+    def __init__(self, env_name: str, data: Mapping[str, Any], path: str) -> None:
+        self.env_name, self.data, self.path = env_name, data, path
 
     def fail(self, key: str, message: str) -> ConfigError:
-        return ConfigError(f"environment '{self.env}': setting '{self.path}{key}' {message}")
+        return ConfigError(f"environment '{self.env_name}': setting '{self.path}{key}' {message}")
 
     def reject_unknown(self, known: set[str]) -> None:
         unknown = sorted(set(self.data) - known)
@@ -193,4 +193,4 @@ class SettingReader:
         value = self.data.get(key, {})
         if not isinstance(value, Mapping):
             raise self.fail(key, "must be an object")
-        return SettingReader(self.env, value, f"{self.path}{key}.")
+        return SettingReader(self.env_name, value, f"{self.path}{key}.")

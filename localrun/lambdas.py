@@ -42,11 +42,11 @@ def load(function: str, module: str = "handler") -> ModuleType:
 
 
 @contextmanager
-def environment(env: Mapping[str, str]) -> Iterator[None]:
-    """Set ``env`` in ``os.environ`` for the block (one block at a time), then restore it."""
+def environment(variables: Mapping[str, str]) -> Iterator[None]:
+    """Set ``variables`` in ``os.environ`` for the block (one block at a time), then restore it."""
     with _ENVIRON_LOCK:
-        saved = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)
+        saved = {k: os.environ.get(k) for k in variables}
+        os.environ.update(variables)
         try:
             yield
         finally:
@@ -66,16 +66,17 @@ def reset_clients(module: ModuleType) -> None:
 
 
 def bound(
-    function: str, env: Mapping[str, str], call: Callable[[Any], Any] | None = None
+    function: str, variables: Mapping[str, str], call: Callable[[Any], Any] | None = None
 ) -> Callable[[Any], Any]:
-    """A callable for ``OfflineAws.bind_lambda``: the function's handler (or ``call``) run with ``env``."""
+    """A callable for ``OfflineAws.bind_lambda``: the function's handler (or ``call``) run with the
+    environment ``variables``."""
     module = load(function)
     reset_clients(module)
-    note_environment(f"function:{function}", env)
+    note_environment(f"function:{function}", variables)
     target = call or module.handler
 
     def invoke(payload: Any) -> Any:
-        with environment(env), acting_as(f"function:{function}"):
+        with environment(variables), acting_as(f"function:{function}"):
             return target(payload)
 
     return invoke

@@ -131,14 +131,14 @@ class OfflineSession:
 
     # -- setup -----------------------------------------------------------------------------------
 
-    def _lambda_env(self, env: Mapping[str, str]) -> dict[str, str]:
-        """``env`` plus the region variables Lambda sets in every function's environment."""
-        return {**env, "AWS_REGION": self.aws.region, "AWS_DEFAULT_REGION": self.aws.region}
+    def _function_variables(self, variables: Mapping[str, str]) -> dict[str, str]:
+        """``variables`` plus the region variables Lambda sets in every function's environment."""
+        return {**variables, "AWS_REGION": self.aws.region, "AWS_DEFAULT_REGION": self.aws.region}
 
     def _bound(
-        self, function: str, env: Mapping[str, str], call: Callable[[Any], Any] | None = None
+        self, function: str, variables: Mapping[str, str], call: Callable[[Any], Any] | None = None
     ) -> Callable[[Any], Any]:
-        return bound(function, self._lambda_env(env), call)
+        return bound(function, self._function_variables(variables), call)
 
     def _metric(self, line: str) -> None:
         """Keep one line write-forecast printed for CloudWatch (embedded metric format)."""
@@ -197,14 +197,20 @@ class OfflineSession:
             ),
         )
         if isinstance(database, SQLiteDatabase):  # write-forecast's operations, a SQLite repository
-            write_env = self._lambda_env(write_forecast_environment(cfg, "unused", self.env.name))
+            write_variables = self._function_variables(
+                write_forecast_environment(cfg, "unused", self.env.name)
+            )
             writer = load("write_forecast", "forecast_writer")
             repository_for = database.sqlite_repository
-            write = bound(  # write_env has the region variables already
+            write = bound(  # write_variables has the region variables already
                 "write_forecast",
-                write_env,
+                write_variables,
                 lambda event: writer.run_operation(
-                    self.s3, event, repository_for, writer.ForecastSettings.from_env(write_env), self._metric
+                    self.s3,
+                    event,
+                    repository_for,
+                    writer.ForecastSettings.from_env(write_variables),
+                    self._metric,
                 ),
             )
         else:  # the real handler: MySQL credentials from the (mocked) secret
@@ -212,11 +218,11 @@ class OfflineSession:
             secret = json.dumps(database.secret())
             created = self.aws.client("secretsmanager").create_secret(Name="forecast-db", SecretString=secret)
             load("write_forecast", "mysql_connection").clear_secret_cache()
-            write_env = {
+            write_variables = {
                 **write_forecast_environment(cfg, created["ARN"], self.env.name),
                 **database.db.server.tls_environment(),
             }
-            write = self._printing_metrics(self._bound("write_forecast", write_env))
+            write = self._printing_metrics(self._bound("write_forecast", write_variables))
         self.aws.bind_lambda(write_arn, write)
         subs = forecast_substitutions(
             cfg.deepar,
