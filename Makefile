@@ -14,7 +14,7 @@ ENVS = $(shell $(PYTHON) -c 'import json; print(" ".join(json.load(open("cdk.jso
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: help setup demo synth iam check test lint bench system-packages clean
+.PHONY: help setup demo synth snapshot iam check test lint bench system-packages clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -41,6 +41,9 @@ synth: setup ## Write the CloudFormation templates of every environment to cdk.o
 	  echo "synth $$env -> cdk.out/$$env"; \
 	  $(CDK) synth $(CDK_FLAGS) --no-validation --quiet -c env=$$env -o cdk.out/$$env || exit 1; \
 	done
+
+snapshot: setup ## Write each environment's templates, asset hashes masked, to snapshots/<env>/ (review, then commit)
+	$(PY) -m tests.infra.snapshots
 
 iam: synth ## Evaluate every inventoried AWS request against each environment's templates (tools/iam_check)
 	$(PY) -m tools.iam_check $(addprefix cdk.out/,$(ENVS))
