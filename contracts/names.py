@@ -13,6 +13,12 @@ def etl_job_name(env_name: str, source_table: str) -> str:
     return f"{resource_prefix(env_name)}-{source_table.lower().replace('_', '-')}-etl"
 
 
+def etl_workflow_name(env_name: str) -> str:
+    """The Glue workflow that crawls the source, then runs the ETL job:
+    ``ml-pipelines-<env>-forecast-etl``."""
+    return f"{resource_prefix(env_name)}-forecast-etl"
+
+
 def crawler_name(env_name: str) -> str:
     """The JDBC crawler's name: ``ml-pipelines-<env>-mysql-source``."""
     return f"{resource_prefix(env_name)}-mysql-source"

@@ -239,9 +239,22 @@ class OfflineSession:
 
     # -- standardize -----------------------------------------------------------------------------
 
+    @property
+    def standardize_arn(self) -> str:
+        return self._standardize_arn
+
+    @property
+    def forecast_arn(self) -> str | None:
+        """The forecast state machine's ARN; None without a forecast pipeline or a database."""
+        return self._forecast_arn
+
     def upload(self, key: str, body: bytes, *, sequencer: str | None = None) -> dict[str, Any]:
         """Put ``key`` and return the S3 notification event a real upload would send."""
         response = self.s3.put_object(Bucket=self.bucket, Key=key, Body=body)
+        return self.s3_event(key, len(body), response["ETag"], sequencer=sequencer)
+
+    def s3_event(self, key: str, size: int, etag: str, *, sequencer: str | None = None) -> dict[str, Any]:
+        """The S3 notification event of an object put to the data bucket as ``key``."""
         record = {
             "eventVersion": "2.1",
             "eventSource": "aws:s3",
@@ -251,8 +264,8 @@ class OfflineSession:
                 "bucket": {"name": self.bucket, "arn": f"arn:{self.aws.partition}:s3:::{self.bucket}"},
                 "object": {
                     "key": _url_encode_key(key),
-                    "size": len(body),
-                    "eTag": response["ETag"].strip('"'),
+                    "size": size,
+                    "eTag": etag.strip('"'),
                     "sequencer": sequencer or f"{time.time_ns():020X}",
                 },
             },

@@ -24,7 +24,13 @@ from config import ForecastConfig
 from config.paths import PROCESSING, SHARED_RULES
 from contracts.database_tls import glue_connection_properties, tls_required
 from contracts.glue_job import etl_job_arguments
-from contracts.names import catalog_database_name, crawler_name, etl_job_name, secret_reader_role_name
+from contracts.names import (
+    catalog_database_name,
+    crawler_name,
+    etl_job_name,
+    etl_workflow_name,
+    secret_reader_role_name,
+)
 from pipeline_rules import resource_prefix
 from processing import glue_etl
 from stacks.bundling import zipped_modules
@@ -393,7 +399,10 @@ class GlueEtl(Construct):
         )
 
         self.workflow = glue.CfnWorkflow(
-            self, "Workflow", name=f"{names}-forecast-etl", description="Crawl the source, then copy it to S3"
+            self,
+            "Workflow",
+            name=etl_workflow_name(env_name),
+            description="Crawl the source, then copy it to S3",
         )
         crawl = glue.CfnTrigger(
             self,
