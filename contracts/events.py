@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any
+
+from config import EnvConfig
 
 SUCCEEDED = ("SUCCEEDED",)
 FAILED = ("FAILED", "TIMEOUT", "STOPPED")
@@ -48,3 +52,25 @@ def matches(pattern: Mapping[str, Any], event: Mapping[str, Any]) -> bool:
         elif value not in allowed:
             return False
     return True
+
+
+def glue_job_event(env: EnvConfig, job_name: str, job_run_id: str, state: str) -> dict[str, Any]:
+    """A "Glue Job State Change" event of ``job_name`` in ``env``, as EventBridge delivers it (the
+    offline runner's ETL sends it, and ``tools.smoke --skip-etl`` sends it in place of the ETL)."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Glue Job State Change",
+        "source": "aws.glue",
+        "account": env.account,
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": env.region,
+        "resources": [],
+        "detail": {
+            "jobName": job_name,
+            "severity": "INFO" if state == "SUCCEEDED" else "ERROR",
+            "state": state,
+            "jobRunId": job_run_id,
+            "message": f"Job run {state.lower()}",
+        },
+    }

@@ -56,6 +56,8 @@ def outputs(session: OfflineSession) -> dict[str, dict[str, str]]:
         "Shared": {"DataBucketName": session.bucket, "AlertsTopicArn": session.alerts_arn},
         "Standardize": {"StateMachineArn": session.standardize_arn, "TriggerFailureQueueUrl": failures},
     }
+    if session.database_secret_arn:
+        stacks["Shared"]["DatabaseSecretArn"] = session.database_secret_arn
     if env.forecast is not None and session.forecast_arn is not None:
         stacks["Forecast"] = {
             "StateMachineArn": session.forecast_arn,

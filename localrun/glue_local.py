@@ -13,11 +13,11 @@ import functools
 import io
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from config import EnvConfig
+from contracts.events import glue_job_event
 from contracts.glue_job import etl_job_arguments
 from contracts.names import etl_job_name
 from localrun.databases import Database, ServerDatabase
@@ -83,24 +83,3 @@ def _run_twin(env: EnvConfig, database: Database, s3: Any, run_id: str) -> str:
     key = path.split("/", 3)[3] + "part-00000.csv"
     s3.put_object(Bucket=env.data_bucket_name, Key=key, Body=body.getvalue().encode())
     return key
-
-
-def glue_job_event(env: EnvConfig, job_name: str, job_run_id: str, state: str) -> dict[str, Any]:
-    """A "Glue Job State Change" event of ``job_name`` in ``env``, as EventBridge delivers it."""
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "Glue Job State Change",
-        "source": "aws.glue",
-        "account": env.account,
-        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": env.region,
-        "resources": [],
-        "detail": {
-            "jobName": job_name,
-            "severity": "INFO" if state == "SUCCEEDED" else "ERROR",
-            "state": state,
-            "jobRunId": job_run_id,
-            "message": f"Job run {state.lower()}",
-        },
-    }

@@ -107,6 +107,8 @@ class OfflineSession:
         #: The CloudWatch metrics write-forecast printed (embedded metric format), one per written run.
         self.metrics: list[dict[str, Any]] = []
         self._alerts: list[str] = []
+        #: The database secret write-forecast reads (a server database only; SQLite needs none).
+        self.database_secret_arn: str | None = None
         if aws.region == "us-east-1":
             self.s3.create_bucket(Bucket=self.bucket)
         else:
@@ -217,6 +219,7 @@ class OfflineSession:
             assert isinstance(database, ServerDatabase)
             secret = json.dumps(database.secret())
             created = self.aws.client("secretsmanager").create_secret(Name="forecast-db", SecretString=secret)
+            self.database_secret_arn = str(created["ARN"])
             load("write_forecast", "mysql_connection").clear_secret_cache()
             write_variables = {
                 **write_forecast_environment(cfg, created["ARN"], self.env.name),

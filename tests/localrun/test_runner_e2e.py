@@ -8,7 +8,6 @@ trains and forecasts with the real local DeepAR twin.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -24,8 +23,7 @@ from localrun.demo_data import hourly_series, packaged_hourly_series
 from localrun.glue_spark import Engine
 from localrun.mariadb import MySQLServer
 from localrun.runner import OfflineSession, Printer, open_session
-from localrun.s3files import split_uri
-from tests.localrun.runner_support import assert_message_only
+from tests.localrun.runner_support import assert_message_only, fake_deepar
 
 FORECAST_OK = ("GenerateDataset", "Train", "QualityGate", "CreateModel", "Transform", "WriteForecast", "Done")
 
@@ -36,58 +34,6 @@ FORECAST_OK = ("GenerateDataset", "Train", "QualityGate", "CreateModel", "Transf
 def short_series(hours: int) -> list[tuple[Any, ...]]:
     start = datetime(2026, 1, 1)
     return [(start + timedelta(hours=h), float(h % 24 + (h * 37) % 5)) for h in range(hours)]
-
-
-def final_metrics(mean_wql: float | None, rmse: float = 1.0) -> list[dict[str, Any]]:
-    """A FinalMetricDataList as DeepAR reports it; ``mean_wql`` None: no test channel metrics."""
-    metrics = [{"MetricName": "train:final_loss", "Value": 2.0, "Timestamp": 1764000000000}]
-    if mean_wql is not None:
-        metrics += [
-            {"MetricName": "test:RMSE", "Value": rmse, "Timestamp": 1764000000000},
-            {"MetricName": "test:mean_wQuantileLoss", "Value": mean_wql, "Timestamp": 1764000000000},
-        ]
-    return metrics
-
-
-def fake_deepar(
-    session: OfflineSession, *, mean_wql: float | None = 0.001, off_by: float | None = None
-) -> None:
-    """Training and transform stand-ins: artifacts, test metrics (``mean_wql``, default 0.001) and
-    the transform's two outputs of the right shape. The backtest (train lines) is the actual window
-    (a model better than any baseline), or ``off_by`` above it (with 1e6, worse everywhere)."""
-    s3 = session.s3
-    horizon = session.env.forecast.deepar.prediction_length  # type: ignore[union-attr]
-
-    def training(params: dict[str, Any]) -> dict[str, Any]:
-        uri = params["OutputDataConfig"]["S3OutputPath"] + params["TrainingJobName"] + "/output/model.tar.gz"
-        bucket, key = split_uri(uri)
-        s3.put_object(Bucket=bucket, Key=key, Body=b"model")
-        return {
-            "TrainingJobStatus": "Completed",
-            "ModelArtifacts": {"S3ModelArtifacts": uri},
-            "FinalMetricDataList": final_metrics(mean_wql),
-        }
-
-    def forecast_line(values: list[float]) -> str:
-        return json.dumps({"quantiles": {q: values for q in ("0.1", "0.5", "0.9")}, "mean": values})
-
-    def transform(params: dict[str, Any]) -> dict[str, Any]:
-        bucket, prefix = split_uri(params["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"])
-        read = lambda name: s3.get_object(Bucket=bucket, Key=prefix + name)["Body"].read().decode()  # noqa: E731
-        whole = [json.loads(line) for line in read("test.json").splitlines()]
-        assert len(read("train.json").splitlines()) == len(whole), "one train line per series"
-        future = [forecast_line([float(i) for i in range(horizon)]) for _ in whole]
-        backtest = []
-        for series in whole:
-            actual = [0.0 if v == "NaN" else float(v) for v in series["target"][-horizon:]]
-            backtest.append(forecast_line([v + (off_by or 0.0) for v in actual]))
-        out_bucket, out_prefix = split_uri(params["TransformOutput"]["S3OutputPath"])
-        for name, lines in (("test.json.out", future), ("train.json.out", backtest)):
-            s3.put_object(Bucket=out_bucket, Key=out_prefix + name, Body=("\n".join(lines) + "\n").encode())
-        return {"TransformJobStatus": "Completed"}
-
-    session.aws.bind_sagemaker("training", training)
-    session.aws.bind_sagemaker("transform", transform)
 
 
 def lambda_failure(task: str) -> tuple[str, ...]:

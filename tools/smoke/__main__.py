@@ -59,6 +59,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.env = envs[0]
     if args.skip_etl and not args.forecast:
         parser.error("--skip-etl goes with --forecast")
+    if args.offline and args.forecast and not args.skip_etl:
+        parser.error("offline, --forecast needs --skip-etl: the Glue workflow does not run offline")
     return args
 
 

@@ -40,12 +40,16 @@ class Smoke:
     deployment: Deployment | None = None
     #: Undo actions, run last-made first by :func:`tools.smoke.run.clean_up`: (what, action).
     undo: list[tuple[str, Callable[[], None]]] = field(default_factory=list)
+    #: What the run leaves on purpose or cannot remove from here, for the report.
+    notes: list[str] = field(default_factory=list)
     #: SageMaker jobs this run caused, by kind (a smoke's cost).
     jobs: Counter[str] = field(default_factory=Counter)
     #: A tag unique to this run: in object keys, the queue name and the batch id.
     stamp: int = field(default_factory=lambda: int(time.time() * 1000))
     #: Minutes each step may wait, where the caller changes a step's default.
     limits: dict[str, float] = field(default_factory=dict)
+    #: write-forecast's DB_TLS/DB_CA_FILE for reading the forecast table; None: from the config.
+    database_tls: dict[str, str] | None = None
 
     def now(self) -> float:
         """Epoch seconds (execution start dates are compared with it)."""

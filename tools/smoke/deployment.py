@@ -38,6 +38,8 @@ class Deployment:
     forecast_arn: str | None = None
     etl_job_name: str | None = None
     etl_workflow_name: str | None = None
+    #: The database secret the app created (the Shared stack's optional output), if any.
+    database_secret_arn: str | None = None
 
 
 def stack_outputs(cloudformation: Any, config: EnvConfig, unit: str) -> dict[str, str]:
@@ -75,6 +77,7 @@ def read_deployment(cloudformation: Any, config: EnvConfig, *, forecast: bool) -
         alerts_topic_arn=shared["AlertsTopicArn"],
         standardize_arn=standardize["StateMachineArn"],
         trigger_failure_queue_url=standardize["TriggerFailureQueueUrl"],
+        database_secret_arn=shared.get("DatabaseSecretArn"),
     )
     if not forecast:
         return deployment

@@ -20,6 +20,8 @@ class Report:
     leftovers: list[str] = field(default_factory=list)
     seconds: float = 0.0
     jobs: dict[str, int] = field(default_factory=dict)
+    #: What the run left on purpose, or could not reach to remove (not a failure).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -85,4 +87,7 @@ def run_smoke(smoke: Smoke, *, forecast: bool = False, skip_etl: bool = False) -
     )
     for leftover in report.leftovers:
         smoke.say(f"  not removed: {leftover}")
+    report.notes = list(smoke.notes)
+    for note in report.notes:
+        smoke.say(f"  note: {note}")
     return report
