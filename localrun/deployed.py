@@ -110,15 +110,19 @@ def _plain(value: Any) -> str:
 
 
 class DeployedClients:
-    """``clients(service)``: a client of the mocked account, with S3's and CloudWatch's deliveries."""
+    """``clients(service)``: a client of the mocked account, with S3's and CloudWatch's deliveries;
+    :attr:`calls` records what was asked of AWS (the smoke's permissions are checked on it)."""
 
     def __init__(self, session: OfflineSession) -> None:
         self.session = session
         self._clients: dict[str, Any] = {}
+        #: Every call made through these clients: ``(service, operation, parameters)``.
+        self.calls: list[tuple[str, str, dict[str, Any]]] = []
 
     def __call__(self, service: str) -> Any:
         if service not in self._clients:
             client = boto3.client(service, region_name=self.session.aws.region)
+            client.meta.events.register("before-parameter-build", self._recorder(service))
             if service == "s3":
                 client.meta.events.register("before-parameter-build.s3.PutObject", _keep_params)
                 client.meta.events.register("after-call.s3.PutObject", self._notify)
@@ -129,6 +133,12 @@ class DeployedClients:
                 client.meta.events.register("after-call.cloudwatch.SetAlarmState", self._alarm_action)
             self._clients[service] = client
         return self._clients[service]
+
+    def _recorder(self, service: str) -> Any:
+        def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+            self.calls.append((service, model.name, dict(params)))
+
+        return record
 
     def _notify(self, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         params = context["offline_params"]
