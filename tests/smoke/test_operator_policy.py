@@ -3,6 +3,7 @@ run makes, each statement is needed, and nothing outside the smoke's objects is 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,7 @@ def request(
     account: str,
     action: str,
     resource: str,
-    context: dict[str, str],
+    context: Mapping[str, str | Sequence[str]],
     policy: dict[str, Any] | None = None,
 ) -> evaluator.Request:
     return evaluator.Request(
@@ -66,9 +67,7 @@ def request(
 
 
 def with_policy(requests: list[evaluator.Request], policy: dict[str, Any]) -> list[evaluator.Request]:
-    return [
-        request(r.id, r.resource_account, r.action, r.resource, dict(r.context), policy) for r in requests
-    ]
+    return [request(r.id, r.resource_account, r.action, r.resource, r.context, policy) for r in requests]
 
 
 def test_the_policy_allows_every_call_of_a_smoke_run(
