@@ -14,7 +14,7 @@ ENVS = $(shell $(PYTHON) -c 'import json; print(" ".join(json.load(open("cdk.jso
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: help setup demo synth snapshot iam check test lint bench system-packages clean
+.PHONY: help setup demo synth snapshot smoke iam check test lint bench system-packages clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -44,6 +44,10 @@ synth: setup ## Write the CloudFormation templates of every environment to cdk.o
 
 snapshot: setup ## Write each environment's templates, asset hashes masked, to snapshots/<env>/ (review, then commit)
 	$(PY) -m tests.infra.snapshots
+
+smoke: setup ## Check a deployed environment with your AWS credentials: make smoke ENV=dev [SMOKE_FLAGS="--forecast"]
+	@test -n "$(ENV)" || { echo "usage: make smoke ENV=<environment of cdk.json> [SMOKE_FLAGS=...]"; exit 2; }
+	$(PY) -m tools.smoke -c env=$(ENV) $(SMOKE_FLAGS)
 
 iam: synth ## Evaluate every inventoried AWS request against each environment's templates (tools/iam_check)
 	$(PY) -m tools.iam_check $(addprefix cdk.out/,$(ENVS))
