@@ -230,10 +230,13 @@ def test_database_that_refuses_the_write_fails_as_write_forecast_failed(session:
 
 
 def _short_training(epochs: int = 2) -> Any:
-    """dev's environment with DeepAR's epochs cut to ``epochs``."""
+    """dev's environment with DeepAR's epochs cut to ``epochs`` and its context to one prediction
+    length (168 h, not 672): the network unrolls a quarter of the steps, and the run's path, files
+    and selection are those of dev's settings."""
     env = load_env("dev", read_cdk_context())
     assert env.forecast is not None
-    return replace(env, forecast=replace(env.forecast, deepar=replace(env.forecast.deepar, epochs=epochs)))
+    deepar = replace(env.forecast.deepar, epochs=epochs, context_length=env.forecast.deepar.prediction_length)
+    return replace(env, forecast=replace(env.forecast, deepar=deepar))
 
 
 @pytest.mark.slow
@@ -308,7 +311,7 @@ def test_the_real_twin_forced_to_a_bad_fit_is_replaced_by_the_baseline(
     # leaves the twin's test:mean_wQuantileLoss about 10x seasonal naive's on the demo data.
     env = load_env("dev", read_cdk_context())
     assert env.forecast is not None
-    bad_fit = replace(env.forecast.deepar, learning_rate=1e-6, epochs=1)
+    bad_fit = replace(_short_training(epochs=1).forecast.deepar, learning_rate=1e-6)
     env = replace(env, forecast=replace(env.forecast, deepar=bad_fit))
     url = replace(mysql_server, database=None).url()
     with open_session("dev", workdir=tmp_path, mysql_url=url, printer=Printer(False), config=env) as session:
