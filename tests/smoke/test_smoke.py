@@ -159,3 +159,29 @@ def test_an_execution_that_never_starts_times_out_with_a_message(
     with pytest.raises(SmokeFailure) as failure:
         smoke.wait_for_execution("standardize", deployed.standardize_arn, lambda _: False, smoke.now(), 0.1)
     assert "no execution started after" in str(failure.value) and "--timeout-minutes" in str(failure.value)
+
+
+def test_a_subscription_sns_asks_to_confirm_is_confirmed_before_the_alarm(
+    deployed: OfflineSession, smoke: Smoke
+) -> None:
+    """moto confirms a queue's subscription at once, as AWS does within one account; where SNS asks
+    for a confirmation instead, the smoke confirms it from the queue (a stand-in SNS asks here)."""
+    from tools.smoke.steps import _confirm
+
+    sqs = deployed.aws.client("sqs")
+    queue_url = sqs.create_queue(QueueName="pending")["QueueUrl"]
+    request = {"Type": "SubscriptionConfirmation", "Token": "token-1", "TopicArn": deployed.alerts_arn}
+    sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(request))
+
+    class PendingOnce:
+        confirmed: list[str] = []
+
+        def get_subscription_attributes(self, SubscriptionArn: str) -> dict[str, Any]:
+            return {"Attributes": {"PendingConfirmation": "false" if self.confirmed else "true"}}
+
+        def confirm_subscription(self, TopicArn: str, Token: str) -> None:
+            self.confirmed.append(Token)
+
+    sns = PendingOnce()
+    _confirm(smoke, "alerts", sns, sqs, queue_url, deployed.alerts_arn, "arn:subscription")
+    assert sns.confirmed == ["token-1"]

@@ -69,7 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     config = load_env(args.env, read_cdk_context())
     limits = {}
     if args.timeout_minutes:
-        limits = dict.fromkeys(("standardize", "bad name", "alerts", "forecast"), args.timeout_minutes)
+        limits = dict.fromkeys(
+            ("standardize", "bad name", "alerts", "workflow", "forecast"), args.timeout_minutes
+        )
     if not args.offline:
         import boto3
 

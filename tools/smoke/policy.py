@@ -136,6 +136,8 @@ MAPPERS: dict[tuple[str, str], _Mapper] = {
     ("stepfunctions", "GetExecutionHistory"): _one(
         "states:GetExecutionHistory", lambda p, w: p["executionArn"]
     ),
+    # CloudWatch's authorization of a prefix query is not documented; the request names the alarms of
+    # the prefix, and the policy grants DescribeAlarms (read-only) on "*", as its docs ask for composites.
     ("cloudwatch", "DescribeAlarms"): _one(
         "cloudwatch:DescribeAlarms", lambda p, w: w.arn("cloudwatch", f"alarm:{p['AlarmNamePrefix']}")
     ),
@@ -149,6 +151,10 @@ MAPPERS: dict[tuple[str, str], _Mapper] = {
     },
     ("sns", "Subscribe"): _one("sns:Subscribe", lambda p, w: p["TopicArn"]),
     ("sns", "Unsubscribe"): _one("sns:Unsubscribe", lambda p, w: p["SubscriptionArn"].rsplit(":", 1)[0]),
+    ("sns", "GetSubscriptionAttributes"): _one(
+        "sns:GetSubscriptionAttributes", lambda p, w: p["SubscriptionArn"].rsplit(":", 1)[0]
+    ),
+    ("sns", "ConfirmSubscription"): _one("sns:ConfirmSubscription", lambda p, w: p["TopicArn"]),
     ("secretsmanager", "GetSecretValue"): _one("secretsmanager:GetSecretValue", lambda p, w: p["SecretId"]),
     **{
         ("glue", op): _one(f"glue:{op}", lambda p, w: w.arn("glue", f"workflow/{p['Name']}"))

@@ -46,7 +46,15 @@ def delete_all_versions(smoke: Smoke, prefix: str) -> None:
             for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
         ]
         if doomed:
-            s3.delete_objects(Bucket=bucket, Delete={"Objects": doomed, "Quiet": True})
+            errors = s3.delete_objects(Bucket=bucket, Delete={"Objects": doomed, "Quiet": True}).get(
+                "Errors", []
+            )
+            if errors:
+                first = errors[0]
+                raise RuntimeError(
+                    f"{len(errors)} of {len(doomed)} versions not deleted, e.g. {first.get('Key')}: "
+                    f"{first.get('Code')} {first.get('Message')}"
+                )
 
 
 def _key_is(key: str) -> Any:
@@ -168,6 +176,7 @@ def check_alerts(smoke: Smoke) -> str:
         TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, ReturnSubscriptionArn=True
     )["SubscriptionArn"]
     smoke.undo.append((f"subscription {subscription}", lambda: sns.unsubscribe(SubscriptionArn=subscription)))
+    _confirm(smoke, step, sns, sqs, queue_url, topic, subscription)
     name, before = alarm["AlarmName"], alarm["StateValue"]
     reason = "tools.smoke: a test that alarms reach the alerts topic; set back at once"
     cloudwatch.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason=reason)
@@ -180,6 +189,24 @@ def check_alerts(smoke: Smoke) -> str:
             StateReason="tools.smoke: set back",
         )
     return f"alarm {name} reached the topic ({message.get('NewStateValue')}); set back to {before}"
+
+
+def _confirm(
+    smoke: Smoke, step: str, sns: Any, sqs: Any, queue_url: str, topic: str, subscription: str
+) -> None:
+    """Confirm the subscription if SNS asks for it (it does not for a queue of the topic's own
+    account), before any alarm message is sent to it."""
+    attributes = sns.get_subscription_attributes(SubscriptionArn=subscription)["Attributes"]
+    start, limit = smoke.pace.clock(), smoke.timeout_minutes("alerts", 5) * 60
+    while attributes.get("PendingConfirmation") == "true":
+        if smoke.pace.clock() - start > limit:
+            raise SmokeFailure(step, f"the queue's subscription to {topic} was never confirmed")
+        messages = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=smoke.pace.long_poll_seconds)
+        for message in messages.get("Messages", []):
+            body = json.loads(message["Body"])
+            if body.get("Type") == "SubscriptionConfirmation":
+                sns.confirm_subscription(TopicArn=topic, Token=body["Token"])
+        attributes = sns.get_subscription_attributes(SubscriptionArn=subscription)["Attributes"]
 
 
 def _an_alarm_of_the_topic(smoke: Smoke, step: str, cloudwatch: Any, topic: str) -> dict[str, Any]:
