@@ -4,6 +4,7 @@ step fails with a message that names what it saw."""
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -185,3 +186,45 @@ def test_a_subscription_sns_asks_to_confirm_is_confirmed_before_the_alarm(
     sns = PendingOnce()
     _confirm(smoke, "alerts", sns, sqs, queue_url, deployed.alerts_arn, "arn:subscription")
     assert sns.confirmed == ["token-1"]
+
+
+def test_an_execution_past_its_limit_is_stopped_and_named(deployed: OfflineSession, smoke: Smoke) -> None:
+    """Past the step's limit the running execution is stopped (on AWS, Step Functions then stops
+    its processing job), and the failure says so; the upload and any output are removed."""
+    real = deployed.sagemaker.processing
+
+    def slow(params: dict[str, Any]) -> dict[str, Any]:
+        time.sleep(1.5)
+        return real(params)
+
+    deployed.aws.bind_sagemaker("processing", slow)
+    smoke.limits["standardize"] = 0.3 / 60
+    before = leftovers(deployed)
+    report = run_smoke(smoke)
+    assert report.failure is not None and report.failure.step == "standardize"
+    assert "still RUNNING (now stopped) after" in str(report.failure)
+    time.sleep(2)  # the stand-in job ends; moto ends a stopped execution at its next state
+    sfn = deployed.aws.client("stepfunctions")
+    [execution] = sfn.list_executions(stateMachineArn=deployed.standardize_arn)["executions"]
+    stops = [params for service, operation, params in smoke.clients.calls if operation == "StopExecution"]  # type: ignore[attr-defined]
+    assert [s["executionArn"] for s in stops] == [execution["executionArn"]]
+    # AWS reports a stopped execution ABORTED; moto fails its running task instead. Either way it ended.
+    assert sfn.describe_execution(executionArn=execution["executionArn"])["status"] != "RUNNING"
+    assert report.leftovers == [] and leftovers(deployed)["queues"] == before["queues"]
+
+
+def test_an_aws_error_fails_its_step_and_still_cleans_up(
+    deployed: OfflineSession, smoke: Smoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An error that is no check's (here AccessDenied on SetAlarmState) fails the step it came from."""
+    from botocore.exceptions import ClientError
+
+    def denied(self: Any, **_: Any) -> None:
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "not allowed"}}, "SetAlarmState")
+
+    monkeypatch.setattr(DeployedClients, "_before_state", denied)
+    before = leftovers(deployed)
+    report = run_smoke(smoke)
+    assert report.failure is not None and report.failure.step == "alerts"
+    assert "ClientError: An error occurred (AccessDenied)" in str(report.failure)
+    assert leftovers(deployed) == before

@@ -116,7 +116,7 @@ _FAKE_CREDENTIALS = {
     "AWS_SESSION_TOKEN": "offline",
 }
 #: Offline, nothing takes minutes: poll at once, and report rarely.
-OFFLINE_PACE = Pace(poll_seconds=0.05, long_poll_seconds=0, report_seconds=30.0)
+OFFLINE_PACE = Pace(poll_seconds=0.05, long_poll_seconds=0, report_seconds=30.0, settle_seconds=0.0)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -24,6 +24,9 @@ class Pace:
     poll_seconds: float = 10.0
     long_poll_seconds: int = 20
     report_seconds: float = 60.0
+    #: A pause before an alarm is forced, for the new queue's policy to take effect (SQS may take
+    #: up to a minute to apply an attribute, and SNS drops a message that it may not deliver).
+    settle_seconds: float = 30.0
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
     wall: Callable[[], float] = time.time
@@ -71,9 +74,13 @@ class Smoke:
         match: Callable[[dict[str, Any]], bool],
         since: float,
         timeout_seconds: float,
+        *,
+        name_prefix: str = "",
     ) -> dict[str, Any]:
-        """The execution of ``state_machine_arn`` whose input ``match`` accepts, started at or after
-        epoch ``since`` (less a minute), once it has ended; a progress line every ``report_seconds``."""
+        """The execution of ``state_machine_arn`` named ``name_prefix...`` whose input ``match``
+        accepts, started at or after epoch ``since`` (less a minute), once it has ended; a progress
+        line every ``report_seconds``. Past ``timeout_seconds`` a found execution is stopped (Step
+        Functions then stops its SageMaker job) and the step fails."""
         sfn = self.clients("stepfunctions")
         start = self.pace.clock()
         arn: str | None = None
@@ -81,13 +88,18 @@ class Smoke:
         while True:
             elapsed = self.pace.clock() - start
             if arn is None:
-                arn = _find_execution(sfn, state_machine_arn, match, since - 60)
+                arn = _find_execution(sfn, state_machine_arn, match, since - 60, name_prefix)
             if arn is not None:
                 described: dict[str, Any] = sfn.describe_execution(executionArn=arn)
                 if described["status"] != "RUNNING":
                     return described
             if elapsed > timeout_seconds:
-                what = f"execution {arn.rsplit(':', 1)[-1]} still RUNNING" if arn else "no execution started"
+                what = "no execution started"
+                if arn is not None:
+                    sfn.stop_execution(
+                        executionArn=arn, error="SmokeTimeout", cause="tools.smoke gave up waiting"
+                    )
+                    what = f"execution {arn.rsplit(':', 1)[-1]} still RUNNING (now stopped)"
                 raise SmokeFailure(
                     step, f"{what} after {elapsed:.0f} s (the limit; raise it with --timeout-minutes)"
                 )
@@ -103,14 +115,19 @@ class Smoke:
 
 
 def _find_execution(
-    sfn: Any, state_machine_arn: str, match: Callable[[dict[str, Any]], bool], since: float
+    sfn: Any, state_machine_arn: str, match: Callable[[dict[str, Any]], bool], since: float, name_prefix: str
 ) -> str | None:
-    """The newest execution started after ``since`` (epoch seconds) whose input ``match`` accepts."""
+    """The newest execution named ``name_prefix...``, started after ``since`` (epoch seconds), whose
+    input ``match`` accepts. ListExecutions sorts running executions by start and the others by
+    stop (or redrive) time, newest first: the listing ends once that time is before ``since``."""
     pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=state_machine_arn)
     for page in pages:
         for execution in page["executions"]:
-            if execution["startDate"].timestamp() < since:
-                return None  # newest first: the rest are older
+            listed_at = execution.get("stopDate") or execution.get("redriveDate") or execution["startDate"]
+            if listed_at.timestamp() < since:
+                return None  # the rest ended, or started, earlier still
+            if execution["startDate"].timestamp() < since or not execution["name"].startswith(name_prefix):
+                continue
             described = sfn.describe_execution(executionArn=execution["executionArn"])
             if match(json.loads(described.get("input") or "{}")):
                 return str(execution["executionArn"])

@@ -14,6 +14,8 @@ import sys
 from types import ModuleType
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from config.paths import LAMBDAS, ROOT
 from contracts.database_tls import tls_required
 from tools.smoke.context import Smoke
@@ -52,8 +54,9 @@ def tls_environment(smoke: Smoke) -> dict[str, str]:
     return {"DB_TLS": "required", "DB_CA_FILE": str(ROOT / bundle) if bundle else ""}
 
 
-def run_record(smoke: Smoke, run_id: str, output: dict[str, Any]) -> str:
-    """The run's record and its row count from the database when reachable, else from ``output``."""
+def run_record(smoke: Smoke, run_id: str, output: dict[str, Any], *, remove: bool) -> str:
+    """The run's record and its row count from the database when reachable, else from ``output``;
+    ``remove`` deletes the run from the tables afterwards (the smoke's own generated run)."""
     forecast, step = smoke.config.forecast, "forecast"
     assert forecast is not None
     secret_id = forecast.database.secret_arn or smoke.deployed.database_secret_arn
@@ -68,22 +71,33 @@ def run_record(smoke: Smoke, run_id: str, output: dict[str, Any]) -> str:
         f"DELETE FROM {tables.runs} WHERE run_id = '{run_id}'"
     )
     if not secret_id:
-        smoke.notes.append(left)
+        if remove:
+            smoke.notes.append(left)
         return f"{from_output}: no database secret among the outputs)"
     connection_module = write_forecast_module("mysql_connection")
-    response = smoke.clients("secretsmanager").get_secret_value(SecretId=secret_id)
+    try:
+        response = smoke.clients("secretsmanager").get_secret_value(SecretId=secret_id)
+    except ClientError as err:  # e.g. the secret's key admits only the app's readers
+        if remove:
+            smoke.notes.append(left)
+        return f"{from_output}: the secret cannot be read here, {err.response['Error']['Code']})"
     secret = connection_module.parse_secret(response["SecretString"], secret_id)
     if not reachable(secret.host, secret.port):
-        smoke.notes.append(left)
+        if remove:
+            smoke.notes.append(left)
         return f"{from_output}: {secret.host}:{secret.port} is not reachable from this machine)"
     tls = connection_module.TlsSettings.from_env(tls_environment(smoke))
 
     def connect() -> Any:
         return connection_module.connect(secret, tls, connect_timeout=10, io_timeout=30)
 
-    smoke.undo.append(
-        (f"run {run_id} from {tables.rows} and {tables.runs}", lambda: _delete_run(connect, tables, run_id))
-    )
+    if remove:
+        smoke.undo.append(
+            (
+                f"run {run_id} from {tables.rows} and {tables.runs}",
+                lambda: _delete_run(connect, tables, run_id),
+            )
+        )
     conn = connect()
     try:
         with conn.cursor() as cursor:

@@ -94,34 +94,41 @@ def _run_workflow(smoke: Smoke) -> str:
 
 
 def check_forecast(smoke: Smoke, *, skip_etl: bool) -> str:
-    """Run the forecast; its execution must succeed and record its run with rows."""
+    """Run the forecast; its execution must succeed and record its run with rows.
+
+    With ``--skip-etl`` the run is the smoke's own (generated data): its files and its record are
+    removed. Through the workflow it is a real forecast of the source table, like a scheduled run:
+    its files and record stay, and the report says so."""
     dep, step, forecast = smoke.deployed, "forecast", smoke.config.forecast
     assert dep.forecast_arn and dep.etl_job_name and forecast is not None
     since = smoke.now()
+    name_prefix = ""
     if skip_etl:
-        job_run_id = f"jr_smoke_{smoke.stamp}"
+        job_run_id, name_prefix = f"jr_smoke_{smoke.stamp}", f"smoke-{smoke.stamp}"
         _put_etl_output(smoke, job_run_id)
+        work = f"{forecast.work_prefix}{name_prefix}/"  # before the run: also what a stopped run left
+        smoke.undo.append((f"s3://{dep.bucket}/{work}", lambda: delete_all_versions(smoke, work)))
         event = glue_job_event(smoke.config, dep.etl_job_name, job_run_id, "SUCCEEDED")
         smoke.clients("stepfunctions").start_execution(
-            stateMachineArn=dep.forecast_arn, name=f"smoke-{smoke.stamp}", input=json.dumps(event)
+            stateMachineArn=dep.forecast_arn, name=name_prefix, input=json.dumps(event)
         )
     else:
         job_run_id = _run_workflow(smoke)
-        prefix = glue_etl.output_path(
-            dep.bucket, forecast.etl_prefix, forecast.database.source_table, job_run_id
-        )
-        etl_prefix = prefix.split("/", 3)[3]
-        smoke.undo.append((f"s3://{dep.bucket}/{etl_prefix}", lambda: delete_all_versions(smoke, etl_prefix)))
     described = smoke.wait_for_execution(
         step,
         dep.forecast_arn,
         lambda execution_input: execution_input.get("detail", {}).get("jobRunId") == job_run_id,
         since,
         smoke.timeout_minutes(step, FORECAST_MINUTES) * 60,
+        name_prefix=name_prefix,
     )
     name = described["name"]
-    work = f"{forecast.work_prefix}{name}/"
-    smoke.undo.append((f"s3://{dep.bucket}/{work}", lambda: delete_all_versions(smoke, work)))
+    if not skip_etl:
+        smoke.notes.append(
+            f"forecast run {name} (ETL job run {job_run_id}) is a real forecast of "
+            f"{forecast.database.source_table}: its files under {forecast.work_prefix}{name}/ and its "
+            "record stay, as a scheduled run's do"
+        )
     _count_jobs(smoke, described["executionArn"])
     if described["status"] != "SUCCEEDED":
         raise SmokeFailure(
@@ -133,7 +140,7 @@ def check_forecast(smoke: Smoke, *, skip_etl: bool) -> str:
     written = output.get("written", {})
     if not written.get("rows"):
         raise SmokeFailure(step, f"execution {name} succeeded but wrote no rows: its output is {written}")
-    return f"execution {name}: {run_record(smoke, name, output)}"
+    return f"execution {name}: {run_record(smoke, name, output, remove=skip_etl)}"
 
 
 def _count_jobs(smoke: Smoke, execution_arn: str) -> None:

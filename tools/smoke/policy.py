@@ -136,6 +136,7 @@ MAPPERS: dict[tuple[str, str], _Mapper] = {
     ("stepfunctions", "GetExecutionHistory"): _one(
         "states:GetExecutionHistory", lambda p, w: p["executionArn"]
     ),
+    ("stepfunctions", "StopExecution"): _one("states:StopExecution", lambda p, w: p["executionArn"]),
     # CloudWatch's authorization of a prefix query is not documented; the request names the alarms of
     # the prefix, and the policy grants DescribeAlarms (read-only) on "*", as its docs ask for composites.
     ("cloudwatch", "DescribeAlarms"): _one(

@@ -65,6 +65,7 @@ def run_smoke(smoke: Smoke, *, forecast: bool = False, skip_etl: bool = False) -
     """Run the checks until one fails, then clean up; never raises :class:`SmokeFailure`."""
     report = Report()
     start = smoke.pace.clock()
+    name = "stacks"
     try:
         for name, check in steps(smoke, forecast=forecast, skip_etl=skip_etl):
             smoke.say(f"{name} ...")
@@ -74,6 +75,9 @@ def run_smoke(smoke: Smoke, *, forecast: bool = False, skip_etl: bool = False) -
     except SmokeFailure as failure:
         report.failure = failure
         smoke.say(f"FAILED {failure}")
+    except Exception as err:  # an AWS error (AccessDenied, throttling) fails the step it came from
+        report.failure = SmokeFailure(name, f"{type(err).__name__}: {err}")
+        smoke.say(f"FAILED {report.failure}")
     finally:
         smoke.say("cleaning up ...")
         report.leftovers = clean_up(smoke)

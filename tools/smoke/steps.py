@@ -20,6 +20,8 @@ PARTITION_ROWS = [(f"row-{i}", 10.0 + 1.5 * i, (i * 7) % 11) for i in range(20)]
 #: How close a recomputed z-score must be to the job's (the job writes the shortest round trip).
 Z_TOLERANCE = 1e-9
 STANDARDIZE_MINUTES = 30
+#: Every upload of the smoke is named ``smoke_...``; the trigger names its execution after the file.
+NAME_PREFIX = "smoke_"
 
 
 def partition_csv() -> bytes:
@@ -150,14 +152,9 @@ def check_alerts(smoke: Smoke) -> str:
     step, topic = "alerts", smoke.deployed.alerts_topic_arn
     cloudwatch, sqs, sns = smoke.clients("cloudwatch"), smoke.clients("sqs"), smoke.clients("sns")
     alarm = _an_alarm_of_the_topic(smoke, step, cloudwatch, topic)
-    queue_url = sqs.create_queue(
-        QueueName=f"{resource_prefix(smoke.config.name)}-smoke-{smoke.stamp}",
-        Attributes={"SqsManagedSseEnabled": "true", "MessageRetentionPeriod": "3600"},
-    )["QueueUrl"]
-    smoke.undo.append((f"queue {queue_url}", lambda: sqs.delete_queue(QueueUrl=queue_url)))
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
+    name = f"{resource_prefix(smoke.config.name)}-smoke-{smoke.stamp}"
+    _, partition, _, region, account, _ = topic.split(":", 5)
+    queue_arn = f"arn:{partition}:sqs:{region}:{account}:{name}"
     policy = {
         "Version": "2012-10-17",
         "Statement": [
@@ -171,24 +168,31 @@ def check_alerts(smoke: Smoke) -> str:
             }
         ],
     }
-    sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps(policy)})
+    queue_url = sqs.create_queue(  # the policy with the queue: nothing may arrive before it
+        QueueName=name,
+        Attributes={
+            "SqsManagedSseEnabled": "true",
+            "MessageRetentionPeriod": "3600",
+            "Policy": json.dumps(policy),
+        },
+    )["QueueUrl"]
+    smoke.undo.append((f"queue {queue_url}", lambda: sqs.delete_queue(QueueUrl=queue_url)))
     subscription = sns.subscribe(
         TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, ReturnSubscriptionArn=True
     )["SubscriptionArn"]
     smoke.undo.append((f"subscription {subscription}", lambda: sns.unsubscribe(SubscriptionArn=subscription)))
     _confirm(smoke, step, sns, sqs, queue_url, topic, subscription)
-    name, before = alarm["AlarmName"], alarm["StateValue"]
+    smoke.pace.sleep(smoke.pace.settle_seconds)
+    alarm_name, before = alarm["AlarmName"], alarm["StateValue"]
     reason = "tools.smoke: a test that alarms reach the alerts topic; set back at once"
-    cloudwatch.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason=reason)
+    cloudwatch.set_alarm_state(AlarmName=alarm_name, StateValue="ALARM", StateReason=reason)
     try:
-        message = _alarm_message(smoke, step, sqs, queue_url, name)
+        message = _alarm_message(smoke, step, sqs, queue_url, alarm_name)
     finally:
         cloudwatch.set_alarm_state(
-            AlarmName=name,
-            StateValue=before if before != "ALARM" else "OK",
-            StateReason="tools.smoke: set back",
+            AlarmName=alarm_name, StateValue=before, StateReason="tools.smoke: set back"
         )
-    return f"alarm {name} reached the topic ({message.get('NewStateValue')}); set back to {before}"
+    return f"alarm {alarm_name} reached the topic ({message.get('NewStateValue')}); set back to {before}"
 
 
 def _confirm(
@@ -220,8 +224,16 @@ def _an_alarm_of_the_topic(smoke: Smoke, step: str, cloudwatch: Any, topic: str)
     ]
     if not alarms:
         raise SmokeFailure(step, f"no alarm named {prefix}* publishes to the alerts topic {topic}")
+    quiet = [a for a in alarms if a.get("ActionsEnabled", True) and a["StateValue"] != "ALARM"]
+    if not quiet:
+        raise SmokeFailure(
+            step,
+            "every alarm of the topic is in ALARM or has its actions off "
+            f"({', '.join(a['AlarmName'] for a in alarms)}): a change of state is what sends a message; "
+            "look into them first",
+        )
     standardize = smoke.config.stack_name("Standardize")
-    return sorted(alarms, key=lambda a: (not a["AlarmName"].startswith(standardize), a["AlarmName"]))[0]
+    return sorted(quiet, key=lambda a: (not a["AlarmName"].startswith(standardize), a["AlarmName"]))[0]
 
 
 def _alarm_message(smoke: Smoke, step: str, sqs: Any, queue_url: str, alarm: str) -> dict[str, Any]:
@@ -230,8 +242,15 @@ def _alarm_message(smoke: Smoke, step: str, sqs: Any, queue_url: str, alarm: str
     while smoke.pace.clock() - start <= limit:
         wait = max(0, min(smoke.pace.long_poll_seconds, int(limit - (smoke.pace.clock() - start))))
         for message in sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=wait).get("Messages", []):
-            body = json.loads(json.loads(message["Body"]).get("Message", "{}"))
-            if body.get("AlarmName") == alarm and body.get("NewStateValue") == "ALARM":
+            try:  # the topic also carries the state machines' plain-text alerts
+                body = json.loads(json.loads(message["Body"]).get("Message", "{}"))
+            except ValueError:
+                continue
+            if (
+                isinstance(body, dict)
+                and body.get("AlarmName") == alarm
+                and body.get("NewStateValue") == "ALARM"
+            ):
                 return dict(body)
         if wait == 0:
             smoke.pace.sleep(smoke.pace.poll_seconds)
