@@ -194,22 +194,25 @@ def test_an_execution_past_its_limit_is_stopped_and_named(deployed: OfflineSessi
     real = deployed.sagemaker.processing
 
     def slow(params: dict[str, Any]) -> dict[str, Any]:
-        time.sleep(1.5)
+        time.sleep(1.6)
         return real(params)
 
     deployed.aws.bind_sagemaker("processing", slow)
-    smoke.limits["standardize"] = 0.3 / 60
+    smoke.limits["standardize"] = 0.6 / 60  # by then the execution is inside the slow job
     before = leftovers(deployed)
     report = run_smoke(smoke)
     assert report.failure is not None and report.failure.step == "standardize"
     assert "still RUNNING (now stopped) after" in str(report.failure)
-    time.sleep(2)  # the stand-in job ends; moto ends a stopped execution at its next state
     sfn = deployed.aws.client("stepfunctions")
     [execution] = sfn.list_executions(stateMachineArn=deployed.standardize_arn)["executions"]
     stops = [params for service, operation, params in smoke.clients.calls if operation == "StopExecution"]  # type: ignore[attr-defined]
     assert [s["executionArn"] for s in stops] == [execution["executionArn"]]
-    # AWS reports a stopped execution ABORTED; moto fails its running task instead. Either way it ended.
-    assert sfn.describe_execution(executionArn=execution["executionArn"])["status"] != "RUNNING"
+    # AWS reports a stopped execution ABORTED; moto fails its running task instead, once the stand-in
+    # job returns. Either way it ends.
+    deadline = time.monotonic() + 10
+    while sfn.describe_execution(executionArn=execution["executionArn"])["status"] == "RUNNING":
+        assert time.monotonic() < deadline, "the stopped execution never ended"
+        time.sleep(0.05)
     assert report.leftovers == [] and leftovers(deployed)["queues"] == before["queues"]
 
 
