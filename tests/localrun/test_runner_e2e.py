@@ -245,11 +245,11 @@ def test_demo_forecast_with_the_local_deepar_twin(
     tmp_path: Path, mysql_server: MySQLServer, glue_engine: Engine
 ) -> None:
     # The tests' server (MYSQL_URL or a throwaway MariaDB; missing under CI=true fails, see
-    # tests/mysql_server.py), in a scratch database the session creates and drops. Two epochs:
+    # tests/mysql_server.py), in a scratch database the session creates and drops. One epoch:
     # the path, not the model's quality (make demo and benchmarks/ train the full demo).
     url = replace(mysql_server, database=None).url()
     with open_session(
-        "dev", workdir=tmp_path, mysql_url=url, printer=Printer(False), config=_short_training()
+        "dev", workdir=tmp_path, mysql_url=url, printer=Printer(False), config=_short_training(epochs=1)
     ) as session:
         assert isinstance(session.database, ServerDatabase), (
             "the demo must write through write-forecast's MySQL repository"
