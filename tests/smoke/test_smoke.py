@@ -231,3 +231,10 @@ def test_an_aws_error_fails_its_step_and_still_cleans_up(
     assert report.failure is not None and report.failure.step == "alerts"
     assert "ClientError: An error occurred (AccessDenied)" in str(report.failure)
     assert leftovers(deployed) == before
+
+
+def test_offline_the_forecast_needs_skip_etl(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["-c", "env=dev", "--offline", "--forecast"])
+    assert exit_.value.code == 2
+    assert "offline, --forecast needs --skip-etl" in capsys.readouterr().err

@@ -83,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _offline(args: argparse.Namespace, config: object, limits: dict[str, float]) -> int:
     """The same run against a mocked account that the offline runner deploys into."""
+    from localrun.databases import ServerDatabase
     from localrun.deployed import DeployedClients, deploy
     from localrun.runner import Printer, open_session
 
@@ -100,6 +101,8 @@ def _offline(args: argparse.Namespace, config: object, limits: dict[str, float])
         ):
             deploy(session)
             smoke = Smoke(DeployedClients(session), session.env, pace=OFFLINE_PACE, limits=limits)
+            if isinstance(session.database, ServerDatabase):  # its throwaway server's own CA
+                smoke.database_tls = session.database.db.server.tls_environment()
             return 0 if run_smoke(smoke, forecast=args.forecast, skip_etl=args.skip_etl).ok else 1
     finally:
         logging.disable(logging.NOTSET)
