@@ -4,7 +4,9 @@ step fails with a message that names what it saw."""
 from __future__ import annotations
 
 import json
+import threading
 import time
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -190,15 +192,19 @@ def test_a_subscription_sns_asks_to_confirm_is_confirmed_before_the_alarm(
 
 def test_an_execution_past_its_limit_is_stopped_and_named(deployed: OfflineSession, smoke: Smoke) -> None:
     """Past the step's limit the running execution is stopped (on AWS, Step Functions then stops
-    its processing job), and the failure says so; the upload and any output are removed."""
+    its processing job), and the failure says so; the upload and any output are removed. The
+    smoke's clock passes the limit once the stand-in job runs (moto cannot stop an execution
+    whose program has not started yet; AWS can)."""
     real = deployed.sagemaker.processing
+    running = threading.Event()
 
     def slow(params: dict[str, Any]) -> dict[str, Any]:
-        time.sleep(1.6)
+        running.set()
+        time.sleep(1.0)
         return real(params)
 
     deployed.aws.bind_sagemaker("processing", slow)
-    smoke.limits["standardize"] = 0.6 / 60  # by then the execution is inside the slow job
+    smoke.pace = replace(smoke.pace, clock=lambda: 3600.0 if running.is_set() else 0.0)
     before = leftovers(deployed)
     report = run_smoke(smoke)
     assert report.failure is not None and report.failure.step == "standardize"
