@@ -1,6 +1,9 @@
 """Project paths, built from this file's location (never from the working directory)."""
 
+import importlib
+import sys
 from pathlib import Path
+from types import ModuleType
 
 ROOT = Path(__file__).resolve().parent.parent
 LAMBDAS = ROOT / "lambdas"
@@ -16,3 +19,13 @@ FUNCTION_MODULES: dict[str, tuple[Path, ...]] = {
     "generate_dataset": (FORECAST_METRICS,),
     "write_forecast": (FORECAST_METRICS,),
 }
+
+
+def function_module(function: str, module: str) -> ModuleType:
+    """``lambdas/<function>/<module>.py`` by its plain name, as the function's bundle imports its
+    siblings: the folder goes first on ``sys.path`` (module names are unique across functions),
+    and a second call returns the same module object."""
+    folder = str(LAMBDAS / function)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    return importlib.import_module(module)

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
-from config.paths import LAMBDAS
+from config.paths import LAMBDAS, function_module
 from localrun.moto_adapter.requests import acting_as, note_environment
 
 _ENVIRON_LOCK = threading.Lock()
@@ -24,11 +24,11 @@ def load(function: str, module: str = "handler") -> ModuleType:
     name, as on Lambda (their names are unique across functions). A sibling is returned as that
     same module, the one its handler uses, so clearing its caches reaches the handler.
     """
+    if module != "handler":
+        return function_module(function, module)
     folder = LAMBDAS / function
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
-    if module != "handler":
-        return importlib.import_module(module)
     name = f"lambda_{function}.{module}"
     if name in sys.modules:
         return sys.modules[name]

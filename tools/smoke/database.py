@@ -8,29 +8,17 @@ Otherwise the record is the execution's output, and the report says why.
 
 from __future__ import annotations
 
-import importlib
 import socket
-import sys
-from types import ModuleType
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from config.paths import LAMBDAS, ROOT
-from contracts.database_tls import tls_required
+from config.paths import ROOT, function_module
+from contracts.database_tls import lambda_tls_environment
 from tools.smoke.context import Smoke
 from tools.smoke.deployment import SmokeFailure
 
 REACH_SECONDS = 3.0
-
-
-def write_forecast_module(name: str) -> ModuleType:
-    """A module of the write-forecast function by its plain name, as in its bundle and as
-    ``localrun.lambdas.load`` imports a sibling module (the same module object, then)."""
-    folder = str(LAMBDAS / "write_forecast")
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
-    return importlib.import_module(name)
 
 
 def reachable(host: str, port: int, seconds: float = REACH_SECONDS) -> bool:
@@ -42,16 +30,17 @@ def reachable(host: str, port: int, seconds: float = REACH_SECONDS) -> bool:
 
 
 def tls_environment(smoke: Smoke) -> dict[str, str]:
-    """write-forecast's ``DB_TLS``/``DB_CA_FILE`` for this machine: the repository's CA bundle
-    where the function has its bundled copy. ``smoke.database_tls`` replaces it (offline tests)."""
+    """write-forecast's ``DB_TLS``/``DB_CA_FILE`` (:func:`contracts.database_tls.lambda_tls_environment`),
+    its CA bundle read from the repository instead of the function's bundle.
+    ``smoke.database_tls`` replaces it (the offline runner's own server)."""
     if smoke.database_tls is not None:
         return dict(smoke.database_tls)
     forecast = smoke.config.forecast
     assert forecast is not None
-    if not tls_required(forecast.database):
-        return {"DB_TLS": "disabled", "DB_CA_FILE": ""}
-    bundle = forecast.database.ca_bundle
-    return {"DB_TLS": "required", "DB_CA_FILE": str(ROOT / bundle) if bundle else ""}
+    environment = lambda_tls_environment(forecast.database)
+    if environment["DB_CA_FILE"] and forecast.database.ca_bundle:
+        environment["DB_CA_FILE"] = str(ROOT / forecast.database.ca_bundle)
+    return environment
 
 
 def run_record(smoke: Smoke, run_id: str, output: dict[str, Any], *, remove: bool) -> str:
@@ -64,7 +53,7 @@ def run_record(smoke: Smoke, run_id: str, output: dict[str, Any], *, remove: boo
         f"decision {output.get('quality', {}).get('decision')}, {output['written']['rows']} rows, "
         f"series by source {output['written'].get('series')} (from the execution's output"
     )
-    tables = write_forecast_module("run_history").Tables(forecast.database.forecast_table)
+    tables = function_module("write_forecast", "run_history").Tables(forecast.database.forecast_table)
     left = (
         f"the forecast table keeps run {run_id} (its rows are dated 2000, so no real forecast is "
         f"displaced); remove it with DELETE FROM {tables.rows} WHERE run_id = '{run_id}'; "
@@ -74,7 +63,7 @@ def run_record(smoke: Smoke, run_id: str, output: dict[str, Any], *, remove: boo
         if remove:
             smoke.notes.append(left)
         return f"{from_output}: no database secret among the outputs)"
-    connection_module = write_forecast_module("mysql_connection")
+    connection_module = function_module("write_forecast", "mysql_connection")
     try:
         response = smoke.clients("secretsmanager").get_secret_value(SecretId=secret_id)
     except ClientError as err:  # e.g. the secret's key admits only the app's readers
