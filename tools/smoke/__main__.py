@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 from config import load_env, read_cdk_context
-from tools.smoke.context import Pace, Smoke
+from tools.smoke.context import Pace, Smoke, add_environment_option, environment_of
 from tools.smoke.run import run_smoke
 
 
@@ -21,14 +21,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "badly named partition, an alarm's message through the alerts topic, and with --forecast the "
         "forecast pipeline. Everything it creates is removed at the end. See docs/verify.md.",
     )
-    parser.add_argument(
-        "-c",
-        dest="context",
-        action="append",
-        default=[],
-        metavar="env=NAME",
-        help="the environment of cdk.json, as for cdk (required)",
-    )
+    add_environment_option(parser)
     parser.add_argument(
         "--forecast",
         action="store_true",
@@ -53,10 +46,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="against the offline runner's session instead of an account (what make test does)",
     )
     args = parser.parse_args(argv)
-    envs = [c.split("=", 1)[1] for c in args.context if c.startswith("env=")]
-    if len(envs) != 1:
-        parser.error("pass the environment once, as -c env=NAME")
-    args.env = envs[0]
+    args.env = environment_of(parser, args)
     if args.skip_etl and not args.forecast:
         parser.error("--skip-etl goes with --forecast")
     if args.offline and args.forecast and not args.skip_etl:

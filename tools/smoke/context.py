@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import time
 from collections import Counter
@@ -11,6 +12,27 @@ from typing import Any
 
 from config import EnvConfig
 from tools.smoke.deployment import Deployment, SmokeFailure
+
+
+def add_environment_option(parser: argparse.ArgumentParser) -> None:
+    """``-c env=NAME``, spelt as for ``cdk``: the environment of cdk.json (required)."""
+    parser.add_argument(
+        "-c",
+        dest="context",
+        action="append",
+        default=[],
+        metavar="env=NAME",
+        help="the environment of cdk.json, as for cdk (required)",
+    )
+
+
+def environment_of(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
+    """The NAME of the one ``-c env=NAME``; a usage error without it, or with two."""
+    names = [c.split("=", 1)[1] for c in args.context if c.startswith("env=")]
+    if len(names) != 1:
+        parser.error("pass the environment once, as -c env=NAME")
+    return names[0]
+
 
 #: ``clients("s3")``: a boto3 client of the environment's region (the caller's credentials).
 Clients = Callable[[str], Any]

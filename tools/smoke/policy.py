@@ -19,6 +19,7 @@ from typing import Any
 
 from config import EnvConfig, load_env, read_cdk_context
 from pipeline_rules import resource_prefix
+from tools.smoke.context import add_environment_option, environment_of
 from tools.smoke.deployment import Deployment, read_deployment
 
 TEMPLATE = Path(__file__).with_name("operator-policy.json")
@@ -176,12 +177,9 @@ def iam_requests(service: str, operation: str, params: Mapping[str, Any], where:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.smoke.policy", description=__doc__)
-    parser.add_argument("-c", dest="context", action="append", default=[], metavar="env=NAME")
+    add_environment_option(parser)
     args = parser.parse_args(argv)
-    envs = [c.split("=", 1)[1] for c in args.context if c.startswith("env=")]
-    if len(envs) != 1:
-        parser.error("pass the environment once, as -c env=NAME")
-    config = load_env(envs[0], read_cdk_context())
+    config = load_env(environment_of(parser, args), read_cdk_context())
     import boto3
 
     cloudformation = boto3.Session(region_name=config.region).client("cloudformation")
