@@ -13,6 +13,7 @@ import pytest
 
 from localrun.deployed import DeployedClients
 from localrun.runner import OfflineSession
+from tests.smoke.support import leftovers
 from tools.smoke.__main__ import main
 from tools.smoke.context import Smoke
 from tools.smoke.deployment import SmokeFailure, read_deployment
@@ -20,20 +21,6 @@ from tools.smoke.run import run_smoke
 from tools.smoke.steps import check_bad_name
 
 CHECKS = ["stacks", "standardize", "bad name", "alerts"]
-
-
-def leftovers(session: OfflineSession) -> dict[str, Any]:
-    """What a smoke run could leave: objects (any version), queues, subscriptions, alarm states."""
-    s3 = session.aws.client("s3")
-    versions = s3.list_object_versions(Bucket=session.bucket)
-    keys = {v["Key"] for v in versions.get("Versions", []) + versions.get("DeleteMarkers", [])}
-    alarms = session.aws.client("cloudwatch").describe_alarms()["MetricAlarms"]
-    return {
-        "keys": sorted(keys),
-        "queues": sorted(session.aws.client("sqs").list_queues().get("QueueUrls", [])),
-        "subscriptions": len(session.aws.client("sns").list_subscriptions()["Subscriptions"]),
-        "alarms": sorted((a["AlarmName"], a["StateValue"]) for a in alarms),
-    }
 
 
 def test_the_smoke_passes_on_the_offline_deployment_and_leaves_nothing(

@@ -12,14 +12,16 @@ from typing import Any
 import pytest
 
 from config import load_env, read_cdk_context
+from config.paths import ROOT
 from localrun.databases import ServerDatabase
 from localrun.deployed import DeployedClients, deploy
 from localrun.mariadb import MySQLServer
 from localrun.runner import OfflineSession, Printer, open_session
 from tests.localrun.runner_support import fake_deepar
-from tests.smoke.test_smoke import leftovers
+from tests.smoke.support import leftovers
 from tools.smoke.__main__ import OFFLINE_PACE
 from tools.smoke.context import Smoke
+from tools.smoke.database import tls_environment
 from tools.smoke.run import run_smoke
 
 ALL_CHECKS = ["stacks", "standardize", "bad name", "alerts", "forecast"]
@@ -82,3 +84,18 @@ def test_the_run_is_read_from_the_database_and_removed(tmp_path: Path, mysql_ser
         assert f"{table}_runs: written, decision per-series; {table}: 168 rows" in found
         assert report.notes == []
         assert session.database.read_runs(env.forecast.database.forecast_table) == [], "the run is removed"
+
+
+def test_the_database_is_read_with_write_forecasts_tls_settings(on_sqlite: OfflineSession) -> None:
+    """The function's DB_TLS/DB_CA_FILE, with a CA bundle read from the repository."""
+    smoke = smoke_of(on_sqlite)
+    assert tls_environment(smoke) == {"DB_TLS": "required", "DB_CA_FILE": ""}
+    forecast = on_sqlite.env.forecast
+    assert forecast is not None
+    for tls, bundle, expected in (
+        ("required", "certs/db-ca.pem", {"DB_TLS": "required", "DB_CA_FILE": str(ROOT / "certs/db-ca.pem")}),
+        ("disabled", None, {"DB_TLS": "disabled", "DB_CA_FILE": ""}),
+    ):
+        database = replace(forecast.database, tls=tls, ca_bundle=bundle)
+        smoke.config = replace(on_sqlite.env, forecast=replace(forecast, database=database))
+        assert tls_environment(smoke) == expected
